@@ -1,0 +1,74 @@
+"""Every error darkroom raises, under one base class.
+
+Two kinds of failure matter to a task (STYLE.md, rule 8): `InvalidInput` is the
+caller's data and becomes a failed manifest with no retry; `Transient` is the
+world (storage or broker unreachable) and is retried with backoff.
+"""
+
+from __future__ import annotations
+
+
+class DarkroomError(Exception):
+    """Base class of every darkroom error."""
+
+
+class ConfigError(DarkroomError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+class InvalidInput(DarkroomError):
+    """Logged data that cannot be converted.  Never retried.
+
+    `code` is a short machine-readable tag (``invalid_shape``, ``too_large``, ...)
+    that lands in the failed manifest beside the human message.
+    """
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class MessageDecodeError(InvalidInput):
+    """A queue message that is not a valid `ConvertRequest`.
+
+    Keeps the raw text and the cause, as dramatiq's DecodeError does.
+    """
+
+    def __init__(self, raw: object, cause: Exception):
+        text = str(raw)
+        shown = text if len(text) <= 300 else text[:300] + "..."
+        super().__init__("malformed_message", f"malformed convert request ({cause}): {shown}")
+        self.raw = raw
+        self.__cause__ = cause
+
+
+class Transient(DarkroomError):
+    """A fault of the environment that may pass: retry with backoff."""
+
+
+class StorageError(DarkroomError):
+    """Base class of storage failures."""
+
+
+class NotFound(StorageError):
+    """The object does not exist."""
+
+
+class PermissionDenied(StorageError):
+    """The credentials do not allow this operation."""
+
+
+class StorageUnavailable(StorageError, Transient):
+    """The storage endpoint did not answer, or answered with a server error."""
+
+
+class BrokerUnavailable(Transient):
+    """The message broker did not accept a message."""
+
+
+class UnsafeKey(InvalidInput):
+    """A storage key or URI that would escape its prefix or bucket."""
+
+    def __init__(self, message: str):
+        super().__init__("unsafe_key", message)

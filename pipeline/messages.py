@@ -1,0 +1,104 @@
+"""`ConvertRequest`: the one message on the queue, and its single decoder.
+
+The message is a claim check (DESIGN.md, point 2): it names payloads already in
+storage and carries only small JSON.  It is immutable, typed and versioned by
+its ``schema`` field.  `decode_request` is the only place a message is parsed;
+anything malformed raises `MessageDecodeError` with the raw text and cause.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from darkroom.pipeline.errors import MessageDecodeError
+from darkroom.pipeline.paths import check_name, check_user_key
+
+REQUEST_SCHEMA = "darkroom.convert/1"
+KINDS = ("image", "video", "audio", "table", "html", "molecule", "object3d", "plot")
+Kind = Literal["image", "video", "audio", "table", "html", "molecule", "object3d", "plot"]
+# A message bigger than this is refused before parsing: the claim check keeps
+# real messages to a few KB, so anything near this is not ours.
+MAX_MESSAGE_CHARS = 1_000_000
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class Source(_Frozen):
+    """A raw payload in storage."""
+
+    uri: str = Field(max_length=2048)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    bytes: int = Field(ge=0)
+    media_type: str = Field(max_length=128)
+    ext: str = Field(pattern=r"^[a-z0-9]{1,10}$")
+
+
+class Item(_Frozen):
+    """One logged media value (an element of a list is its own item)."""
+
+    index: int = Field(ge=0, le=1_000_000)
+    source: Source
+    caption: str | None = Field(default=None, max_length=10_000)
+    # Other payloads of the item, by role: ``mask:<name>`` -> its raw payload.
+    related: dict[str, Source] = Field(default_factory=dict, max_length=64)
+    # Per-item data the converter validates with its own model (boxes, mask labels).
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class ConvertRequest(_Frozen):
+    """Convert the items logged under one key at one step (one unit of work)."""
+
+    schema_: Literal["darkroom.convert/1"] = Field(default=REQUEST_SCHEMA, alias="schema")
+    project: str
+    run: str
+    step: int = Field(ge=0)
+    key: str
+    kind: Kind
+    items: list[Item] = Field(min_length=1, max_length=100_000)
+    # The converter's options, validated by the converter's own typed model.
+    options: dict[str, Any] = Field(default_factory=dict)
+    revision: int = Field(default=1, ge=1)
+    batch: str | None = Field(default=None, max_length=128)
+
+    @field_validator("project", "run")
+    @classmethod
+    def _name(cls, value: str, info: Any) -> str:
+        return check_name(info.field_name, value)
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        return check_user_key(value)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON-safe dict sent on the queue (kombu's JSON knows no models)."""
+        return self.model_dump(mode="json", by_alias=True)
+
+
+def decode_request(raw: object) -> ConvertRequest:
+    """Parse a queue message (a dict or JSON text) into a `ConvertRequest`.
+
+    Raises
+    ------
+    MessageDecodeError: not JSON, too big, wrong schema, or any field invalid.
+    """
+    try:
+        if isinstance(raw, (str, bytes)):
+            if len(raw) > MAX_MESSAGE_CHARS:
+                raise ValueError(f"message of {len(raw)} characters; at most {MAX_MESSAGE_CHARS}")
+            raw = json.loads(raw)
+        if not isinstance(raw, dict):
+            raise ValueError(f"expected a JSON object, got {type(raw).__name__}")
+        schema = raw.get("schema")
+        if schema != REQUEST_SCHEMA:
+            raise ValueError(f"schema {schema!r} is not {REQUEST_SCHEMA!r}")
+        return ConvertRequest.model_validate(raw)
+    except MessageDecodeError:
+        raise
+    except (ValueError, TypeError, ValidationError) as e:
+        raise MessageDecodeError(raw, e) from e

@@ -1,0 +1,187 @@
+"""Reading a run back from storage: its config, history, summary and manifests.
+
+`RunReader` is what `darkroom.Api().run(...)`, `darkroom show` and (later) the
+viewer use: one path into storage for readers.  History rows hold references
+to media, which the reader resolves to manifests.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from darkroom.pipeline import paths
+from darkroom.pipeline.errors import InvalidInput, NotFound
+from darkroom.pipeline.history import is_media_ref
+from darkroom.pipeline.manifest import Manifest
+from darkroom.pipeline.storage import Storage
+
+_MANIFEST_NAME = re.compile(r"^(\d+)(?:\.r(\d+))?\.json$")
+
+
+def split_run_path(path: str) -> tuple[str, str]:
+    """``"project/run_id"`` -> (project, run_id), both checked."""
+    project, sep, run = path.strip("/").partition("/")
+    if not sep:
+        raise InvalidInput("invalid_name", f"run path {path!r} is not 'project/run_id'")
+    return paths.check_name("project", project), paths.check_name("run", run)
+
+
+class RunReader:
+    """One run in storage."""
+
+    def __init__(self, storage: Storage, project: str, run: str):
+        self.storage = storage
+        self.project = paths.check_name("project", project)
+        self.run = paths.check_name("run", run)
+        self.path = f"{project}/{run}"
+
+    # -- run-level objects ---------------------------------------------------
+    @property
+    def info(self) -> dict[str, Any]:
+        """run.json: config, start time, host, versions, state.
+
+        Raises
+        ------
+        NotFound: no such run in this storage.
+        """
+        try:
+            return json.loads(self.storage.get(paths.run_json_key(self.project, self.run)))
+        except NotFound:
+            raise NotFound(f"no run {self.path} in {self.storage.url}") from None
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.info.get("config", {})
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        try:
+            raw = json.loads(self.storage.get(paths.summary_key(self.project, self.run)))
+        except NotFound:
+            return {}
+        return {k: self._resolve(v) for k, v in raw.items()}
+
+    # -- history -------------------------------------------------------------
+    def history(self, resolve: bool = True) -> Iterator[dict[str, Any]]:
+        """Rows in step order; media values resolved to manifest dicts (a list for a list).
+
+        A row sent twice (after a crash and `darkroom sync`) appears once: rows
+        are keyed by ``_step``, the last written wins.
+        """
+        rows: dict[int, dict[str, Any]] = {}
+        for key in sorted(self.storage.list(paths.history_prefix(self.project, self.run))):
+            for line in self.storage.get(key).decode().splitlines():
+                if line.strip():
+                    row = json.loads(line)
+                    rows[int(row["_step"])] = row
+        for step in sorted(rows):
+            row = rows[step]
+            yield {k: self._resolve(v) for k, v in row.items()} if resolve else row
+
+    # -- manifests -----------------------------------------------------------
+    def manifest_keys(self, key: str | None = None, step: int | None = None) -> dict[tuple[int, str, int], str]:
+        """(step, encoded key, index) -> storage key of the newest revision."""
+        prefix = paths.manifests_prefix(self.project, self.run)
+        if step is not None:
+            prefix += f"{int(step)}/"
+            if key is not None:
+                prefix += paths.segment(key) + "/"
+        wanted = paths.segment(key) if key is not None else None
+        newest: dict[tuple[int, str, int], tuple[int, str]] = {}
+        for storage_key in self.storage.list(prefix):
+            parts = storage_key.split("/")
+            match = _MANIFEST_NAME.match(parts[-1])
+            if not match or len(parts) < 3:
+                continue
+            seg_key, step_text = parts[-2], parts[-3]
+            if wanted is not None and seg_key != wanted:
+                continue
+            ident = (int(step_text), seg_key, int(match.group(1)))
+            revision = int(match.group(2) or 1)
+            if ident not in newest or newest[ident][0] < revision:
+                newest[ident] = (revision, storage_key)
+        return {ident: newest[ident][1] for ident in sorted(newest)}
+
+    def manifests(self, key: str | None = None, step: int | None = None) -> list[dict[str, Any]]:
+        """Every item's newest manifest, in (step, key, index) order, optionally filtered."""
+        return [self.load_manifest(k) for k in self.manifest_keys(key, step).values()]
+
+    def load_manifest(self, storage_key: str) -> dict[str, Any]:
+        data = self.storage.get(storage_key, max_bytes=64 * 1024 * 1024)
+        return Manifest.from_json_bytes(data).model_dump(mode="json", by_alias=True)
+
+    def manifest(self, step: int, key: str, index: int) -> dict[str, Any] | None:
+        found = self.manifest_keys(key=key, step=step)
+        storage_key = found.get((step, paths.segment(key), index))
+        return self.load_manifest(storage_key) if storage_key else None
+
+    # -- media bytes ---------------------------------------------------------
+    def read(self, entry: dict[str, Any] | Manifest, role: str | None = None) -> bytes:
+        """The bytes of a manifest's artifact (or of its related file with `role`).
+
+        Raises
+        ------
+        InvalidInput: the item failed or is pending (no artifact), or has no such role.
+        """
+        return self.storage.get(self.storage.key_of(self._uri(entry, role)))
+
+    def download(self, entry: dict[str, Any] | Manifest, dest_dir: str | Path, role: str | None = None) -> Path:
+        """Write the artifact into `dest_dir` under a readable name; return its path."""
+        data = self.read(entry, role)
+        m = entry.model_dump(by_alias=True) if isinstance(entry, Manifest) else entry
+        fmt = self._file(m, role)["format"]
+        name = f"{m['step']}-{paths.segment(m['key'])}-{m['index']}"
+        if role:
+            name += "-" + paths.segment(role)
+        dest = Path(dest_dir)
+        dest.mkdir(parents=True, exist_ok=True)
+        path = dest / f"{name}.{fmt}"
+        path.write_bytes(data)
+        return path
+
+    def _uri(self, entry: dict[str, Any] | Manifest, role: str | None) -> str:
+        m = entry.model_dump(by_alias=True) if isinstance(entry, Manifest) else entry
+        return self._file(m, role)["uri"]
+
+    @staticmethod
+    def _file(m: dict[str, Any], role: str | None) -> dict[str, Any]:
+        if m.get("status") != "ok" or not m.get("artifact"):
+            error = (m.get("error") or {}).get("message", m.get("status"))
+            raise InvalidInput("no_artifact", f"{m.get('key')!r} step {m.get('step')} has no artifact: {error}")
+        if role is None:
+            return m["artifact"]
+        for rel in m.get("related", []):
+            if rel["role"] == role:
+                return rel
+        roles = ", ".join(r["role"] for r in m.get("related", [])) or "none"
+        raise InvalidInput("no_artifact", f"no related file with role {role!r}; roles: {roles}")
+
+    def _resolve(self, value: Any) -> Any:
+        if not is_media_ref(value):
+            return value
+        found = self.manifest_keys(key=value["key"], step=value["step"])
+        seg = paths.segment(value["key"])
+        items = []
+        for index in range(int(value["count"])):
+            storage_key = found.get((value["step"], seg, index))
+            if storage_key:
+                items.append(self.load_manifest(storage_key))
+            else:
+                items.append({"status": "pending", "kind": value["kind"], "step": value["step"],
+                              "key": value["key"], "index": index})
+        return items if value["list"] else items[0]
+
+
+def list_runs(storage: Storage, project: str | None = None) -> list[tuple[str, str]]:
+    """(project, run) pairs that have a run.json, sorted."""
+    prefix = f"runs/{paths.segment(project)}/" if project else "runs/"
+    found = set()
+    for key in storage.list(prefix):
+        parts = key.split("/")
+        if len(parts) == 4 and parts[3] == "run.json":
+            found.add((parts[1], parts[2]))
+    return sorted(found)

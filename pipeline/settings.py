@@ -1,0 +1,159 @@
+"""Settings, read once from the environment (and `darkroom.init` arguments), validated.
+
+Everything that bounds a size or picks a backend is here, with the environment
+variable that sets it, so an error can name the variable.  Nothing else in
+darkroom reads `os.environ` for configuration: settings are passed down.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from darkroom.pipeline.errors import ConfigError
+
+DEFAULT_STORAGE_URL = "file://./darkroom-data"
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """Bounds checked before anything is allocated (MEDIA_TYPES.md, general rules)."""
+
+    max_pixels: int = 8192 * 8192  # DARKROOM_MAX_PIXELS; Pillow's own bomb check is 89M
+    max_payload_bytes: int = 256 * 1024 * 1024  # DARKROOM_MAX_PAYLOAD_BYTES
+    max_items_per_key: int = 1000  # DARKROOM_MAX_ITEMS_PER_KEY
+
+
+_LIMIT_VARS = {
+    "max_pixels": "DARKROOM_MAX_PIXELS",
+    "max_payload_bytes": "DARKROOM_MAX_PAYLOAD_BYTES",
+    "max_items_per_key": "DARKROOM_MAX_ITEMS_PER_KEY",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Where to store, where to queue, and the bounds.  See `from_env`."""
+
+    storage_url: str = DEFAULT_STORAGE_URL
+    broker_url: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_access_key: str | None = dataclasses.field(default=None, repr=False)
+    s3_secret_key: str | None = dataclasses.field(default=None, repr=False)
+    s3_region: str = "us-east-1"
+    limits: Limits = Limits()
+    # Memory the SDK may hold for items not yet in the spool (DESIGN.md, point 7).
+    send_buffer_bytes: int = 256 * 1024 * 1024
+    embedded_workers: int = 1
+    # Above the longest hard time limit of any kind (DESIGN.md, Queues): a task
+    # running longer than this would be handed to a second worker.
+    visibility_timeout: int = 3600
+    task_time_limit: int = 600
+    strict: bool = False
+
+    @property
+    def embedded(self) -> bool:
+        """True when no broker is set: conversions run in local processes."""
+        return not self.broker_url
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
+        """Read settings from `env` (default: the process environment).
+
+        Parameters
+        ----------
+        env: the variables to read (``DARKROOM_*``, ``AWS_*``).
+        overrides: values that win over the environment, e.g. ``storage_url``
+            given to ``darkroom.init``; None means "not given".
+
+        Raises
+        ------
+        ConfigError: a variable is malformed; the message names it.
+        """
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+
+        def text(var: str) -> str | None:
+            value = env.get(var, "").strip()
+            return value or None
+
+        values["storage_url"] = text("DARKROOM_STORAGE_URL") or DEFAULT_STORAGE_URL
+        values["broker_url"] = text("DARKROOM_BROKER_URL")
+        values["s3_endpoint_url"] = text("DARKROOM_S3_ENDPOINT_URL") or text("AWS_ENDPOINT_URL")
+        values["s3_access_key"] = text("AWS_ACCESS_KEY_ID")
+        values["s3_secret_key"] = text("AWS_SECRET_ACCESS_KEY")
+        values["s3_region"] = text("AWS_DEFAULT_REGION") or text("AWS_REGION") or "us-east-1"
+        values["limits"] = Limits(
+            **{
+                field: _positive_int(env, var, getattr(Limits, field))
+                for field, var in _LIMIT_VARS.items()
+            }
+        )
+        values["send_buffer_bytes"] = _positive_int(
+            env, "DARKROOM_SEND_BUFFER_BYTES", cls.send_buffer_bytes
+        )
+        values["embedded_workers"] = _positive_int(
+            env, "DARKROOM_EMBEDDED_WORKERS", cls.embedded_workers
+        )
+        values["visibility_timeout"] = _positive_int(
+            env, "DARKROOM_VISIBILITY_TIMEOUT", cls.visibility_timeout
+        )
+        values["task_time_limit"] = _positive_int(
+            env, "DARKROOM_TASK_TIME_LIMIT", cls.task_time_limit
+        )
+        values["strict"] = _flag(env, "DARKROOM_STRICT")
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Raise ConfigError for combinations that cannot work."""
+        scheme = self.storage_url.split("://", 1)[0] if "://" in self.storage_url else ""
+        if scheme not in ("file", "s3"):
+            raise ConfigError(
+                f"DARKROOM_STORAGE_URL={self.storage_url!r} is not a storage URL; "
+                "accepted: file://PATH or s3://BUCKET[/PREFIX]"
+            )
+        if self.broker_url and "://" not in self.broker_url:
+            raise ConfigError(
+                f"DARKROOM_BROKER_URL={self.broker_url!r} is not a broker URL; "
+                "accepted: redis://HOST:PORT/DB (or any Celery broker URL)"
+            )
+        if self.visibility_timeout <= self.task_time_limit:
+            raise ConfigError(
+                f"DARKROOM_VISIBILITY_TIMEOUT={self.visibility_timeout} must exceed "
+                f"DARKROOM_TASK_TIME_LIMIT={self.task_time_limit}: a task still running "
+                "past the visibility timeout is handed to a second worker"
+            )
+
+    def resolved_storage_url(self) -> str:
+        """The storage URL with a relative file:// path made absolute (for subprocesses)."""
+        if self.storage_url.startswith("file://"):
+            path = Path(self.storage_url[len("file://"):]).expanduser().resolve()
+            return "file://" + str(path)
+        return self.storage_url
+
+
+def _positive_int(env: Mapping[str, str], var: str, default: int) -> int:
+    raw = env.get(var, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw.replace("_", ""))
+    except ValueError:
+        raise ConfigError(f"{var}={raw!r} is not a whole number; accepted: a positive integer") from None
+    if value <= 0:
+        raise ConfigError(f"{var}={raw!r} must be positive")
+    return value
+
+
+def _flag(env: Mapping[str, str], var: str) -> bool:
+    raw = env.get(var, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{var}={raw!r} is not a flag; accepted: 1/0, true/false, yes/no, on/off")

@@ -1,0 +1,84 @@
+"""Storage in a local folder: the embedded default (``file://./darkroom-data``)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from darkroom.pipeline.errors import InvalidInput, NotFound, PermissionDenied
+from darkroom.pipeline.storage import Storage
+
+
+class FileStorage(Storage):
+    """Objects are files under a root folder; writes are atomic (temp file + rename)."""
+
+    def __init__(self, url: str):
+        path = Path(url[len("file://"):]).expanduser().resolve()
+        super().__init__("file://" + str(path))
+        self.root = path
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        return self.root.joinpath(*key.split("/"))
+
+    def _put(self, key: str, data: bytes, content_type: str) -> None:
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                os.replace(tmp, path)
+            except BaseException:
+                os.unlink(tmp)
+                raise
+        except PermissionError as e:
+            raise PermissionDenied(f"cannot write {path}: {e}") from e
+
+    def _get(self, key: str, max_bytes: int | None) -> bytes:
+        path = self._path(key)
+        try:
+            with open(path, "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                if max_bytes is not None and size > max_bytes:
+                    raise InvalidInput(
+                        "too_large",
+                        f"{key} is {size} bytes; the bound is {max_bytes} (DARKROOM_MAX_PAYLOAD_BYTES)",
+                    )
+                return f.read()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise NotFound(f"no object {key} in {self.url}") from None
+        except PermissionError as e:
+            raise PermissionDenied(f"cannot read {path}: {e}") from e
+
+    def _size(self, key: str) -> int | None:
+        try:
+            stat = self._path(key).stat()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return stat.st_size if not os.path.isdir(self._path(key)) else None
+
+    def _list(self, prefix: str) -> Iterator[str]:
+        # Walk only the deepest folder the prefix names, then filter by the rest.
+        folder, _, _ = prefix.rpartition("/")
+        base = self._path(folder) if folder else self.root
+        if not base.is_dir():
+            return
+        for dirpath, dirnames, filenames in os.walk(base):
+            rel = os.path.relpath(dirpath, self.root)
+            rel = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+            for name in filenames:
+                if name.startswith(".tmp-"):
+                    continue
+                key = rel + name
+                if key.startswith(prefix):
+                    yield key
+
+    def _delete(self, key: str) -> None:
+        try:
+            self._path(key).unlink()
+        except FileNotFoundError:
+            pass

@@ -1,0 +1,50 @@
+"""darkroom: log media from training jobs; a worker fleet develops it.
+
+This module is the whole public surface.  It imports numpy and the standard
+library only: Pillow, codecs, Celery and the S3 client load where they are
+first needed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from darkroom._api import Api as Api
+from darkroom._guard import DarkroomWarning as DarkroomWarning
+from darkroom._image import Image as Image
+from darkroom._report import Failure as Failure
+from darkroom._report import FinishReport as FinishReport
+from darkroom._run import Run as Run
+from darkroom._run import Summary as Summary
+from darkroom._run import finish as finish
+from darkroom._run import init as init
+from darkroom._run import log as log
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Api",
+    "DarkroomWarning",
+    "Failure",
+    "FinishReport",
+    "Image",
+    "Run",
+    "Summary",
+    "finish",
+    "init",
+    "log",
+    "run",
+    "summary",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # `darkroom.run` and `darkroom.summary` mirror the current run (None before init).
+    if name in ("run", "summary"):
+        from darkroom._run import current
+
+        run = current()
+        if name == "run":
+            return run
+        return run.summary if run else None
+    raise AttributeError(f"module 'darkroom' has no attribute {name!r}")

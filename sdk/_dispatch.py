@@ -1,0 +1,165 @@
+"""Where convert requests go: a Celery queue, or the run's own embedded workers.
+
+Both take a request and call back when it is delivered: Celery once the broker
+accepted the message (a worker will convert it, DESIGN.md point 7), the
+embedded workers once the conversion is done (they live and die with the run,
+so only a finished conversion is safe to forget).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from darkroom.pipeline.errors import BrokerUnavailable, Transient
+from darkroom.pipeline.settings import Settings
+
+OnDone = Callable[[list[tuple[str, str]] | None], None]
+OnError = Callable[[Exception], None]
+
+
+class CeleryDispatch:
+    """Publishes to the per-kind queues on the broker."""
+
+    def __init__(self, settings: Settings):
+        from darkroom.pipeline.queue import make_celery
+
+        self.app = make_celery(settings)
+
+    def send(self, request: dict[str, Any], on_done: OnDone, on_error: OnError) -> None:
+        from kombu.exceptions import OperationalError
+
+        from darkroom.pipeline.queue import TASK_NAME, queue_for
+
+        try:
+            self.app.send_task(TASK_NAME, args=[request], queue=queue_for(request["kind"]), retry=False)
+        except (OperationalError, OSError) as e:
+            raise BrokerUnavailable(f"broker did not accept the message: {e}") from e
+        on_done(None)
+
+    def close(self, wait: bool = True) -> None:
+        self.app.close()
+
+
+class _Worker:
+    """One embedded worker process and the requests it holds."""
+
+    def __init__(self, settings_json: str, on_exit: Callable[["_Worker"], None]):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "darkroom.workers.embedded"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
+        )
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(settings_json + "\n")
+        self.proc.stdin.flush()
+        self.inflight: dict[int, tuple[OnDone, OnError]] = {}
+        self.lock = threading.Lock()
+        self._on_exit = on_exit
+        self.reader = threading.Thread(target=self._read, name="darkroom-embedded-reader", daemon=True)
+        self.reader.start()
+
+    def send(self, ident: int, request: dict[str, Any], on_done: OnDone, on_error: OnError) -> None:
+        with self.lock:
+            self.inflight[ident] = (on_done, on_error)
+        try:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(json.dumps({"id": ident, "request": request}) + "\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError) as e:
+            with self.lock:
+                self.inflight.pop(ident, None)
+            raise Transient(f"embedded worker is gone: {e}") from e
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            answer = json.loads(line)
+            with self.lock:
+                callbacks = self.inflight.pop(answer["id"], None)
+            if callbacks is None:
+                continue
+            on_done, on_error = callbacks
+            if "transient" in answer:
+                on_error(Transient(answer["transient"]))
+            else:
+                on_done([tuple(r) for r in answer["results"]])
+        # EOF: the process ended; what it held goes back to the spool's queue.
+        self.proc.wait()
+        with self.lock:
+            lost, self.inflight = list(self.inflight.values()), {}
+        for _, on_error in lost:
+            on_error(Transient(f"embedded worker exited with code {self.proc.returncode}"))
+        self._on_exit(self)
+
+    def close(self) -> None:
+        try:
+            if self.proc.stdin:
+                self.proc.stdin.close()
+        except OSError:
+            pass
+
+
+class EmbeddedDispatch:
+    """A few local worker processes fed over pipes; no broker, no pickle."""
+
+    # Requests a worker may hold: 2 keeps it busy while the next one is written.
+    _DEPTH = 2
+
+    def __init__(self, settings: Settings):
+        from darkroom.workers.embedded import settings_to_json
+
+        self._settings_json = settings_to_json(settings)
+        self._count = settings.embedded_workers
+        self._workers: list[_Worker] = []
+        self._ids = itertools.count()
+        self._lock = threading.Lock()
+        self._room = threading.Condition(self._lock)
+        self._closing = False
+
+    def _exited(self, worker: _Worker) -> None:
+        with self._lock:
+            if worker in self._workers:
+                self._workers.remove(worker)
+            self._room.notify_all()
+
+    def send(self, request: dict[str, Any], on_done: OnDone, on_error: OnError) -> None:
+        with self._lock:
+            while True:
+                while len(self._workers) < self._count:
+                    self._workers.append(_Worker(self._settings_json, self._exited))
+                worker = min(self._workers, key=lambda w: len(w.inflight))
+                if len(worker.inflight) < self._DEPTH:
+                    break
+                self._room.wait(timeout=1.0)
+
+        def done(results: list[tuple[str, str]] | None) -> None:
+            on_done(results)
+            with self._lock:
+                self._room.notify_all()
+
+        def error(e: Exception) -> None:
+            on_error(e)
+            with self._lock:
+                self._room.notify_all()
+
+        worker.send(next(self._ids), request, done, error)
+
+    def idle(self) -> bool:
+        with self._lock:
+            return all(not w.inflight for w in self._workers)
+
+    def close(self, wait: bool = True) -> None:
+        with self._lock:
+            workers = list(self._workers)
+        for w in workers:
+            w.close()
+        for w in workers:
+            try:
+                w.proc.wait(timeout=60 if wait else 5)
+            except subprocess.TimeoutExpired:
+                w.proc.kill()

@@ -1,0 +1,139 @@
+"""`darkroom.Image`: arrays, tensors, PIL images, files and figures, with boxes and masks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from darkroom._media import ArraySnapshot, Media, array_from, file_from, json_copy
+from darkroom.pipeline.errors import InvalidInput
+from darkroom.pipeline.image_layout import ACCEPTED, image_layout
+
+_FILE_TYPES = ("png", "jpg", "jpeg", "bmp")
+_MODES = ("L", "LA", "RGB", "RGBA")
+_ACCEPTED_DATA = (
+    f"a numpy array {ACCEPTED}, a torch tensor, a nested list, a PIL image, "
+    "a path to an image file, or a matplotlib figure"
+)
+
+
+class Image(Media):
+    """An image to log.
+
+    Parameters
+    ----------
+    data: a numpy array (H,W), (H,W,1), (H,W,3), (H,W,4) or channels-first
+        (C,H,W); a torch tensor (read without importing torch); a nested list;
+        a PIL image; a path to any file Pillow reads; a matplotlib figure.
+    mode: the PIL mode to store ("L", "LA", "RGB", "RGBA"); default: from the data.
+    caption: text kept in the manifest.
+    boxes: ``{group: {"box_data": [box, ...], "class_labels": {int: str}}}``.
+    masks: ``{name: {"mask_data": 2-D int array, "class_labels": {...}}}`` or
+        ``{name: {"path": image file}}``.
+    file_type: "png" (default), "jpg"/"jpeg" or "bmp".
+    normalize: map floats in [0,1] or [-1,1] to 0..255 (else clip and round).
+
+    Raises
+    ------
+    TypeError, ValueError, FileNotFoundError: what was given and what is accepted.
+    """
+
+    kind = "image"
+
+    def __init__(
+        self,
+        data: Any,
+        mode: str | None = None,
+        caption: str | None = None,
+        boxes: dict[str, Any] | None = None,
+        masks: dict[str, Any] | None = None,
+        file_type: str = "png",
+        normalize: bool = True,
+    ):
+        super().__init__(caption)
+        if file_type not in _FILE_TYPES:
+            raise ValueError(f"Image file_type={file_type!r}; accepted: {', '.join(_FILE_TYPES)}")
+        if mode is not None and mode not in _MODES:
+            raise ValueError(f"Image mode={mode!r}; accepted: {', '.join(_MODES)} or None")
+        self._options = {"file_type": file_type, "normalize": bool(normalize), "mode": mode}
+        self._payload = _snapshot_image(data)
+        if boxes is not None:
+            self._extra["boxes"] = _check_boxes(boxes)
+        if masks is not None:
+            self._add_masks(masks)
+
+    def _add_masks(self, masks: Any) -> None:
+        if not isinstance(masks, dict):
+            raise TypeError(f"Image masks must be a dict {{name: {{'mask_data': array}}}}; got {type(masks).__name__}")
+        labels: dict[str, Any] = {}
+        for name, spec in masks.items():
+            where = f"Image masks[{name!r}]"
+            if not isinstance(name, str) or not name:
+                raise TypeError(f"Image masks: names must be non-empty str; got {name!r}")
+            if not isinstance(spec, dict) or not ({"mask_data", "path"} & spec.keys()):
+                raise TypeError(f"{where} must be a dict with 'mask_data' (2-D int array) or 'path' (image file)")
+            if "mask_data" in spec:
+                array = array_from(spec["mask_data"], where)
+                if array is None or array.ndim != 2:
+                    shape = None if array is None else array.shape
+                    raise ValueError(f"{where} mask_data must be a 2-D (H, W) integer array; got {shape or type(spec['mask_data']).__name__}")
+                if array.dtype.kind not in "biu":
+                    raise TypeError(f"{where} mask_data dtype {array.dtype}; accepted: integer class ids 0..255")
+                self._related[f"mask:{name}"] = ArraySnapshot(array)
+            else:
+                snap = file_from(spec["path"], where, "a path to a mask image file")
+                if snap is None:
+                    raise TypeError(f"{where} path must be a str or Path; got {type(spec['path']).__name__}")
+                self._related[f"mask:{name}"] = snap
+            if spec.get("class_labels") is not None:
+                labels[name] = {"class_labels": json_copy(spec["class_labels"], f"{where} class_labels")}
+        if labels:
+            self._extra["masks"] = labels
+
+
+def _snapshot_image(data: Any):
+    if _is_pil(data):
+        return ArraySnapshot(_pil_array(data))
+    if _is_figure(data):
+        return ArraySnapshot(_figure_rgba(data))
+    snap = file_from(data, "Image", "an existing image file")
+    if snap is not None:
+        return snap
+    array = array_from(data, "Image")
+    if array is None:
+        raise TypeError(f"Image got {type(data).__name__}; accepted: {_ACCEPTED_DATA}")
+    try:
+        image_layout(array.shape)
+    except InvalidInput as e:
+        raise ValueError(f"Image: {e.message}") from None
+    return ArraySnapshot(array)
+
+
+def _is_pil(data: Any) -> bool:
+    return type(data).__module__.startswith("PIL.") and hasattr(data, "getbands")
+
+
+def _pil_array(image: Any) -> np.ndarray:
+    if image.mode not in ("L", "RGB", "RGBA", "1", "I;16"):
+        image = image.convert("RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB")
+    return np.array(image, copy=True)
+
+
+def _is_figure(data: Any) -> bool:
+    return type(data).__module__.startswith("matplotlib.") and hasattr(data, "canvas")
+
+
+def _figure_rgba(figure: Any) -> np.ndarray:
+    # Drawn on the caller's thread (a figure is not thread-safe); encoded by the worker.
+    figure.canvas.draw()
+    return np.array(figure.canvas.buffer_rgba(), copy=True)
+
+
+def _check_boxes(boxes: Any) -> dict[str, Any]:
+    if not isinstance(boxes, dict):
+        raise TypeError(f"Image boxes must be a dict {{group: {{'box_data': [...]}}}}; got {type(boxes).__name__}")
+    for group, spec in boxes.items():
+        if not isinstance(spec, dict) or not isinstance(spec.get("box_data"), list):
+            raise TypeError(f"Image boxes[{group!r}] must be a dict with 'box_data': a list of boxes")
+    return json_copy(boxes, "Image boxes")

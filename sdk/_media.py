@@ -1,0 +1,135 @@
+"""Media values and their snapshots: what the training thread keeps of a logged object.
+
+A media object copies what the caller could mutate and checks what is cheap
+(types, shape rank, that a path exists) at construction; decoding, encoding
+and hashing happen elsewhere (MEDIA_TYPES.md, general rules).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+NPY = "application/x-npy"
+
+
+@dataclasses.dataclass(frozen=True)
+class ArraySnapshot:
+    """A private copy of an array, serialised to .npy on the sender thread."""
+
+    array: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.array.nbytes)
+
+
+@dataclasses.dataclass(frozen=True)
+class FileSnapshot:
+    """A file named by the caller, read on the sender thread (never on a worker)."""
+
+    path: str
+    ext: str
+
+    @property
+    def nbytes(self) -> int:
+        return 4096  # the bytes are read later, on the sender thread
+
+
+@dataclasses.dataclass(frozen=True)
+class BytesSnapshot:
+    data: bytes
+    ext: str
+    media_type: str = "application/octet-stream"
+
+    @property
+    def nbytes(self) -> int:
+        return len(self.data)
+
+
+Snapshot = ArraySnapshot | FileSnapshot | BytesSnapshot
+
+
+class Media:
+    """Base class of every loggable media type."""
+
+    kind: ClassVar[str]
+
+    def __init__(self, caption: str | None = None):
+        if caption is not None and not isinstance(caption, str):
+            raise TypeError(f"caption must be a str; got {type(caption).__name__} {caption!r}")
+        self.caption = caption
+        self._payload: Snapshot | None = None
+        self._related: dict[str, Snapshot] = {}
+        self._extra: dict[str, Any] = {}
+        self._options: dict[str, Any] = {}
+
+    @property
+    def nbytes(self) -> int:
+        """Memory this object's snapshot holds (for the sender's bound)."""
+        total = self._payload.nbytes if self._payload else 0
+        return total + sum(s.nbytes for s in self._related.values())
+
+    def __repr__(self) -> str:
+        return f"<darkroom.{type(self).__name__} caption={self.caption!r}>"
+
+
+# -- snapshot helpers used by the media types ---------------------------------
+
+
+def array_from(data: Any, what: str) -> np.ndarray | None:
+    """A private numeric copy of array-like `data`, or None if it is not array-like.
+
+    torch tensors are read through ``.detach().cpu().numpy()`` without importing
+    torch; anything else with ``__array__`` or a nested list goes through numpy.
+    """
+    if isinstance(data, np.ndarray):
+        array = np.array(data, copy=True)
+    elif all(hasattr(data, name) for name in ("detach", "cpu", "numpy")):
+        array = np.array(data.detach().cpu().numpy(), copy=True)
+    elif hasattr(data, "__array__") or isinstance(data, (list, tuple)):
+        try:
+            array = np.array(data)
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"{what}: could not read {type(data).__name__} as an array ({e})") from None
+    else:
+        return None
+    if array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{what}: array dtype {array.dtype} is not accepted; accepted: bool, integer or float"
+        )
+    return array
+
+
+def file_from(data: Any, what: str, accepted: str) -> FileSnapshot | None:
+    """A snapshot of a path argument (checked to exist), or None if `data` is not a path."""
+    if not isinstance(data, (str, os.PathLike)):
+        return None
+    path = Path(data)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what}: no file at {str(path)!r}; accepted: {accepted}")
+    ext = path.suffix.lower().lstrip(".")
+    return FileSnapshot(str(path.resolve()), ext if ext.isalnum() and len(ext) <= 10 else "bin")
+
+
+def json_copy(value: Any, what: str) -> Any:
+    """A JSON-safe deep copy (numpy numbers become Python numbers).
+
+    Raises
+    ------
+    TypeError: a value JSON cannot hold, naming it.
+    """
+
+    def default(obj: Any) -> Any:
+        if isinstance(obj, np.generic):
+            return obj.item()
+        if isinstance(obj, np.ndarray):
+            return obj.tolist()
+        raise TypeError(f"{what}: {type(obj).__name__} {obj!r} is not JSON data")
+
+    return json.loads(json.dumps(value, default=default))

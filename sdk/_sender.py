@@ -1,0 +1,353 @@
+"""The background sender: snapshot in, spool, upload, enqueue (DESIGN.md, the path of one item).
+
+The training thread only hands work over (`put`).  This thread serialises and
+hashes it, writes it to the spool (write-ahead), then uploads raw payloads and
+sends requests, deleting each spool entry once it is delivered.  Memory holds
+only what has not reached the spool yet, bounded: when that is full, `put`
+waits.  While storage or the broker is unreachable, work keeps reaching the
+spool and sending is retried with backoff; it resumes by itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import os
+import random
+import threading
+import time
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+from darkroom._guard import DarkroomWarning, warn
+from darkroom._media import NPY, ArraySnapshot, BytesSnapshot, FileSnapshot, Media
+from darkroom._spool import Spool
+from darkroom.pipeline import paths
+from darkroom.pipeline.errors import InvalidInput, Transient
+from darkroom.pipeline.settings import Settings
+from darkroom.pipeline.storage import Storage, open_storage
+
+_HISTORY_CHUNK = 1000  # rows per history object at most
+_BACKOFF_MAX = 30.0
+
+
+@dataclasses.dataclass(frozen=True)
+class MediaWork:
+    step: int
+    key: str
+    kind: str
+    items: list[Media]
+
+
+@dataclasses.dataclass(frozen=True)
+class RowWork:
+    row: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class ObjectWork:
+    key: str
+    body: bytes
+
+
+Work = MediaWork | RowWork | ObjectWork
+
+
+class Sender:
+    """Owns the spool of one run and the thread that drains it."""
+
+    def __init__(self, project: str, run: str, settings: Settings, spool: Spool, online: bool = True):
+        self.project, self.run = project, run
+        self.settings = settings
+        self.spool = spool
+        self.online = online
+        self._storage: Storage | None = None
+        self._dispatch: Any = None
+        self._queue: deque[tuple[Work, int]] = deque()
+        self._held = 0  # bytes in _queue
+        self._cond = threading.Condition()
+        self._busy = False  # the thread holds work taken from _queue
+        self._inflight: set[int] = set()
+        self._uploaded: set[str] = set()
+        self._retry_at = 0.0
+        self._backoff = 0.5
+        self._outage: str | None = None
+        self._warned_full = False
+        self._stopping = False
+        # (step, key, index) -> (status, error code): what embedded workers reported.
+        self.outcomes: dict[tuple[int, str, int], tuple[str, str]] = {}
+        self.sent_items: set[tuple[int, str, int]] = set()
+        self._thread = threading.Thread(target=self._loop, name="darkroom-sender", daemon=True)
+        self._thread.start()
+
+    # -- the training thread's side ------------------------------------------
+    def put(self, work: Work, nbytes: int = 0) -> None:
+        """Hand over `work`; wait while the memory bound is reached (never drop)."""
+        with self._cond:
+            limit = self.settings.send_buffer_bytes
+            while self._held and self._held + nbytes > limit and self._thread.is_alive():
+                if not self._warned_full:
+                    self._warned_full = True
+                    warn(
+                        f"darkroom: {self._held} bytes wait to be spooled (DARKROOM_SEND_BUFFER_BYTES="
+                        f"{limit}); log() waits for the sender instead of dropping data"
+                    )
+                self._cond.wait(timeout=1.0)
+            self._queue.append((work, nbytes))
+            self._held += nbytes
+            self._cond.notify_all()
+
+    def flush(self, timeout: float | None = None, progress: Any = None) -> bool:
+        """Wait until everything handed over is spooled and (online) delivered."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            self._retry_at = 0.0  # try now, not after the current backoff
+            self._cond.notify_all()
+            while True:
+                left = len(self._queue) + len(self.spool) if self.online else len(self._queue)
+                if progress:
+                    progress(left)
+                if left == 0 and not self._busy:
+                    return True
+                if not self._thread.is_alive():
+                    return False
+                if deadline is not None and time.monotonic() >= deadline:
+                    return False
+                self._cond.wait(timeout=0.2)
+
+    def close(self, timeout: float | None = None) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        self._thread.join(timeout)
+        if self._dispatch is not None:
+            self._dispatch.close(wait=True)
+
+    @property
+    def outage(self) -> str | None:
+        return self._outage
+
+    # -- the sender thread ---------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._stopping and not self._can_send():
+                    self._cond.wait(timeout=self._wait_time())
+                if self._stopping and not self._queue:
+                    return
+                batch = list(self._queue)
+                self._queue.clear()
+                self._busy = bool(batch)
+            try:
+                for work, _ in batch:
+                    self._spool_work(work)
+            except Exception as e:  # the guard: a spool failure must not kill the thread
+                warn(f"darkroom: could not spool logged data ({type(e).__name__}: {e}); it is lost", 2)
+            finally:
+                with self._cond:
+                    self._held -= sum(n for _, n in batch)
+                    self._busy = False
+                    self._cond.notify_all()
+            if self.online and time.monotonic() >= self._retry_at:
+                self._send_pending()
+
+    def _can_send(self) -> bool:
+        return (self.online and time.monotonic() >= self._retry_at
+                and any(e["seq"] not in self._inflight for e in self.spool.pending()))
+
+    def _wait_time(self) -> float:
+        return max(0.05, min(1.0, self._retry_at - time.monotonic()))
+
+    # spooling ----------------------------------------------------------------
+    def _spool_work(self, work: Work) -> None:
+        if isinstance(work, RowWork):
+            self.spool.append({"type": "history", "row": work.row}, {})
+        elif isinstance(work, ObjectWork):
+            self.spool.append({"type": "object", "key": work.key, "body": work.body.decode()}, {})
+        else:
+            self._spool_media(work)
+
+    def _spool_media(self, work: MediaWork) -> None:
+        storage = self._storage_here()
+        # Items with the same options share a request; a list mixing options
+        # (a PNG and a JPEG under one key) becomes one request per options.
+        groups: dict[str, list[dict[str, Any]]] = {}
+        files: dict[str, dict[str, tuple[bytes, str]]] = {}
+        for index, media in enumerate(work.items):
+            options = json.dumps(media._options, sort_keys=True)
+            found: dict[str, tuple[bytes, str]] = {}
+            try:
+                source = self._payload(media._payload, storage, found)
+                related = {role: self._payload(snap, storage, found) for role, snap in media._related.items()}
+            except InvalidInput as e:
+                manifest = _failed_manifest(self.project, self.run, work, index, media, e)
+                key = paths.manifest_key(self.project, self.run, work.step, work.key, index)
+                self.spool.append({"type": "object", "key": key, "body": manifest.to_json_bytes().decode()}, {})
+                continue
+            groups.setdefault(options, []).append({
+                "index": index, "caption": media.caption, "source": source,
+                "related": related, "extra": media._extra,
+            })
+            files.setdefault(options, {}).update(found)
+        for options, items in groups.items():
+            request = {
+                "schema": "darkroom.convert/1", "project": self.project, "run": self.run,
+                "step": work.step, "key": work.key, "kind": work.kind,
+                "options": json.loads(options), "items": items,
+            }
+            names = [{"name": name, "media_type": mt} for name, (_, mt) in files[options].items()]
+            data = {name: d for name, (d, _) in files[options].items()}
+            self.spool.append({"type": "convert", "request": request, "payloads": names}, data)
+
+    def _payload(self, snap: Any, storage: Storage, found: dict[str, tuple[bytes, str]]) -> dict[str, Any]:
+        """Serialise and hash one snapshot; add its bytes to `found`; return its source."""
+        limit = self.settings.limits.max_payload_bytes
+        if isinstance(snap, ArraySnapshot):
+            buf = io.BytesIO()
+            np.save(buf, snap.array, allow_pickle=False)
+            data, ext, media_type = buf.getvalue(), "npy", NPY
+        elif isinstance(snap, FileSnapshot):
+            data, ext, media_type = _read_file(snap.path, limit), snap.ext, "application/octet-stream"
+        elif isinstance(snap, BytesSnapshot):
+            data, ext, media_type = snap.data, snap.ext, snap.media_type
+        else:
+            raise InvalidInput("invalid_payload", f"nothing to send for {snap!r}")
+        if len(data) > limit:
+            raise InvalidInput("too_large", f"payload of {len(data)} bytes exceeds the bound of {limit} "
+                               "(DARKROOM_MAX_PAYLOAD_BYTES)")
+        sha = hashlib.sha256(data).hexdigest()
+        found[f"{sha}.{ext}"] = (data, media_type)
+        return {"uri": storage.uri(paths.raw_key(sha, ext)), "sha256": sha, "bytes": len(data),
+                "media_type": media_type, "ext": ext}
+
+    # sending -----------------------------------------------------------------
+    def _send_pending(self) -> None:
+        pending = [e for e in self.spool.pending() if e["seq"] not in self._inflight]
+        try:
+            i = 0
+            while i < len(pending):
+                entry = pending[i]
+                if entry["type"] == "history":
+                    run = [entry]
+                    while (i + len(run) < len(pending) and len(run) < _HISTORY_CHUNK
+                           and pending[i + len(run)]["type"] == "history"):
+                        run.append(pending[i + len(run)])
+                    self._send_history(run)
+                    i += len(run)
+                    continue
+                if entry["type"] == "object":
+                    self._storage_here().put(entry["key"], entry["body"].encode(), "application/json")
+                    self.spool.done(entry["seq"])
+                else:
+                    self._send_convert(entry)
+                i += 1
+                with self._cond:
+                    if self._queue:  # spool new work first: memory is the scarce side
+                        return
+        except Transient as e:
+            self._failed_attempt(e)
+            return
+        if self._outage:
+            warn(f"darkroom: sending resumed; {len(self.spool)} spooled item(s) left", 2)
+            self._outage = None
+        self._backoff = 0.5
+
+    def _send_history(self, entries: list[dict[str, Any]]) -> None:
+        rows = [e["row"] for e in entries]
+        body = "".join(json.dumps(r) + "\n" for r in rows).encode()
+        key = paths.history_chunk_key(self.project, self.run, int(rows[0]["_step"]))
+        self._storage_here().put(key, body, "application/x-ndjson")
+        for e in entries:
+            self.spool.done(e["seq"])
+
+    def _send_convert(self, entry: dict[str, Any]) -> None:
+        storage = self._storage_here()
+        for p in entry["payloads"]:
+            key = paths.raw_key(*p["name"].split(".", 1))
+            if key in self._uploaded:
+                continue
+            if not storage.exists(key):
+                storage.put(key, self.spool.payload(p["name"]), p["media_type"])
+            self._uploaded.add(key)
+        request = entry["request"]
+        seq = entry["seq"]
+        idents = [(request["step"], request["key"], item["index"]) for item in request["items"]]
+        self._inflight.add(seq)
+
+        def delivered(results: list[tuple[str, str]] | None) -> None:
+            if results is not None:
+                for ident, outcome in zip(idents, results):
+                    self.outcomes[ident] = outcome
+            self.spool.done(seq)
+            self.sent_items.update(idents)
+            with self._cond:
+                self._inflight.discard(seq)
+                self._cond.notify_all()
+
+        def failed(error: Exception) -> None:
+            with self._cond:
+                self._inflight.discard(seq)
+                self._cond.notify_all()
+            self._failed_attempt(error)
+
+        try:
+            self._dispatch_here().send(request, delivered, failed)
+        except Exception:
+            with self._cond:
+                self._inflight.discard(seq)
+            raise
+
+    def _failed_attempt(self, error: Exception) -> None:
+        if self._outage is None:
+            warn(
+                f"darkroom: cannot send ({error}); {len(self.spool)} item(s) stay in the spool at "
+                f"{self.spool.root} and are sent when the backend returns", 2,
+            )
+        self._outage = str(error)
+        self._retry_at = time.monotonic() + self._backoff * (0.5 + random.random())
+        self._backoff = min(_BACKOFF_MAX, self._backoff * 2)
+
+    def _storage_here(self) -> Storage:
+        if self._storage is None:
+            self._storage = open_storage(self.settings.resolved_storage_url(), self.settings)
+        return self._storage
+
+    def _dispatch_here(self) -> Any:
+        if self._dispatch is None:
+            from darkroom._dispatch import CeleryDispatch, EmbeddedDispatch
+
+            cls = EmbeddedDispatch if self.settings.embedded else CeleryDispatch
+            self._dispatch = cls(self.settings)
+        return self._dispatch
+
+
+def _read_file(path: str, limit: int) -> bytes:
+    try:
+        size = os.stat(path).st_size
+        if size > limit:
+            raise InvalidInput("too_large", f"file {path} is {size} bytes; the bound is {limit} "
+                               "(DARKROOM_MAX_PAYLOAD_BYTES)")
+        with open(path, "rb") as f:
+            return f.read(limit + 1)
+    except FileNotFoundError:
+        raise InvalidInput("missing_file", f"file {path} was removed before it could be sent") from None
+    except OSError as e:
+        raise InvalidInput("unreadable_file", f"file {path} could not be read: {e}") from None
+
+
+def _failed_manifest(project: str, run: str, work: MediaWork, index: int, media: Media,
+                     error: InvalidInput) -> Any:
+    from darkroom.pipeline.manifest import ConverterInfo, ErrorInfo, Manifest
+
+    return Manifest(
+        project=project, run=run, step=work.step, key=work.key, index=index, kind=work.kind,
+        status="failed", error=ErrorInfo(code=error.code, message=error.message), caption=media.caption,
+        converter=ConverterInfo(name=work.kind, version="-"),
+    )
+
+
+__all__ = ["Sender", "MediaWork", "RowWork", "ObjectWork", "DarkroomWarning"]

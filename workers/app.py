@@ -1,0 +1,56 @@
+"""The Celery app that `darkroom worker` serves: ``celery -A darkroom.workers.app worker``.
+
+Settings are read once, from the environment, when the worker starts.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery.signals import worker_process_init
+
+from darkroom.pipeline.errors import Transient
+from darkroom.pipeline.queue import TASK_NAME, make_celery
+from darkroom.pipeline.settings import Settings
+from darkroom.pipeline.storage import Storage, open_storage
+from darkroom.workers.conversion import process_message
+
+log = logging.getLogger("darkroom.worker")
+
+settings = Settings.from_env()
+app = make_celery(settings)
+_storage: list[Storage] = []  # one per worker process, opened after the fork
+
+
+@worker_process_init.connect
+def _open_storage_in_child(**_: Any) -> None:
+    # A connection pool made before the pool forks would be shared by children.
+    _storage.clear()
+
+
+def _storage_here() -> Storage:
+    if not _storage:
+        _storage.append(open_storage(settings.storage_url, settings))
+    return _storage[0]
+
+
+@app.task(
+    name=TASK_NAME,
+    bind=True,
+    # Transient faults (storage or broker unreachable) retry with exponential
+    # backoff and jitter, up to ~45 min in all; invalid input never retries:
+    # it is already a failed manifest.
+    autoretry_for=(Transient,),
+    retry_backoff=1,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=50,
+    acks_late=True,
+    reject_on_worker_lost=True,
+)
+def convert(self, message: Any) -> None:
+    """Convert one `ConvertRequest` (a JSON dict).  Writes manifests; returns nothing."""
+    manifests = process_message(message, _storage_here(), settings.limits)
+    failed = sum(m.status == "failed" for m in manifests)
+    log.info("converted %d item(s), %d failed", len(manifests) - failed, failed)

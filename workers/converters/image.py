@@ -1,0 +1,271 @@
+"""Images: numpy arrays and image files to PNG (or JPEG/BMP), with masks and boxes.
+
+The rules are MEDIA_TYPES.md's Image section: accepted shapes, how each dtype is
+normalised, what is clipped (and recorded), what is refused.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from darkroom.pipeline.errors import InvalidInput
+from darkroom.pipeline.image_layout import image_layout
+from darkroom.pipeline.settings import Limits
+from darkroom.workers.converters import Converter, ItemInput, Output, Payload, RelatedOutput
+from darkroom.workers.converters.boxes import normalise_box_groups
+from darkroom.workers.payloads import NPY_MEDIA_TYPE, load_npy
+
+VERSION = "1"
+_FORMATS = {"png": ("PNG", "image/png"), "jpg": ("JPEG", "image/jpeg"), "bmp": ("BMP", "image/bmp")}
+
+
+class ImageOptions(BaseModel):
+    """Options that change the artifact (and so its content address)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    file_type: Literal["png", "jpg", "jpeg", "bmp"] = "png"
+    normalize: bool = True
+    mode: Literal["L", "LA", "RGB", "RGBA"] | None = None
+
+
+def convert(item: ItemInput, options: ImageOptions, limits: Limits) -> Output:
+    """Convert one image item.
+
+    Raises
+    ------
+    InvalidInput: the payload, a mask or a box is not acceptable; the message
+        says what was wrong and what is accepted.
+    """
+    warnings: list[str] = []
+    image = _to_pil(item.payload, options.normalize, limits, warnings, what="image")
+    if options.mode and image.mode != options.mode:
+        image = image.convert(options.mode)
+    file_type = "jpg" if options.file_type == "jpeg" else options.file_type
+    if file_type == "jpg" and image.mode in ("RGBA", "LA"):
+        warnings.append(f"alpha channel dropped: JPEG has none (mode {image.mode} saved as "
+                        f"{'RGB' if image.mode == 'RGBA' else 'L'})")
+        image = image.convert("RGB" if image.mode == "RGBA" else "L")
+    data = _encode(image, file_type)
+    width, height = image.size
+    pil_format, media_type = _FORMATS[file_type]
+
+    related = [
+        _mask(name, item, (width, height), limits, warnings)
+        for name in _mask_names(item)
+    ]
+    fields: dict[str, Any] = {}
+    if item.extra.get("boxes"):
+        fields["boxes"] = normalise_box_groups(item.extra["boxes"], width, height, warnings)
+    return Output(
+        data=data,
+        format=file_type,
+        media_type=media_type,
+        measurements={"width": width, "height": height, "mode": image.mode},
+        warnings=warnings,
+        related=related,
+        manifest_fields=fields,
+    )
+
+
+# -- decoding -----------------------------------------------------------------
+
+
+def _to_pil(payload: Payload, normalize: bool, limits: Limits, warnings: list[str], what: str):
+    from PIL import Image
+
+    if payload.media_type == NPY_MEDIA_TYPE:
+        array = load_npy(payload.data, limits.max_payload_bytes)
+        mode, channels_first = image_layout(array.shape)
+        if channels_first:
+            array = np.moveaxis(array, 0, -1)
+        _check_pixels(array.shape[1], array.shape[0], limits, what)
+        pixels = to_uint8(array, normalize, warnings, what)
+        if pixels.ndim == 3 and pixels.shape[2] == 1:
+            pixels = pixels[:, :, 0]
+        return Image.fromarray(np.ascontiguousarray(pixels), mode=None)
+    return _open_file(payload.data, limits, what)
+
+
+def _open_file(data: bytes, limits: Limits, what: str):
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        image = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise InvalidInput(
+            "unreadable_file",
+            f"{what} file is not an image Pillow can read ({len(data)} bytes, starts {data[:8]!r}); "
+            "accepted: png, jpeg, webp, bmp, gif, tiff and the other formats Pillow reads",
+        ) from None
+    except Image.DecompressionBombError as e:
+        raise InvalidInput("too_large", f"{what} file: {e}") from None
+    except Exception as e:
+        raise InvalidInput("corrupt_file", f"{what} file could not be opened: {e}") from None
+    # The header gives the size: check it before decoding a single pixel.
+    _check_pixels(image.width, image.height, limits, what)
+    try:
+        image.seek(0)  # multi-frame files: the first frame
+        image.load()
+    except Exception as e:
+        raise InvalidInput("corrupt_file", f"{what} file is truncated or corrupt: {e}") from None
+    if image.mode in ("L", "RGB", "RGBA"):
+        return image
+    if image.mode == "LA" or (image.mode == "P" and "transparency" in image.info):
+        return image.convert("RGBA")
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        return _high_depth(image, what)
+    return image.convert("RGB")
+
+
+def _high_depth(image, what: str):
+    from PIL import Image
+
+    array = np.asarray(image)
+    if array.dtype == np.uint16 or image.mode.startswith("I;16"):
+        return Image.fromarray(_round_to_uint8(array.astype(np.float64) / 257.0))
+    return Image.fromarray(to_uint8(array, True, [], what))
+
+
+def _check_pixels(width: int, height: int, limits: Limits, what: str) -> None:
+    if width * height > limits.max_pixels:
+        raise InvalidInput(
+            "too_large",
+            f"{what} of {width}x{height} = {width * height} pixels exceeds the bound of "
+            f"{limits.max_pixels} pixels (DARKROOM_MAX_PIXELS)",
+        )
+
+
+# -- normalisation ------------------------------------------------------------
+
+
+def to_uint8(array: np.ndarray, normalize: bool, warnings: list[str], what: str = "image") -> np.ndarray:
+    """Map any numeric array to uint8 as MEDIA_TYPES.md says (never by wrapping).
+
+    Raises
+    ------
+    InvalidInput (``non_finite``): NaN or infinity, with the count and first position.
+    """
+    kind = array.dtype.kind
+    if kind == "b":
+        return array.astype(np.uint8) * 255
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == np.uint16:
+        return _round_to_uint8(array / 257.0)
+    if kind in "iu":
+        low, high = int(array.min()), int(array.max())
+        if low < 0 or high > 255:
+            warnings.append(f"{what} values {low}..{high} clipped to 0..255")
+        return np.clip(array, 0, 255).astype(np.uint8)
+    # floats
+    finite = np.isfinite(array)
+    if not finite.all():
+        bad = np.argwhere(~finite)
+        first = tuple(int(i) for i in bad[0])
+        raise InvalidInput(
+            "non_finite",
+            f"{what} has {len(bad)} NaN or infinite values (first at {first}); "
+            "accepted: finite numbers",
+        )
+    low, high = float(array.min()), float(array.max())
+    if normalize and low >= 0.0 and high <= 1.0:
+        return _round_to_uint8(array * 255.0)
+    if normalize and low >= -1.0 and high <= 1.0:
+        return _round_to_uint8((array + 1.0) * 127.5)
+    if low < 0.0 or high > 255.0:
+        warnings.append(f"{what} values {low:g}..{high:g} clipped to 0..255")
+    return _round_to_uint8(np.clip(array, 0.0, 255.0))
+
+
+def _round_to_uint8(values: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(values), 0, 255).astype(np.uint8)
+
+
+# -- encoding -----------------------------------------------------------------
+
+
+def _encode(image, file_type: str) -> bytes:
+    buf = io.BytesIO()
+    pil_format = _FORMATS[file_type][0]
+    if pil_format == "PNG":
+        # Pillow's default level (6): the bar a bare Pillow encode sets.
+        image.save(buf, format="PNG")
+    elif pil_format == "JPEG":
+        image.save(buf, format="JPEG", quality=90)
+    else:
+        image.save(buf, format=pil_format)
+    return buf.getvalue()
+
+
+# -- masks --------------------------------------------------------------------
+
+
+def _mask_names(item: ItemInput) -> list[str]:
+    return sorted(role.split(":", 1)[1] for role in item.related if role.startswith("mask:"))
+
+
+def _mask(name: str, item: ItemInput, size: tuple[int, int], limits: Limits, warnings: list[str]) -> RelatedOutput:
+    from PIL import Image
+
+    what = f"mask {name!r}"
+    payload = item.related[f"mask:{name}"]
+    if payload.media_type == NPY_MEDIA_TYPE:
+        array = load_npy(payload.data, limits.max_payload_bytes)
+        if array.ndim != 2:
+            raise InvalidInput(
+                "invalid_mask", f"{what} mask_data has shape {array.shape}; accepted: a 2-D (H, W) integer array"
+            )
+        if array.dtype.kind not in "biu":
+            raise InvalidInput(
+                "invalid_mask", f"{what} mask_data has dtype {array.dtype}; accepted: integer class ids 0..255"
+            )
+        if array.size and (int(array.min()) < 0 or int(array.max()) > 255):
+            raise InvalidInput(
+                "invalid_mask",
+                f"{what} mask_data has values {int(array.min())}..{int(array.max())}; accepted: 0..255",
+            )
+        mask = Image.fromarray(np.ascontiguousarray(array.astype(np.uint8)), mode="L")
+    else:
+        mask = _open_file(payload.data, limits, what)
+        if mask.mode != "L":
+            mask = mask.convert("L")
+    if mask.size != size:
+        raise InvalidInput(
+            "invalid_mask",
+            f"{what} is {mask.size[0]}x{mask.size[1]} (WxH) but the image is {size[0]}x{size[1]}; "
+            "a mask must have the image's height and width",
+        )
+    present = sorted(int(v) for v in np.unique(np.asarray(mask)))
+    labels = _class_labels(item.extra.get("masks", {}).get(name, {}).get("class_labels"), what)
+    for value in present:
+        labels.setdefault(str(value), f"class_{value}")
+    return RelatedOutput(
+        role=f"mask:{name}",
+        data=_encode(mask, "png"),
+        format="png",
+        media_type="image/png",
+        info={"class_labels": labels, "classes_present": present},
+    )
+
+
+def _class_labels(raw: Any, what: str) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise InvalidInput("invalid_labels", f"{what} class_labels must be a dict {{int: str}}; got {type(raw).__name__}")
+    labels = {}
+    for k, v in raw.items():
+        try:
+            number = int(k)
+        except (TypeError, ValueError):
+            raise InvalidInput("invalid_labels", f"{what} class_labels key {k!r} is not an integer") from None
+        labels[str(number)] = str(v)
+    return labels
+
+
+CONVERTER = Converter(name="image", version=VERSION, options_model=ImageOptions, convert=convert)

@@ -1,0 +1,79 @@
+"""The embedded default's worker: ``python -m darkroom.workers.embedded``, driven by the SDK.
+
+No broker: the training process starts a few of these and talks JSON lines
+over their stdin/stdout (first line: the settings; then one `ConvertRequest`
+a line; each answer: ``{"id": ..., "results": [[status, code], ...]}`` or
+``{"id": ..., "transient": message}``).  It runs the same `process_message` as
+the Celery task.
+
+Separate processes, not threads: PNG and codec work would otherwise share the
+training process's GIL (bench/embedded_slowdown.py measures it).  Started as
+fresh interpreters, not forked: a CUDA context or threads in the training
+process do not survive fork, and, unlike multiprocessing's spawn, a fresh
+``-m`` interpreter never re-runs the training script's top level (DESIGN.md, Queues).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import random
+import sys
+import time
+from typing import Any
+
+from darkroom.pipeline.errors import Transient
+from darkroom.pipeline.settings import Limits, Settings
+from darkroom.pipeline.storage import open_storage
+from darkroom.workers.conversion import process_message
+
+_ATTEMPTS = 5
+
+
+def settings_to_json(settings: Settings) -> str:
+    return json.dumps(dataclasses.asdict(settings))
+
+
+def settings_from_json(text: str) -> Settings:
+    raw = json.loads(text)
+    raw["limits"] = Limits(**raw["limits"])
+    return Settings(**raw)
+
+
+def serve(lines: Any, out: Any) -> None:
+    """Answer requests read from `lines` until EOF."""
+    settings = settings_from_json(next(lines))
+    storage = open_storage(settings.resolved_storage_url(), settings)
+    for line in lines:
+        envelope = json.loads(line)
+        answer: dict[str, Any] = {"id": envelope["id"]}
+        for attempt in range(_ATTEMPTS):
+            try:
+                manifests = process_message(envelope["request"], storage, settings.limits)
+                answer["results"] = [[m.status, m.error.code if m.error else ""] for m in manifests]
+                break
+            except Transient as e:
+                # Retried here with backoff as the Celery task would; past the
+                # attempts the SDK keeps the item spooled and sends it again.
+                if attempt == _ATTEMPTS - 1:
+                    answer["transient"] = str(e)
+                else:
+                    time.sleep(min(5.0, 0.2 * 2**attempt) * (0.5 + random.random()))
+        out.write(json.dumps(answer) + "\n")
+        out.flush()
+
+
+def main() -> None:
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="darkroom embedded worker: %(levelname)s %(message)s")
+    # Answers go to the real stdout; anything a library prints goes to stderr.
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+    sys.stdout = sys.stderr
+    serve(iter(sys.stdin.readline, ""), out)
+
+
+if __name__ == "__main__":
+    main()
