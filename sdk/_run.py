@@ -91,7 +91,7 @@ class Run:
         self._sender: Sender | None = None
         if mode == "disabled":
             return
-        base = Path(dir or os.environ.get("DARKROOM_DIR") or "./darkroom").expanduser().resolve()
+        base = Path(dir or os.environ.get("DARKROOM_DIR") or "./darkroom-runs").expanduser().resolve()
         self.dir = base / paths.segment(self.project) / self.id
         self.dir.mkdir(parents=True, exist_ok=True)
         local = {"project": self.project, "run": self.id, "storage_url": settings.resolved_storage_url(),
@@ -296,7 +296,7 @@ def init(project: str | None = None, name: str | None = None, config: dict[str, 
     config: hyperparameters, stored in run.json.
     mode: "online" (send as you go), "offline" (only spool; send later with
         ``darkroom sync``) or "disabled" (log nothing).
-    dir: where the run's local folder (its spool) goes; default ``./darkroom``.
+    dir: where the run's local folder (its spool) goes; default ``./darkroom-runs`` (or ``DARKROOM_DIR``).
     storage_url, broker_url: override ``DARKROOM_STORAGE_URL`` / ``DARKROOM_BROKER_URL``.
 
     Raises
