@@ -202,3 +202,7 @@ def _report_json(report: Any) -> dict[str, Any]:
             "spooled": report.spooled,
             "failed": [{"key": f.key, "step": f.step, "index": f.index, "code": f.code, "message": f.message}
                        for f in report.failed]}
+
+
+if __name__ == "__main__":
+    main()

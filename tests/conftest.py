@@ -1,0 +1,237 @@
+"""Shared fixtures: real servers on free loopback ports, started and stopped by the tests.
+
+- `redis_server`: Debian's redis-server (session-wide; flushed per test by `fleet`).
+- `s3_server`: moto's S3 server in this process (`POST /moto-api/reset` per test).
+- `fleet`: environment for the distributed deployment (Redis + S3) and a
+  function that starts real `darkroom worker` subprocesses with it.
+- `embedded_env`: environment for the embedded default, storage under tmp_path.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DARKROOM_VARS = ("DARKROOM_", "AWS_")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.02)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+class RedisServer:
+    """A redis-server process on a loopback port; `stop()` and `start()` for outage tests."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        exe = shutil.which("redis-server")
+        if exe is None:
+            pytest.fail("redis-server is not installed; run the README's test command (bash .ci/test)")
+        self.proc = subprocess.Popen(
+            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--pidfile", str(self.workdir / "redis.pid"), "--logfile", str(self.workdir / "redis.log"),
+             "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+    def flush(self) -> None:
+        import redis
+
+        redis.Redis.from_url(self.url).flushall()
+
+
+class S3Server:
+    """moto's S3 server in this process; `stop()` and `start()` keep its data (outage tests)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.server = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self.server.start()
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+    def reset(self) -> None:
+        import urllib.request
+
+        urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")).read()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    server = S3Server()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No DARKROOM_* / AWS_* from the outside; run folders under tmp_path."""
+    for name in list(os.environ):
+        if name.startswith(DARKROOM_VARS):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("DARKROOM_DIR", str(tmp_path / "runs"))
+    return tmp_path
+
+
+@pytest.fixture
+def embedded_env(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The embedded default with storage in tmp_path; returns the variables set."""
+    env = {"DARKROOM_STORAGE_URL": f"file://{clean_env / 'data'}", "DARKROOM_DIR": str(clean_env / "runs")}
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    return env
+
+
+class Fleet:
+    """The distributed deployment: env for Redis + S3, and worker subprocesses."""
+
+    def __init__(self, redis: RedisServer, s3: S3Server, tmp_path: Path):
+        self.redis, self.s3, self.tmp_path = redis, s3, tmp_path
+        self.bucket = f"darkroom-{uuid.uuid4().hex[:12]}"
+        self.env = {
+            "DARKROOM_BROKER_URL": redis.url,
+            "DARKROOM_STORAGE_URL": f"s3://{self.bucket}/test",
+            "DARKROOM_S3_ENDPOINT_URL": s3.endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "DARKROOM_DIR": str(tmp_path / "runs"),
+        }
+        self.workers: list[subprocess.Popen] = []
+
+    def subprocess_env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(DARKROOM_VARS)}
+        env.update(self.env)
+        env.update(extra)
+        return env
+
+    def start_worker(self, queues: str = "image", concurrency: int = 1, wait: bool = True,
+                     **extra_env: str) -> subprocess.Popen:
+        """A real `darkroom worker` process; returns once it is ready (if `wait`)."""
+        name = f"w{len(self.workers)}-{uuid.uuid4().hex[:6]}"
+        log = open(self.tmp_path / f"worker-{name}.log", "w")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "darkroom._cli", "worker", "-Q", queues, "-c", str(concurrency),
+             "-n", f"{name}@%h", "-l", "info"],
+            env=self.subprocess_env(**extra_env), stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True, cwd=self.tmp_path,
+        )
+        proc.log_path = self.tmp_path / f"worker-{name}.log"  # type: ignore[attr-defined]
+        self.workers.append(proc)
+        if wait:
+            self.wait_ready(proc)
+        return proc
+
+    def wait_ready(self, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = proc.log_path.read_text()  # type: ignore[attr-defined]
+            if " ready." in text:
+                return
+            if proc.poll() is not None:
+                raise RuntimeError(f"worker exited with {proc.returncode}:\n{text}")
+            time.sleep(0.1)
+        raise TimeoutError(f"worker not ready after {timeout}s:\n{proc.log_path.read_text()}")  # type: ignore[attr-defined]
+
+    def stop_workers(self) -> None:
+        for proc in self.workers:
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for proc in self.workers:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        self.workers.clear()
+
+
+@pytest.fixture
+def fleet(redis_server: RedisServer, s3_server: S3Server, clean_env: Path,
+          monkeypatch: pytest.MonkeyPatch) -> Iterator[Fleet]:
+    """Distributed env set in this process too (for the SDK); workers stopped at teardown."""
+    if redis_server.proc is None:
+        redis_server.start()
+    if s3_server.server is None:
+        s3_server.start()
+    redis_server.flush()
+    f = Fleet(redis_server, s3_server, clean_env)
+    for k, v in f.env.items():
+        monkeypatch.setenv(k, v)
+    yield f
+    f.stop_workers()
+
+
+@pytest.fixture
+def s3_storage(s3_server: S3Server, clean_env: Path):
+    """An S3Storage on a fresh bucket of the moto server."""
+    from darkroom.pipeline.settings import Settings
+    from darkroom.pipeline.storage import open_storage
+
+    if s3_server.server is None:
+        s3_server.start()
+    settings = Settings(storage_url=f"s3://darkroom-{uuid.uuid4().hex[:12]}/pre",
+                        s3_endpoint_url=s3_server.endpoint, s3_access_key="testing", s3_secret_key="testing")
+    return open_storage(settings.storage_url, settings)
