@@ -90,13 +90,15 @@ def process_request(request: ConvertRequest, storage: Storage, limits: Limits) -
 
 def _convert_item(request: ConvertRequest, item: Item, converter: Converter, options: Any,
                   info: ConverterInfo, storage: Storage, limits: Limits) -> Manifest:
+    # Every URI is checked before anything is looked up, cached results included.
+    keys = {role: _source_key(storage, src, limits) for role, src in [("", item.source), *item.related.items()]}
     digest = _artifact_digest(item, info)
     sidecar_key = paths.media_key(request.kind, digest, "json")
     cached = _read_sidecar(storage, sidecar_key)
     if cached is None:
         item_input = ItemInput(
-            payload=_fetch(storage, item.source, limits),
-            related={role: _fetch(storage, src, limits) for role, src in item.related.items()},
+            payload=_fetch(storage, keys[""], item.source, limits),
+            related={role: _fetch(storage, keys[role], src, limits) for role, src in item.related.items()},
             extra=item.extra,
         )
         output = converter.convert(item_input, options, limits)
@@ -153,7 +155,8 @@ def _store_output(storage: Storage, kind: str, digest: str, output: Output) -> d
             "fields": dict(output.manifest_fields)}
 
 
-def _fetch(storage: Storage, source: Source, limits: Limits) -> Payload:
+def _source_key(storage: Storage, source: Source, limits: Limits) -> str:
+    """The storage key of a payload URI, refused unless it is a raw payload inside this storage."""
     try:
         key = storage.key_of(source.uri)
     except InvalidInput as e:
@@ -166,6 +169,10 @@ def _fetch(storage: Storage, source: Source, limits: Limits) -> Payload:
             f"payload of {source.bytes} bytes exceeds the bound of {limits.max_payload_bytes} "
             "(DARKROOM_MAX_PAYLOAD_BYTES)",
         )
+    return key
+
+
+def _fetch(storage: Storage, key: str, source: Source, limits: Limits) -> Payload:
     try:
         data = storage.get(key, max_bytes=limits.max_payload_bytes)
     except NotFound:
