@@ -33,6 +33,8 @@ from darkroom.pipeline.storage import Storage, open_storage
 
 _HISTORY_CHUNK = 1000  # rows per history object at most
 _BACKOFF_MAX = 30.0
+_POLL = 0.02  # seconds the idle sender waits before looking at the queue again
+_WAKE_BYTES = 16 * 1024 * 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,7 +101,12 @@ class Sender:
                 self._cond.wait(timeout=1.0)
             self._queue.append((work, nbytes))
             self._held += nbytes
-            self._cond.notify_all()
+            # No wake-up per call: waking the sender costs the training thread
+            # ~50 us of scheduling (measured in bench/log_overhead.py), more than
+            # the rest of log().  The sender polls every _POLL seconds; a large
+            # backlog wakes it at once.
+            if self._held >= _WAKE_BYTES:
+                self._cond.notify_all()
 
     def flush(self, timeout: float | None = None, progress: Any = None) -> bool:
         """Wait until everything handed over is spooled and (online) delivered."""
@@ -160,7 +167,7 @@ class Sender:
                 and any(e["seq"] not in self._inflight for e in self.spool.pending()))
 
     def _wait_time(self) -> float:
-        return max(0.05, min(1.0, self._retry_at - time.monotonic()))
+        return _POLL
 
     # spooling ----------------------------------------------------------------
     def _spool_work(self, work: Work) -> None:
