@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from darkroom.pipeline.errors import MessageDecodeError
+from darkroom.pipeline.errors import InvalidInput, MessageDecodeError
 from darkroom.pipeline.paths import check_name, check_user_key
 
 REQUEST_SCHEMA = "darkroom.convert/1"
@@ -48,6 +48,11 @@ class Item(_Frozen):
     related: dict[str, Source] = Field(default_factory=dict, max_length=64)
     # Per-item data the converter validates with its own model (boxes, mask labels).
     extra: dict[str, Any] = Field(default_factory=dict)
+    # The sender uploaded every payload of this item just now, so no artifact
+    # of it can be stored yet: a first delivery may skip the artifact lookup
+    # (one storage request per item).  Only a hint: if it is wrong, the cost
+    # is one encode that the lookup would have saved, never a wrong result.
+    new_payload: bool = False
 
 
 class ConvertRequest(_Frozen):
@@ -68,12 +73,20 @@ class ConvertRequest(_Frozen):
     @field_validator("project", "run")
     @classmethod
     def _name(cls, value: str, info: Any) -> str:
-        return check_name(info.field_name, value)
+        # pydantic turns only ValueError into a ValidationError; anything else
+        # would escape decode_request as a bare InvalidInput.
+        try:
+            return check_name(info.field_name, value)
+        except InvalidInput as e:
+            raise ValueError(e.message) from None
 
     @field_validator("key")
     @classmethod
     def _key(cls, value: str) -> str:
-        return check_user_key(value)
+        try:
+            return check_user_key(value)
+        except InvalidInput as e:
+            raise ValueError(e.message) from None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON-safe dict sent on the queue (kombu's JSON knows no models)."""
@@ -88,17 +101,20 @@ def decode_request(raw: object) -> ConvertRequest:
     MessageDecodeError: not JSON, too big, wrong schema, or any field invalid.
     """
     try:
+        data = raw
         if isinstance(raw, (str, bytes)):
             if len(raw) > MAX_MESSAGE_CHARS:
                 raise ValueError(f"message of {len(raw)} characters; at most {MAX_MESSAGE_CHARS}")
-            raw = json.loads(raw)
-        if not isinstance(raw, dict):
-            raise ValueError(f"expected a JSON object, got {type(raw).__name__}")
-        schema = raw.get("schema")
+            # Parsed into `data` so that the error below keeps the raw text.
+            data = json.loads(raw)
+        if not isinstance(data, dict):
+            raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+        schema = data.get("schema")
         if schema != REQUEST_SCHEMA:
             raise ValueError(f"schema {schema!r} is not {REQUEST_SCHEMA!r}")
-        return ConvertRequest.model_validate(raw)
+        return ConvertRequest.model_validate(data)
     except MessageDecodeError:
         raise
-    except (ValueError, TypeError, ValidationError) as e:
+    except (ValueError, TypeError, ValidationError, RecursionError) as e:
+        # RecursionError: deeply nested JSON under the size cap.
         raise MessageDecodeError(raw, e) from e

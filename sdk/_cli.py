@@ -76,8 +76,12 @@ def demo(steps: int, project: str, as_json: bool) -> None:
               help="Comma-separated queues to serve (image, video, audio, molecule, object3d, data).")
 @click.option("--concurrency", "-c", type=int, default=None, help="Worker processes (default: one per core).")
 @click.option("--name", "-n", default=None, help="Worker node name (default: darkroom-<pid>@<host>).")
+@click.option("--pool", "-P", type=click.Choice(["prefork", "threads", "solo"]), default=None,
+              help="prefork: processes, with hard time limits; threads: one process whose threads overlap "
+              "storage I/O with encoding (no hard time limits).  Default: threads when every queue served "
+              "is image or data, prefork otherwise.")
 @click.option("--loglevel", "-l", default="info", show_default=True)
-def worker(queues: str, concurrency: int | None, name: str | None, loglevel: str) -> None:
+def worker(queues: str, concurrency: int | None, name: str | None, pool: str | None, loglevel: str) -> None:
     """Start a Celery worker serving darkroom's queues (needs DARKROOM_BROKER_URL).
 
     Run as many as you like, on any machine that reaches the broker and the
@@ -99,10 +103,20 @@ def worker(queues: str, concurrency: int | None, name: str | None, loglevel: str
         names = queue_names([q.strip() for q in queues.split(",") if q.strip()])
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--queues") from None
+    if pool is None:
+        # Image and table/html/plot conversions are bounded by pixel and size
+        # limits, and spend a third of their time waiting on storage: threads
+        # overlap that wait with encoding (bench/worker_throughput.py: 0.46 of a
+        # bare Pillow loop with one prefork process, ~1.0 with two threads).
+        # Codecs (video, audio, molecules, meshes) keep processes and their
+        # hard time limits.
+        pool = "threads" if set(names) <= {"darkroom.image", "darkroom.data"} else "prefork"
+    if concurrency is None and pool == "threads":
+        concurrency = 2 * (os.cpu_count() or 1)
     from darkroom.workers.app import app
 
     argv = ["worker", "-Q", ",".join(names), "-l", loglevel,
-            "-n", name or f"darkroom-{os.getpid()}@%h", "--without-gossip", "--without-mingle"]
+            "-n", name or f"darkroom-{os.getpid()}@%h", "-P", pool, "--without-gossip", "--without-mingle"]
     if concurrency:
         argv += ["-c", str(concurrency)]
     app.worker_main(argv)

@@ -115,7 +115,9 @@ def _is_pil(data: Any) -> bool:
 
 
 def _pil_array(image: Any) -> np.ndarray:
-    if image.mode not in ("L", "RGB", "RGBA", "1", "I;16"):
+    # "I" and "F" stay numbers: the worker normalises them like numpy arrays
+    # (a [0,1] float image would turn black, and 300 silently 255, through convert()).
+    if image.mode not in ("L", "RGB", "RGBA", "1", "I;16", "I", "F"):
         image = image.convert("RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB")
     return np.array(image, copy=True)
 

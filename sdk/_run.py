@@ -37,6 +37,7 @@ MODES = ("online", "offline", "disabled")
 _ID_CHARS = string.ascii_lowercase + string.digits
 _current: list["Run"] = []
 _open_runs: "weakref.WeakSet[Run]" = weakref.WeakSet()
+_EXIT_TIMEOUT = 120.0  # seconds an open run may take to finish at interpreter exit
 
 
 class Summary(MutableMapping):
@@ -167,7 +168,8 @@ class Run:
         if len(items) > 50:
             warn(f"darkroom: {len(items)} {items[0].kind}s under key {key!r} at step {step}; all are kept "
                  "(viewers may show them slowly)")
-        assert self._sender is not None
+        if self._sender is None:  # a disabled run: `run.summary[k] = Image(...)` keeps the reference only
+            return
         for index in range(len(items)):
             self._expected[(step, key, index)] = items[0].kind
         self._sender.put(MediaWork(step, key, items[0].kind, items), sum(m.nbytes for m in items))
@@ -195,6 +197,7 @@ class Run:
                 return self._report
             if self._sender is None:
                 self._report = FinishReport(run=self.path, converted=0, failed=[], pending=0)
+                _forget_current(self)
                 return self._report
             self._commit()
             self._put_summary()
@@ -210,8 +213,7 @@ class Run:
             self._sender.close(timeout=30)
             self._report = report
             _open_runs.discard(self)
-            if _current and _current[-1] is self:
-                _current.pop()
+            _forget_current(self)
             if not quiet:
                 report.print_line(self)
             return report
@@ -311,6 +313,13 @@ def init(project: str | None = None, name: str | None = None, config: dict[str, 
     return run
 
 
+def _forget_current(run: Run) -> None:
+    # Not only the newest: runs may finish in any order, and a finished run
+    # must not become `darkroom.run` again when a newer one finishes.
+    if run in _current:
+        _current.remove(run)
+
+
 def current() -> Run | None:
     return _current[-1] if _current else None
 
@@ -335,7 +344,9 @@ def _finish_open_runs() -> None:
     # embedded conversions complete; a remote fleet converts the rest.
     for run in list(_open_runs):
         try:
-            run.finish(wait=False)
+            # Bounded: with the backend gone, exit must not hang; what is not
+            # delivered stays in the spool for `darkroom sync`.
+            run.finish(wait=False, timeout=_EXIT_TIMEOUT)
         except DarkroomStrictError:
             raise
         except Exception as e:  # at exit there is no training loop left to protect, only data

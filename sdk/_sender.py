@@ -258,6 +258,9 @@ class Sender:
         except Transient as e:
             self._failed_attempt(e)
             return
+        except Exception as e:  # the guard: anything else (permissions, a bad path) is retried too
+            self._failed_attempt(e)
+            return
         if self._outage:
             warn(f"darkroom: sending resumed; {len(self.spool)} spooled item(s) left", 2)
             self._outage = None
@@ -273,14 +276,21 @@ class Sender:
 
     def _send_convert(self, entry: dict[str, Any]) -> None:
         storage = self._storage_here()
+        uploaded_now = set()
         for p in entry["payloads"]:
             key = paths.raw_key(*p["name"].split(".", 1))
             if key in self._uploaded:
                 continue
             if not storage.exists(key):
                 storage.put(key, self.spool.payload(p["name"]), p["media_type"])
+                uploaded_now.add(p["name"].split(".", 1)[0])
             self._uploaded.add(key)
         request = entry["request"]
+        if uploaded_now:
+            request = {**request, "items": [
+                {**item, "new_payload": all(src["sha256"] in uploaded_now
+                                            for src in [item["source"], *item["related"].values()])}
+                for item in request["items"]]}
         seq = entry["seq"]
         idents = [(request["step"], request["key"], item["index"]) for item in request["items"]]
         self._inflight.add(seq)

@@ -38,6 +38,8 @@ class Spool:
                 entry = json.loads(path.read_text())
             except (OSError, ValueError):
                 continue  # a torn write never got its final name; nothing to send
+            if not path.stem.isdigit() or not isinstance(entry, dict) or "type" not in entry:
+                continue  # not an entry this spool wrote (a stray or damaged file)
             self._entries[int(path.stem)] = entry
             self._refs.update(p["name"] for p in entry.get("payloads", []))
         self._next = max(self._entries, default=0) + 1

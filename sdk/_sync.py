@@ -9,6 +9,7 @@ from pathlib import Path
 from darkroom._report import FinishReport, wait_for_conversions
 from darkroom._sender import Sender
 from darkroom._spool import Spool
+from darkroom.pipeline import paths
 from darkroom.pipeline.settings import Settings
 
 
@@ -34,11 +35,17 @@ def sync_run(run_dir: Path, wait: bool = True, timeout: float | None = None, qui
     )
     spool = Spool(run_dir / "spool")
     expected: dict[tuple[int, str, int], str] = {}
+    manifests = paths.manifests_prefix(local["project"], local["run"])
     for entry in spool.pending():
         if entry["type"] == "convert":
             request = entry["request"]
             for item in request["items"]:
                 expected[(request["step"], request["key"], item["index"])] = request["kind"]
+        elif entry["type"] == "object" and entry["key"].startswith(manifests):
+            # An item the sender already failed (its file was gone, too large):
+            # the spooled manifest is its outcome, and the report must list it.
+            m = json.loads(entry["body"])
+            expected[(m["step"], m["key"], m["index"])] = m["kind"]
     sender = Sender(local["project"], local["run"], settings, spool, online=True)
     try:
         delivered = sender.flush(timeout)

@@ -10,7 +10,7 @@ from typing import Any
 
 from celery.signals import worker_process_init
 
-from darkroom.pipeline.errors import Transient
+from darkroom.pipeline.errors import StorageError, Transient
 from darkroom.pipeline.queue import TASK_NAME, make_celery
 from darkroom.pipeline.settings import Settings
 from darkroom.pipeline.storage import Storage, open_storage
@@ -39,9 +39,10 @@ def _storage_here() -> Storage:
     name=TASK_NAME,
     bind=True,
     # Transient faults (storage or broker unreachable) retry with exponential
-    # backoff and jitter, up to ~45 min in all; invalid input never retries:
-    # it is already a failed manifest.
-    autoretry_for=(Transient,),
+    # backoff and jitter, up to ~45 min in all; so do other storage errors
+    # (permissions an operator can fix).  Invalid input never retries: it is
+    # already a failed manifest.
+    autoretry_for=(Transient, StorageError),
     retry_backoff=1,
     retry_backoff_max=60,
     retry_jitter=True,
@@ -51,6 +52,8 @@ def _storage_here() -> Storage:
 )
 def convert(self, message: Any) -> None:
     """Convert one `ConvertRequest` (a JSON dict).  Writes manifests; returns nothing."""
-    manifests = process_message(message, _storage_here(), settings.limits)
+    delivery = self.request.delivery_info or {}
+    redelivered = bool(self.request.retries or delivery.get("redelivered"))
+    manifests = process_message(message, _storage_here(), settings.limits, redelivered)
     failed = sum(m.status == "failed" for m in manifests)
     log.info("converted %d item(s), %d failed", len(manifests) - failed, failed)

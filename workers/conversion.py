@@ -31,7 +31,7 @@ from darkroom.workers.converters import Converter, ItemInput, Output, Payload, c
 log = logging.getLogger("darkroom.worker")
 
 
-def process_message(raw: object, storage: Storage, limits: Limits) -> list[Manifest]:
+def process_message(raw: object, storage: Storage, limits: Limits, redelivered: bool = False) -> list[Manifest]:
     """Decode and process a queue message; return the manifests written.
 
     A malformed message is logged and yields failed manifests where it names
@@ -46,11 +46,16 @@ def process_message(raw: object, storage: Storage, limits: Limits) -> list[Manif
     except MessageDecodeError as e:
         log.error("rejected a malformed message: %s", e.message)
         return []
-    return process_request(request, storage, limits)
+    return process_request(request, storage, limits, redelivered)
 
 
-def process_request(request: ConvertRequest, storage: Storage, limits: Limits) -> list[Manifest]:
-    """Convert every item of `request`; one item's failure never costs the others."""
+def process_request(request: ConvertRequest, storage: Storage, limits: Limits,
+                    redelivered: bool = False) -> list[Manifest]:
+    """Convert every item of `request`; one item's failure never costs the others.
+
+    `redelivered`: the queue delivers this request again (a retry, a crashed
+    worker); its artifacts may be stored already, whatever the message says.
+    """
     try:
         converter = converter_for(request.kind)
         options = converter.parse_options(request.options)
@@ -70,7 +75,7 @@ def process_request(request: ConvertRequest, storage: Storage, limits: Limits) -
     manifests = []
     for item in request.items:
         try:
-            manifest = _convert_item(request, item, converter, options, info, storage, limits)
+            manifest = _convert_item(request, item, converter, options, info, storage, limits, redelivered)
         except Transient:
             raise
         except InvalidInput as e:
@@ -89,12 +94,13 @@ def process_request(request: ConvertRequest, storage: Storage, limits: Limits) -
 
 
 def _convert_item(request: ConvertRequest, item: Item, converter: Converter, options: Any,
-                  info: ConverterInfo, storage: Storage, limits: Limits) -> Manifest:
+                  info: ConverterInfo, storage: Storage, limits: Limits, redelivered: bool) -> Manifest:
     # Every URI is checked before anything is looked up, cached results included.
     keys = {role: _source_key(storage, src, limits) for role, src in [("", item.source), *item.related.items()]}
     digest = _artifact_digest(item, info)
     sidecar_key = paths.media_key(request.kind, digest, "json")
-    cached = _read_sidecar(storage, sidecar_key)
+    fresh = item.new_payload and not redelivered
+    cached = None if fresh else _read_sidecar(storage, sidecar_key)
     if cached is None:
         item_input = ItemInput(
             payload=_fetch(storage, keys[""], item.source, limits),

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import random
 import sys
 import time
 from typing import Any
 
-from darkroom.pipeline.errors import Transient
+from darkroom.pipeline.errors import StorageError, Transient
 from darkroom.pipeline.settings import Limits, Settings
 from darkroom.pipeline.storage import open_storage
 from darkroom.workers.conversion import process_message
@@ -46,14 +47,18 @@ def serve(lines: Any, out: Any) -> None:
     settings = settings_from_json(next(lines))
     storage = open_storage(settings.resolved_storage_url(), settings)
     for line in lines:
-        envelope = json.loads(line)
-        answer: dict[str, Any] = {"id": envelope["id"]}
+        try:
+            envelope = json.loads(line)
+            answer: dict[str, Any] = {"id": envelope["id"]}
+        except (ValueError, KeyError, TypeError):
+            logging.getLogger("darkroom.worker").error("ignored a line that is not a request: %.200s", line)
+            continue
         for attempt in range(_ATTEMPTS):
             try:
                 manifests = process_message(envelope["request"], storage, settings.limits)
                 answer["results"] = [[m.status, m.error.code if m.error else ""] for m in manifests]
                 break
-            except Transient as e:
+            except (Transient, StorageError) as e:
                 # Retried here with backoff as the Celery task would; past the
                 # attempts the SDK keeps the item spooled and sends it again.
                 if attempt == _ATTEMPTS - 1:
@@ -65,8 +70,6 @@ def serve(lines: Any, out: Any) -> None:
 
 
 def main() -> None:
-    import logging
-
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="darkroom embedded worker: %(levelname)s %(message)s")
     # Answers go to the real stdout; anything a library prints goes to stderr.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import tokenize
 
 import numpy as np
 
@@ -30,13 +31,21 @@ def load_npy(data: bytes, max_bytes: int) -> np.ndarray:
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
         else:
             raise ValueError(f"npy version {version}")
-    except ValueError as e:
+    except (ValueError, TypeError, SyntaxError, RecursionError, tokenize.TokenError) as e:
+        # numpy parses the header with ast.literal_eval and, for v1/v2 headers it
+        # cannot parse, retries through `tokenize`: besides ValueError, a corrupt
+        # header raises TypeError ({[1]: 2}), RecursionError (deep nesting),
+        # IndentationError or tokenize.TokenError (found by tests/workers/test_image_fuzz.py).
         raise InvalidInput("corrupt_payload", f"payload is not a readable .npy array ({e})") from None
     if dtype.kind not in _NUMERIC_KINDS or dtype.hasobject:
         raise InvalidInput(
             "invalid_dtype",
             f"array dtype {dtype} is not accepted; accepted: bool, integer or float arrays",
         )
+    if any(int(n) < 0 for n in shape):
+        # The header parser accepts negative sizes; numpy would then read "all
+        # remaining data" (count=-1) or fail in reshape with a ValueError.
+        raise InvalidInput("corrupt_payload", f"payload .npy header has a negative shape {tuple(shape)}")
     count = 1
     for n in shape:
         count *= int(n)

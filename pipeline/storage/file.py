@@ -17,8 +17,7 @@ class FileStorage(Storage):
     def __init__(self, url: str):
         path = Path(url[len("file://"):]).expanduser().resolve()
         super().__init__("file://" + str(path))
-        self.root = path
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root = path  # made on the first put: opening storage has no side effects
 
     def _path(self, key: str) -> Path:
         return self.root.joinpath(*key.split("/"))

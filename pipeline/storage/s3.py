@@ -65,6 +65,17 @@ class S3Storage(Storage):
         self.prefix = parsed.path.strip("/")
         if not self.bucket:
             raise ConfigError(f"DARKROOM_STORAGE_URL={url!r} names no bucket; accepted: s3://BUCKET[/PREFIX]")
+        # Checked here, not left to the client: minio raises a ValueError on the
+        # first request, which would read as an unreachable endpoint and be retried.
+        from minio.helpers import check_bucket_name
+
+        try:
+            check_bucket_name(self.bucket)
+        except ValueError as e:
+            raise ConfigError(
+                f"DARKROOM_STORAGE_URL={url!r}: {e}; accepted: a bucket name of 3-63 "
+                "lowercase letters, digits, '.' or '-'"
+            ) from None
         super().__init__(f"s3://{self.bucket}" + (f"/{self.prefix}" if self.prefix else ""))
         endpoint = (settings.s3_endpoint_url if settings else None) or "https://s3.amazonaws.com"
         ep = urlparse(endpoint if "://" in endpoint else "https://" + endpoint)

@@ -113,9 +113,13 @@ def _labels(raw: Any, where: str) -> dict[str, str]:
 def _number(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _error(f"{where} is {value!r}; accepted: a number")
-    if not math.isfinite(value):
+    try:
+        number = float(value)
+    except OverflowError:  # a JSON integer beyond float range (math.isfinite raises too)
+        raise _error(f"{where} is an integer too large for a float; accepted: a finite number") from None
+    if not math.isfinite(number):
         raise _error(f"{where} is {value}; accepted: a finite number")
-    return float(value)
+    return number
 
 
 def _error(message: str) -> InvalidInput:

@@ -50,6 +50,10 @@ def convert(item: ItemInput, options: ImageOptions, limits: Limits) -> Output:
         warnings.append(f"alpha channel dropped: JPEG has none (mode {image.mode} saved as "
                         f"{'RGB' if image.mode == 'RGBA' else 'L'})")
         image = image.convert("RGB" if image.mode == "RGBA" else "L")
+    if file_type == "bmp" and image.mode == "LA":
+        # Pillow's BMP writer has no LA mode ("cannot write mode LA as BMP").
+        warnings.append("mode LA saved as RGBA: BMP has no gray-with-alpha mode")
+        image = image.convert("RGBA")
     data = _encode(image, file_type)
     width, height = image.size
     pil_format, media_type = _FORMATS[file_type]
@@ -155,7 +159,7 @@ def to_uint8(array: np.ndarray, normalize: bool, warnings: list[str], what: str 
         return array.astype(np.uint8) * 255
     if array.dtype == np.uint8:
         return array
-    if array.dtype == np.uint16:
+    if kind == "u" and array.dtype.itemsize == 2:  # any byte order: ">u2" != np.uint16
         return _round_to_uint8(array / 257.0)
     if kind in "iu":
         low, high = int(array.min()), int(array.max())
@@ -241,7 +245,13 @@ def _mask(name: str, item: ItemInput, size: tuple[int, int], limits: Limits, war
             "a mask must have the image's height and width",
         )
     present = sorted(int(v) for v in np.unique(np.asarray(mask)))
-    labels = _class_labels(item.extra.get("masks", {}).get(name, {}).get("class_labels"), what)
+    specs = item.extra.get("masks", {})
+    spec = specs.get(name, {}) if isinstance(specs, dict) else specs
+    if not isinstance(spec, dict):  # extra comes from the message: never trusted
+        raise InvalidInput(
+            "invalid_mask", f"{what} extra must be a dict {{'class_labels': {{int: str}}}}; got {type(spec).__name__}"
+        )
+    labels = _class_labels(spec.get("class_labels"), what)
     for value in present:
         labels.setdefault(str(value), f"class_{value}")
     return RelatedOutput(

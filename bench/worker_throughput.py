@@ -1,0 +1,113 @@
+"""One worker process, 512x512 noise images end to end through Redis and S3, vs a bare Pillow PNG loop.
+
+The issue's bar: >= 85% of the images per second of a bare Pillow PNG encode
+loop over the same images.  The pipeline side: N images are logged (one per
+step) and enqueued with no worker running; then one `darkroom worker -c 1`
+starts and converts them: fetch the raw .npy from S3, check its sha256,
+decode, encode PNG, put the PNG, its sidecar and the manifest.  Its rate is
+(N-1) / (last manifest's created_at - first's), so worker start-up is not
+counted.  The S3 endpoint is moto's server on loopback; Redis is Debian's.
+
+The worker runs with its default pool for the image queue: one process with
+two threads, which overlap storage requests with encoding.  For comparison
+the same is measured with one prefork child (`--pool prefork -c 1`), where
+every storage round trip adds to the encode.  Each configuration gets its
+own images: identical ones would be served from the artifact cache.
+
+Usage: python bench/worker_throughput.py [--images 150]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _servers import fleet_env, use_env  # noqa: E402
+
+
+def pillow_rate(images: list[np.ndarray]) -> float:
+    from PIL import Image
+
+    start = time.perf_counter()
+    for a in images:
+        buf = io.BytesIO()
+        Image.fromarray(a).save(buf, format="PNG")
+    return len(images) / (time.perf_counter() - start)
+
+
+def pipeline_rate(images: list[np.ndarray], env: dict[str, str], workdir: Path, concurrency: int = 1,
+                  workers: int = 1, extra: tuple[str, ...] = ()) -> float:
+    import darkroom
+    from darkroom.pipeline import paths
+
+    run = darkroom.init(project="bench")
+    for step, a in enumerate(images):
+        run.log({"img": darkroom.Image(a)})
+    assert run._sender.flush(timeout=600), "could not enqueue"
+    reader = darkroom.Api().run(run.path)
+    procs = []
+    for i in range(workers):
+        log = open(workdir / f"worker-{i}.log", "w")
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "darkroom._cli", "worker", "-Q", "image", "-c", str(concurrency),
+             "-n", f"bench{i}-{os.getpid()}@%h", "-l", "warning", *extra],
+            env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+    try:
+        prefix = paths.manifests_prefix(reader.project, reader.run)
+        deadline = time.monotonic() + 900
+        while sum(1 for _ in reader.storage.list(prefix)) < len(images):
+            if time.monotonic() > deadline:
+                raise TimeoutError("conversions did not finish")
+            if any(p.poll() is not None for p in procs):
+                raise RuntimeError(f"a worker exited; see {workdir}/worker-*.log")
+            time.sleep(0.5)
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=30)
+    report = run.finish(quiet=True)
+    assert report.converted == len(images) and not report.failed, report
+    stamps = sorted(_ts(m["created_at"]) for m in reader.manifests())
+    return (len(stamps) - 1) / (stamps[-1] - stamps[0])
+
+
+def _ts(text: str) -> float:
+    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.timezone.utc).timestamp()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=150)
+    args = parser.parse_args()
+    def noise(seed: int) -> list[np.ndarray]:
+        rng = np.random.default_rng(seed)
+        return [rng.integers(0, 256, (512, 512, 3), dtype=np.uint8) for _ in range(args.images)]
+
+    with fleet_env() as env:
+        use_env(env)
+        workdir = Path(env["DARKROOM_DIR"]).parent
+        first, second = noise(1), noise(2)
+        base = [pillow_rate(first)]
+        pipe = pipeline_rate(first, env, workdir, concurrency=2)
+        base.append(pillow_rate(second))
+        prefork = pipeline_rate(second, env, workdir, concurrency=1, extra=("--pool", "prefork"))
+        base.append(pillow_rate(first))
+    bare = statistics.median(base)
+    print(f"bare Pillow PNG loop                {bare:6.1f} images/s (median of {len(base)} runs of {args.images})")
+    print(f"one worker process, 2 threads       {pipe:6.1f} images/s  ratio = {pipe / bare:.3f}  (bar: >= 0.85)")
+    print(f"one worker process, 1 prefork child {prefork:6.1f} images/s  ratio = {prefork / bare:.3f}")
+
+
+if __name__ == "__main__":
+    main()
