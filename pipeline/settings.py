@@ -24,12 +24,22 @@ class Limits:
     max_pixels: int = 8192 * 8192  # DARKROOM_MAX_PIXELS; Pillow's own bomb check is 89M
     max_payload_bytes: int = 256 * 1024 * 1024  # DARKROOM_MAX_PAYLOAD_BYTES
     max_items_per_key: int = 1000  # DARKROOM_MAX_ITEMS_PER_KEY
+    max_video_frames: int = 10_000  # DARKROOM_MAX_VIDEO_FRAMES
+    max_video_pixels: int = 2**31  # DARKROOM_MAX_VIDEO_PIXELS: frames x height x width
+    max_audio_samples: int = 48_000 * 60 * 30  # DARKROOM_MAX_AUDIO_SAMPLES: per channel
+    max_points: int = 10_000_000  # DARKROOM_MAX_POINTS: point-cloud points, mesh vertices
+    max_table_cells: int = 10_000_000  # DARKROOM_MAX_TABLE_CELLS
 
 
 _LIMIT_VARS = {
     "max_pixels": "DARKROOM_MAX_PIXELS",
     "max_payload_bytes": "DARKROOM_MAX_PAYLOAD_BYTES",
     "max_items_per_key": "DARKROOM_MAX_ITEMS_PER_KEY",
+    "max_video_frames": "DARKROOM_MAX_VIDEO_FRAMES",
+    "max_video_pixels": "DARKROOM_MAX_VIDEO_PIXELS",
+    "max_audio_samples": "DARKROOM_MAX_AUDIO_SAMPLES",
+    "max_points": "DARKROOM_MAX_POINTS",
+    "max_table_cells": "DARKROOM_MAX_TABLE_CELLS",
 }
 
 
