@@ -11,6 +11,7 @@ from typing import Any
 
 from darkroom._api import Api as Api
 from darkroom._guard import DarkroomWarning as DarkroomWarning
+from darkroom._histogram import Histogram as Histogram
 from darkroom._image import Image as Image
 from darkroom._report import Failure as Failure
 from darkroom._report import FinishReport as FinishReport
@@ -27,6 +28,7 @@ __all__ = [
     "DarkroomWarning",
     "Failure",
     "FinishReport",
+    "Histogram",
     "Image",
     "Run",
     "Summary",

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from darkroom._guard import DarkroomStrictError, strict, warn
+from darkroom._histogram import Histogram, resolve
 from darkroom._media import Media
 from darkroom._report import FinishReport, wait_for_conversions
 from darkroom._sender import MediaWork, ObjectWork, RowWork, Sender
@@ -180,7 +181,7 @@ class Run:
         now = time.time()
         row = {**self._row, "_step": self._step, "_timestamp": now, "_runtime": now - self._start}
         self._row = {}
-        self._sender.put(RowWork(row), 1024)
+        self._sender.put(RowWork(row), 1024 + sum(v.nbytes for v in row.values() if isinstance(v, Histogram)))
 
     # -- finishing -----------------------------------------------------------
     def finish(self, wait: bool = True, timeout: float | None = None, quiet: bool = False) -> FinishReport:
@@ -220,7 +221,7 @@ class Run:
 
     def _put_summary(self) -> None:
         assert self._sender is not None
-        body = json.dumps(self.summary._data, default=str).encode()
+        body = json.dumps(resolve(self.summary._data), default=str).encode()
         self._sender.put(ObjectWork(paths.summary_key(self.project, self.id), body), len(body))
 
     def _write_run_json(self, state: str) -> None:
@@ -249,7 +250,7 @@ class Run:
 
 
 def _plain_value(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, int, float, str)):
+    if value is None or isinstance(value, (bool, int, float, str, Histogram)):
         return value
     if isinstance(value, np.generic):
         return value.item()
@@ -259,8 +260,7 @@ def _plain_value(value: Any) -> Any:
             return array.reshape(-1)[0].item()
         if array.size <= 32:
             return array.reshape(-1).tolist()
-        raise TypeError(f"an array of {array.size} values; arrays above 32 values become histograms "
-                        "(darkroom.Histogram), which this version does not log yet")
+        return Histogram(array, num_bins=32)  # binned on the sender thread
     if isinstance(value, dict):
         return {str(k): _plain_value(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

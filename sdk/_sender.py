@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from darkroom._guard import DarkroomWarning, warn
+from darkroom._histogram import resolve
 from darkroom._media import NPY, ArraySnapshot, BytesSnapshot, FileSnapshot, Media
 from darkroom._spool import Spool
 from darkroom.pipeline import paths
@@ -172,7 +173,8 @@ class Sender:
     # spooling ----------------------------------------------------------------
     def _spool_work(self, work: Work) -> None:
         if isinstance(work, RowWork):
-            self.spool.append({"type": "history", "row": work.row}, {})
+            # Histograms are binned here, off the training thread.
+            self.spool.append({"type": "history", "row": resolve(work.row)}, {})
         elif isinstance(work, ObjectWork):
             self.spool.append({"type": "object", "key": work.key, "body": work.body.decode()}, {})
         else:
