@@ -160,13 +160,21 @@ class RunReader:
         roles = ", ".join(r["role"] for r in m.get("related", [])) or "none"
         raise InvalidInput("no_artifact", f"no related file with role {role!r}; roles: {roles}")
 
+    def table(self, entry: dict[str, Any] | Manifest) -> dict[str, Any]:
+        """A table item's JSON with every media cell resolved to its manifest."""
+        table = json.loads(self.read(entry))
+        table["data"] = [[self._resolve(cell) for cell in row] for row in table["data"]]
+        return table
+
     def _resolve(self, value: Any) -> Any:
         if not is_media_ref(value):
             return value
         found = self.manifest_keys(key=value["key"], step=value["step"])
         seg = paths.segment(value["key"])
         items = []
-        for index in range(int(value["count"])):
+        # A ref to one item of a list (a table's cell) names its index.
+        indices = [int(value["index"])] if "index" in value else range(int(value["count"]))
+        for index in indices:
             storage_key = found.get((value["step"], seg, index))
             if storage_key:
                 items.append(self.load_manifest(storage_key))

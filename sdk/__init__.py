@@ -10,8 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from darkroom._api import Api as Api
+from darkroom._audio import Audio as Audio
 from darkroom._guard import DarkroomWarning as DarkroomWarning
 from darkroom._histogram import Histogram as Histogram
+from darkroom._html import Html as Html
 from darkroom._image import Image as Image
 from darkroom._report import Failure as Failure
 from darkroom._report import FinishReport as FinishReport
@@ -20,18 +22,22 @@ from darkroom._run import Summary as Summary
 from darkroom._run import finish as finish
 from darkroom._run import init as init
 from darkroom._run import log as log
+from darkroom._table import Table as Table
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Api",
+    "Audio",
     "DarkroomWarning",
     "Failure",
     "FinishReport",
     "Histogram",
+    "Html",
     "Image",
     "Run",
     "Summary",
+    "Table",
     "finish",
     "init",
     "log",

@@ -75,6 +75,11 @@ class Media:
         total = self._payload.nbytes if self._payload else 0
         return total + sum(s.nbytes for s in self._related.values())
 
+    def _children(self, key: str, step: int) -> list[tuple[str, list["Media"], list[int]]]:
+        """Media this one contains (a table's image cells), to send before it:
+        (their key, the media, their indices).  Called when it is logged."""
+        return []
+
     def __repr__(self) -> str:
         return f"<darkroom.{type(self).__name__} caption={self.caption!r}>"
 

@@ -29,6 +29,7 @@ from darkroom._media import Media
 from darkroom._report import FinishReport, wait_for_conversions
 from darkroom._sender import MediaWork, ObjectWork, RowWork, Sender
 from darkroom._spool import Spool
+from darkroom._table import Table
 from darkroom.pipeline import paths
 from darkroom.pipeline.errors import InvalidInput
 from darkroom.pipeline.history import media_ref
@@ -151,6 +152,8 @@ class Run:
 
     def _row_value(self, key: str, value: Any, step: int) -> Any:
         """What the history row holds for `value`; media are handed to the sender now."""
+        if _is_dataframe(value):
+            value = Table(dataframe=value)
         if isinstance(value, Media):
             self._send_media(key, step, [value])
             return media_ref(value.kind, step, key, 1, is_list=False)
@@ -162,7 +165,10 @@ class Run:
             return media_ref(value[0].kind, step, key, len(value), is_list=True)
         return _plain_value(value)
 
-    def _send_media(self, key: str, step: int, items: list[Media]) -> None:
+    def _send_media(self, key: str, step: int, items: list[Media], indices: list[int] | None = None) -> None:
+        for media in items:  # what a media contains (a table's image cells) goes first
+            for child_key, children, child_indices in media._children(key, step):
+                self._send_media(child_key, step, children, child_indices)
         bound = self.settings.limits.max_items_per_key
         if len(items) > bound:
             raise ValueError(f"{len(items)} items under one key; the bound is {bound} (DARKROOM_MAX_ITEMS_PER_KEY)")
@@ -171,9 +177,9 @@ class Run:
                  "(viewers may show them slowly)")
         if self._sender is None:  # a disabled run: `run.summary[k] = Image(...)` keeps the reference only
             return
-        for index in range(len(items)):
+        for index in indices if indices is not None else range(len(items)):
             self._expected[(step, key, index)] = items[0].kind
-        self._sender.put(MediaWork(step, key, items[0].kind, items), sum(m.nbytes for m in items))
+        self._sender.put(MediaWork(step, key, items[0].kind, items, indices), sum(m.nbytes for m in items))
 
     def _commit(self) -> None:
         if not self._row or self._sender is None:
@@ -247,6 +253,10 @@ class Run:
 
     def __repr__(self) -> str:
         return f"<darkroom.Run {self.path} mode={self.mode} step={self._step}>"
+
+
+def _is_dataframe(value: Any) -> bool:
+    return type(value).__module__.split(".")[0] == "pandas" and type(value).__name__ == "DataFrame"
 
 
 def _plain_value(value: Any) -> Any:

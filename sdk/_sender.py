@@ -27,6 +27,7 @@ from darkroom._guard import DarkroomWarning, warn
 from darkroom._histogram import resolve
 from darkroom._media import NPY, ArraySnapshot, BytesSnapshot, FileSnapshot, Media
 from darkroom._spool import Spool
+from darkroom._table import JsonSnapshot
 from darkroom.pipeline import paths
 from darkroom.pipeline.errors import InvalidInput, Transient
 from darkroom.pipeline.settings import Settings
@@ -44,6 +45,7 @@ class MediaWork:
     key: str
     kind: str
     items: list[Media]
+    indices: list[int] | None = None  # default: 0..n-1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,7 +188,8 @@ class Sender:
         # (a PNG and a JPEG under one key) becomes one request per options.
         groups: dict[str, list[dict[str, Any]]] = {}
         files: dict[str, dict[str, tuple[bytes, str]]] = {}
-        for index, media in enumerate(work.items):
+        for position, media in enumerate(work.items):
+            index = work.indices[position] if work.indices is not None else position
             options = json.dumps(media._options, sort_keys=True)
             found: dict[str, tuple[bytes, str]] = {}
             try:
@@ -223,6 +226,8 @@ class Sender:
             data, ext, media_type = _read_file(snap.path, limit), snap.ext, "application/octet-stream"
         elif isinstance(snap, BytesSnapshot):
             data, ext, media_type = snap.data, snap.ext, snap.media_type
+        elif isinstance(snap, JsonSnapshot):
+            data, ext, media_type = json.dumps(snap.value).encode(), "json", "application/json"
         else:
             raise InvalidInput("invalid_payload", f"nothing to send for {snap!r}")
         if len(data) > limit:

@@ -98,7 +98,8 @@ def _convert_item(request: ConvertRequest, item: Item, converter: Converter, opt
     # Every URI is checked before anything is looked up, cached results included.
     keys = {role: _source_key(storage, src, limits) for role, src in [("", item.source), *item.related.items()]}
     digest = _artifact_digest(item, info)
-    sidecar_key = paths.media_key(request.kind, digest, "json")
+    # ".meta.json": an artifact may itself be JSON (a table) under media/<kind>/<digest>.json.
+    sidecar_key = paths.media_key(request.kind, digest, "meta.json")
     fresh = item.new_payload and not redelivered
     cached = None if fresh else _read_sidecar(storage, sidecar_key)
     if cached is None:
@@ -117,9 +118,17 @@ def _convert_item(request: ConvertRequest, item: Item, converter: Converter, opt
         warnings=cached["warnings"], caption=item.caption, source=_source_info(item.source),
         artifact=ArtifactInfo(**cached["artifact"]),
         related=[RelatedInfo(**r) for r in cached["related"]],
-        boxes=cached["fields"].get("boxes"),
+        **_manifest_fields(cached["fields"]),
         converter=info, batch=request.batch,
     )
+
+
+_FIXED_FIELDS = frozenset(Manifest.model_fields) - {"boxes"}
+
+
+def _manifest_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """A converter's top-level manifest fields (boxes, untrusted, ...), never overriding the fixed ones."""
+    return {k: v for k, v in fields.items() if k not in _FIXED_FIELDS and k != "schema"}
 
 
 def _artifact_digest(item: Item, info: ConverterInfo) -> str:

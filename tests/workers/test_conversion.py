@@ -222,7 +222,7 @@ def test_running_a_request_twice_writes_the_same_manifests_and_does_not_re_encod
 
     digest_uri = first[0].artifact.uri
     digest = digest_uri.rsplit("/", 1)[1].split(".")[0]
-    sidecar = f"media/image/{digest}.json"
+    sidecar = f"media/image/{digest}.meta.json"
     assert storage.exists(sidecar)
     artifact_file = file_of(storage, digest_uri)
     mask_file = file_of(storage, first[0].related[0].uri)
@@ -248,10 +248,10 @@ def test_a_torn_sidecar_is_ignored_and_the_item_converted_again(storage: Storage
     source = put_array(storage, np.full((2, 2), 9, np.uint8))
     [first] = process(storage, request(item(0, source)))
     digest = first.artifact.uri.rsplit("/", 1)[1].split(".")[0]
-    storage.put(f"media/image/{digest}.json", b'{"artifact": ')
+    storage.put(f"media/image/{digest}.meta.json", b'{"artifact": ')
     [second] = process(storage, request(item(0, source)))
     assert second.status == "ok" and second.artifact == first.artifact
-    assert json.loads(storage.get(f"media/image/{digest}.json"))["artifact"]["uri"] == first.artifact.uri
+    assert json.loads(storage.get(f"media/image/{digest}.meta.json"))["artifact"]["uri"] == first.artifact.uri
 
 
 # -- payloads that are refused -----------------------------------------------------------

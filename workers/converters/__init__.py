@@ -92,7 +92,10 @@ class Converter:
 # kind -> module defining CONVERTER.  Loaded when first used, so a worker
 # without a kind's codec still starts and serves the other kinds.
 _MODULES = {
+    "audio": "darkroom.workers.converters.audio",
     "image": "darkroom.workers.converters.image",
+    "table": "darkroom.workers.converters.table",
+    "html": "darkroom.workers.converters.html",
 }
 
 

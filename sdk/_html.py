@@ -1,0 +1,41 @@
+"""`darkroom.Html`: an HTML document, stored as a file and marked untrusted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from darkroom._media import BytesSnapshot, Media, file_from
+
+
+class Html(Media):
+    """HTML to log.
+
+    Parameters
+    ----------
+    data: a str of HTML, an open file (text or binary), or a path to a ``.html`` file.
+    inject: insert darkroom's default stylesheet inline (no external URL).
+
+    The manifest marks every Html item ``untrusted: true``: a viewer must show
+    it in a sandboxed frame, never inline.
+    """
+
+    kind = "html"
+
+    def __init__(self, data: Any, inject: bool = True, caption: str | None = None):
+        super().__init__(caption)
+        self._options = {"inject": bool(inject)}
+        if hasattr(data, "read"):
+            content = data.read()  # an open file may be closed after this call: copy it now
+            if isinstance(content, str):
+                content = content.encode("utf-8")
+            if not isinstance(content, bytes):
+                raise TypeError(f"Html: the file gave {type(content).__name__}; accepted: text or bytes")
+            self._payload = BytesSnapshot(content, "html", "text/html")
+        elif isinstance(data, str) and not data.lower().endswith((".html", ".htm")):
+            self._payload = BytesSnapshot(data.encode("utf-8"), "html", "text/html")
+        else:
+            snap = file_from(data, "Html", "a str of HTML, an open file, or a path to a .html file")
+            if snap is None:
+                raise TypeError(f"Html got {type(data).__name__}; accepted: a str of HTML, an open file, "
+                                "or a path to a .html file")
+            self._payload = snap

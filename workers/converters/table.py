@@ -1,0 +1,66 @@
+"""Tables: the SDK's JSON rows checked again (shape, column types, bounds) and stored as JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from darkroom.pipeline.errors import InvalidInput
+from darkroom.pipeline.settings import Limits
+from darkroom.pipeline.table_schema import check_row
+from darkroom.workers.converters import Converter, ItemInput, Output
+
+VERSION = "1"
+
+
+class TableOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_rows: int = Field(default=10_000, ge=1)  # Table.MAX_ROWS as the logging code set it
+
+
+def convert(item: ItemInput, options: TableOptions, limits: Limits) -> Output:
+    """Validate a table payload and store it as canonical JSON.
+
+    Raises
+    ------
+    InvalidInput (``invalid_table``, ``too_large``): what is wrong, naming the row and column.
+    """
+    try:
+        table = json.loads(item.payload.data)
+    except (ValueError, RecursionError) as e:
+        raise InvalidInput("invalid_table", f"table payload is not JSON ({e})") from None
+    if not isinstance(table, dict) or not isinstance(table.get("columns"), list) or not isinstance(table.get("data"), list):
+        raise InvalidInput("invalid_table", "table payload must be {'columns': [...], 'data': [[...], ...]}")
+    columns, rows = table["columns"], table["data"]
+    if not columns or not all(isinstance(c, str) and c for c in columns) or len(set(columns)) != len(columns):
+        raise InvalidInput("invalid_table", f"table columns must be distinct non-empty str; got {columns!r:.200}")
+    if len(rows) > options.max_rows:
+        raise InvalidInput("too_large", f"table of {len(rows)} rows exceeds Table.MAX_ROWS = {options.max_rows}")
+    cells = len(rows) * len(columns)
+    if cells > limits.max_table_cells:
+        raise InvalidInput("too_large", f"table of {cells} cells exceeds the bound of {limits.max_table_cells} "
+                           "(DARKROOM_MAX_TABLE_CELLS)")
+    types: dict[str, str] = {}
+    for i, row in enumerate(rows):
+        if not isinstance(row, list):
+            raise InvalidInput("invalid_table", f"table row {i} is not a list")
+        try:
+            check_row(columns, types, row)
+        except ValueError as e:
+            raise InvalidInput("invalid_table", f"table row {i}: {e}") from None
+    claimed: Any = table.get("column_types", {})
+    if claimed and claimed != types:
+        raise InvalidInput("invalid_table", f"column_types {claimed!r:.200} do not match the cells ({types!r:.200})")
+    out = {"columns": columns, "column_types": types, "data": rows}
+    return Output(
+        data=json.dumps(out, separators=(",", ":")).encode(),
+        format="json",
+        media_type="application/json",
+        measurements={"rows": len(rows), "columns": len(columns), "column_types": types},
+    )
+
+
+CONVERTER = Converter(name="table", version=VERSION, options_model=TableOptions, convert=convert)
