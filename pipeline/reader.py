@@ -78,9 +78,10 @@ class RunReader:
                 if line.strip():
                     row = json.loads(line)
                     rows[int(row["_step"])] = row
+        found = self.manifest_keys() if resolve else {}  # one listing for every row's media
         for step in sorted(rows):
             row = rows[step]
-            yield {k: self._resolve(v) for k, v in row.items()} if resolve else row
+            yield {k: self._resolve(v, found) for k, v in row.items()} if resolve else row
 
     # -- manifests -----------------------------------------------------------
     def manifest_keys(self, key: str | None = None, step: int | None = None) -> dict[tuple[int, str, int], str]:
@@ -166,10 +167,11 @@ class RunReader:
         table["data"] = [[self._resolve(cell) for cell in row] for row in table["data"]]
         return table
 
-    def _resolve(self, value: Any) -> Any:
+    def _resolve(self, value: Any, found: dict[tuple[int, str, int], str] | None = None) -> Any:
         if not is_media_ref(value):
             return value
-        found = self.manifest_keys(key=value["key"], step=value["step"])
+        if found is None:
+            found = self.manifest_keys(key=value["key"], step=value["step"])
         seg = paths.segment(value["key"])
         items = []
         # A ref to one item of a list (a table's cell) names its index.

@@ -7,7 +7,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from darkroom.pipeline.errors import InvalidInput, NotFound, PermissionDenied
+from darkroom.pipeline.errors import InvalidInput, NotFound, PermissionDenied, StorageError
 from darkroom.pipeline.storage import Storage
 
 
@@ -36,6 +36,8 @@ class FileStorage(Storage):
                 raise
         except PermissionError as e:
             raise PermissionDenied(f"cannot write {path}: {e}") from e
+        except (IsADirectoryError, NotADirectoryError, FileExistsError) as e:
+            raise StorageError(f"cannot write {key} in {self.url}: a folder and an object share a name ({e})") from e
 
     def _get(self, key: str, max_bytes: int | None) -> bytes:
         path = self._path(key)

@@ -129,13 +129,20 @@ class S3Storage(Storage):
         response = None
         try:
             response = self.client.get_object(self.bucket, self._full(key))
-            length = int(response.headers.get("Content-Length", "0") or 0)
-            if max_bytes is not None and length > max_bytes:
+            length = response.headers.get("Content-Length")
+            if max_bytes is not None and length is not None and int(length) > max_bytes:
                 raise InvalidInput(
                     "too_large",
                     f"{key} is {length} bytes; the bound is {max_bytes} (DARKROOM_MAX_PAYLOAD_BYTES)",
                 )
-            return response.read()
+            if max_bytes is None:
+                return response.read()
+            # No length announced (chunked): read one byte past the bound to know.
+            data = response.read(max_bytes + 1)
+            if len(data) > max_bytes:
+                raise InvalidInput("too_large", f"{key} is over the bound of {max_bytes} bytes "
+                                   "(DARKROOM_MAX_PAYLOAD_BYTES)")
+            return data
         except (InvalidInput, StorageError):
             raise
         except Exception as e:
