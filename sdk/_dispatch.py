@@ -105,7 +105,7 @@ class _Worker:
 
 
 class EmbeddedDispatch:
-    """A few local worker processes fed over pipes; no broker, no pickle."""
+    """A few local worker processes fed JSON lines over pipes; no broker."""
 
     # Requests a worker may hold: 2 keeps it busy while the next one is written.
     _DEPTH = 2

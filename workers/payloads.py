@@ -1,4 +1,4 @@
-"""Decoding raw payloads safely: numpy arrays without pickle, sizes bounded first."""
+"""Decoding raw payloads safely: numpy arrays read as plain data (object arrays refused), sizes bounded first."""
 
 from __future__ import annotations
 
