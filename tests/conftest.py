@@ -109,6 +109,20 @@ class S3Server:
         urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")).read()
 
 
+@pytest.fixture(autouse=True)
+def _no_run_outlives_its_test() -> Iterator[None]:
+    """A test that fails before finish() must not leave its run current for the next test."""
+    yield
+    import darkroom._run as runs
+
+    for run in list(runs._current):
+        try:
+            run.finish(wait=False, timeout=10, quiet=True)
+        except Exception:  # the test already failed; its report says why
+            pass
+    runs._current.clear()
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     server = RedisServer(tmp_path_factory.mktemp("redis"))

@@ -166,9 +166,9 @@ def test_numpy_and_torch_scalars_and_small_arrays_become_plain_json(embedded_env
 def test_a_value_that_cannot_be_logged_is_dropped_with_a_warning_and_the_rest_of_the_row_is_kept(embedded_env):
     run = darkroom.init(project="rules")
     with pytest.warns(darkroom.DarkroomWarning) as record:
-        run.log({"big": np.zeros(100), "obj": object(), "ok": 1})
+        run.log({"big": {1, 2}, "obj": object(), "ok": 1})
     texts = darkroom_warnings(record)
-    assert any("key 'big' at step 0 not logged: an array of 100 values" in t for t in texts)
+    assert any("key 'big' at step 0 not logged: set is not loggable; accepted:" in t for t in texts)
     assert any("key 'obj' at step 0 not logged: object is not loggable; accepted:" in t for t in texts)
     assert [user_keys(r) for r in history(run)] == [{"ok": 1}]
 

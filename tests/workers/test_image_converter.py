@@ -463,9 +463,11 @@ def test_the_image_kind_has_a_converter_and_unknown_kinds_name_the_available_one
     assert converter_for("image") is CONVERTER
     assert CONVERTER.name == "image" and CONVERTER.convert is convert
     with pytest.raises(InvalidInput) as info:
-        converter_for("video")
+        converter_for("sound")
     assert info.value.code == "unsupported_kind"
-    assert "'video'" in info.value.message and "available: image" in info.value.message
+    assert "'sound'" in info.value.message
+    available = info.value.message.split("available: ", 1)[1].split(", ")
+    assert "image" in available and "sound" not in available
 
 
 # -- masks ------------------------------------------------------------------------
