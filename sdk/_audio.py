@@ -60,7 +60,7 @@ class Audio(Media):
                              "such as mp3, m4a, ogg for a file object")
         fmt = format.lower() if format is not None else None
         rate = _sample_rate(sample_rate)
-        if hasattr(data, "read") and not isinstance(data, (str, bytes)):
+        if hasattr(data, "read"):
             self._payload = _file_object(data, fmt)
             self._options = {"sample_rate": rate}
             return
@@ -108,10 +108,12 @@ def _check_array(array: np.ndarray, fmt: str, rate: int) -> None:
     if array.dtype.name not in _DTYPES:
         raise TypeError(f"Audio data dtype {array.dtype} is not accepted; "
                         "accepted: float16, float32, float64 (values in [-1, 1]), int16 or int32")
-    if fmt == "flac" and (channels > _FLAC_MAX_CHANNELS or rate > _FLAC_MAX_SAMPLE_RATE):
+    flac_rate = rate <= 65_535 or (rate <= _FLAC_MAX_SAMPLE_RATE and rate % 10 == 0)
+    if fmt == "flac" and (channels > _FLAC_MAX_CHANNELS or not flac_rate):
         raise ValueError(
-            f"Audio format='flac' holds at most {_FLAC_MAX_CHANNELS} channels at up to {_FLAC_MAX_SAMPLE_RATE} Hz; "
-            f"got {channels} channels at {rate} Hz; accepted: format='wav' for this audio"
+            f"Audio format='flac' holds at most {_FLAC_MAX_CHANNELS} channels at up to 65535 Hz, or a multiple "
+            f"of 10 Hz up to {_FLAC_MAX_SAMPLE_RATE} Hz; got {channels} channels at {rate} Hz; "
+            "accepted: format='wav' for this audio"
         )
 
 

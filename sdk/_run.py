@@ -36,6 +36,7 @@ from darkroom.pipeline.history import media_ref
 from darkroom.pipeline.settings import Settings
 
 MODES = ("online", "offline", "disabled")
+_MAX_ITEMS_PER_KIND = {"audio": 100}  # MEDIA_TYPES.md, Audio: at most 100 clips per key per step
 _ID_CHARS = string.ascii_lowercase + string.digits
 _current: list["Run"] = []
 _open_runs: "weakref.WeakSet[Run]" = weakref.WeakSet()
@@ -172,6 +173,10 @@ class Run:
         bound = self.settings.limits.max_items_per_key
         if len(items) > bound:
             raise ValueError(f"{len(items)} items under one key; the bound is {bound} (DARKROOM_MAX_ITEMS_PER_KEY)")
+        kind_bound = _MAX_ITEMS_PER_KIND.get(items[0].kind)
+        if kind_bound is not None and len(items) > kind_bound:
+            raise ValueError(f"{len(items)} {items[0].kind} items under key {key!r} at step {step}; "
+                             f"at most {kind_bound} per key per step")
         if len(items) > 50:
             warn(f"darkroom: {len(items)} {items[0].kind}s under key {key!r} at step {step}; all are kept "
                  "(viewers may show them slowly)")

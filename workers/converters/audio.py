@@ -28,8 +28,10 @@ VERSION = "1"
 MAX_CHANNELS = 32
 # The highest rate sold in audio interfaces (768 kHz); WAV's header would take 2**32 - 1.
 MAX_SAMPLE_RATE = 768_000
-# libsndfile's FLAC encoder: "flac does not support this sample rate" above
-# 655,350 Hz, and "Format not recognised" above 8 channels (measured, libsndfile 1.2.2).
+# libsndfile's FLAC encoder refuses more than 8 channels ("Format not recognised")
+# and rates above 655,350 Hz, or above 65,535 Hz unless a multiple of 10 (a FLAC
+# frame header codes a rate in Hz up to 65535, else in tens of Hz); measured
+# with libsndfile 1.2.2 / libFLAC 1.4.3 ("problem with initialization of the flac decoder").
 FLAC_MAX_SAMPLE_RATE = 655_350
 FLAC_MAX_CHANNELS = 8
 _ARRAY_DTYPES = "float16, float32, float64 (values in [-1, 1]), int16 or int32"
@@ -95,6 +97,7 @@ def _from_array(payload: Payload, options: AudioOptions, limits: Limits) -> Outp
             "audio array has no sample_rate; accepted: a positive int, e.g. Audio(samples, sample_rate=16000)",
         )
     fmt = options.format or "wav"
+    sf = _soundfile()
     # load_npy bounds the bytes and returns a view: nothing is allocated before the checks below.
     array = load_npy(payload.data, limits.max_payload_bytes)
     samples, channels = _check_array(array, fmt, options.sample_rate, limits)
@@ -102,7 +105,6 @@ def _from_array(payload: Payload, options: AudioOptions, limits: Limits) -> Outp
     pcm = _to_int16(array, warnings)
     sf_format, media_type, codec = _OUTPUTS[fmt]
     buf = io.BytesIO()
-    sf = _soundfile()
     sf.write(buf, pcm, options.sample_rate, format=sf_format, subtype="PCM_16")
     return Output(
         data=buf.getvalue(), format=fmt, media_type=media_type,
@@ -134,13 +136,19 @@ def _check_array(array: np.ndarray, fmt: str, sample_rate: int, limits: Limits) 
     _check_samples(samples, limits, "audio array")
     if array.dtype.name not in ("float16", "float32", "float64", "int16", "int32"):
         raise InvalidInput("invalid_dtype", f"audio array dtype {array.dtype}; accepted: {_ARRAY_DTYPES}")
-    if fmt == "flac" and (channels > FLAC_MAX_CHANNELS or sample_rate > FLAC_MAX_SAMPLE_RATE):
+    if fmt == "flac" and (channels > FLAC_MAX_CHANNELS or not flac_rate(sample_rate)):
         raise InvalidInput(
             "unsupported_format",
-            f"FLAC holds at most {FLAC_MAX_CHANNELS} channels at up to {FLAC_MAX_SAMPLE_RATE} Hz; got "
-            f"{channels} channels at {sample_rate} Hz; accepted: format='wav' for this audio",
+            f"FLAC holds at most {FLAC_MAX_CHANNELS} channels at up to 65535 Hz, or a multiple of 10 Hz up to "
+            f"{FLAC_MAX_SAMPLE_RATE} Hz; got {channels} channels at {sample_rate} Hz; "
+            "accepted: format='wav' for this audio",
         )
     return samples, channels
+
+
+def flac_rate(sample_rate: int) -> bool:
+    """Whether libsndfile's FLAC encoder takes this rate (see FLAC_MAX_SAMPLE_RATE)."""
+    return sample_rate <= 65_535 or (sample_rate <= FLAC_MAX_SAMPLE_RATE and sample_rate % 10 == 0)
 
 
 def _check_samples(samples: int, limits: Limits, what: str) -> None:
@@ -155,34 +163,42 @@ def _check_samples(samples: int, limits: Limits, what: str) -> None:
 def _to_int16(array: np.ndarray, warnings: list[str]) -> np.ndarray:
     """16-bit PCM samples: floats clipped to [-1, 1] and scaled by 32767, rounded, never wrapped.
 
+    Works in blocks of rows, so a large clip costs its int16 output and a block of
+    float64, not a float64 copy of the whole array.
+
     Raises
     ------
     InvalidInput (``non_finite``): NaN or infinity, with the count and first position.
     """
-    if array.dtype == np.int16:
-        return np.ascontiguousarray(array, dtype="<i2")  # any byte order
+    out = np.empty(array.shape, dtype="<i2")
+    if array.dtype.kind == "i" and array.dtype.itemsize == 2:  # any byte order: ">i2" != np.int16
+        out[...] = array
+        return out
     if array.dtype.kind == "i":  # int32: 32-bit PCM to 16-bit, rounded to the nearest step
-        lost = int(np.count_nonzero(array.astype(np.int64) & 0xFFFF))
+        lost = sum(int(np.count_nonzero(array[i:i + _BLOCK] & 0xFFFF)) for i in range(0, len(array), _BLOCK))
         if lost:
             warnings.append(f"int32 samples written as 16-bit PCM: {lost} samples rounded to the nearest "
                             "multiple of 65536 (their low 16 bits dropped)")
-        return np.clip(np.rint(array / 65536.0), -32768, 32767).astype("<i2")
-    values = array.astype(np.float64)
-    finite = np.isfinite(values)
-    if not finite.all():
-        bad = np.argwhere(~finite)
-        first = tuple(int(i) for i in bad[0])
+        for i in range(0, len(array), _BLOCK):
+            out[i:i + _BLOCK] = np.clip(np.rint(array[i:i + _BLOCK] / 65536.0), -32768, 32767)
+        return out
+    bad = ~np.isfinite(array)
+    count = int(np.count_nonzero(bad))
+    if count:
+        first = tuple(int(i) for i in np.unravel_index(int(np.argmax(bad)), array.shape))
         raise InvalidInput(
             "non_finite",
-            f"audio has {len(bad)} NaN or infinite values (first at {first}); accepted: finite numbers in [-1, 1]",
+            f"audio has {count} NaN or infinite values (first at {first}); accepted: finite numbers in [-1, 1]",
         )
-    outside = int(np.count_nonzero(np.abs(values) > 1.0))
+    outside = int(np.count_nonzero(array > 1.0)) + int(np.count_nonzero(array < -1.0))
     if outside:
-        warnings.append(f"audio values {values.min():g}..{values.max():g} clipped to [-1, 1] "
-                        f"({outside} samples outside)")
-        values = np.clip(values, -1.0, 1.0)
-    # Scaled by 32767 (not 32768) so that +1.0 fits and -1.0 mirrors it, as libsndfile does.
-    return np.rint(values * 32767.0).astype("<i2")
+        warnings.append(f"audio values {float(array.min()):g}..{float(array.max()):g} clipped to [-1, 1] "
+                        f"({outside} of {array.size} values outside)")
+    for i in range(0, len(array), _BLOCK):
+        block = np.clip(array[i:i + _BLOCK].astype(np.float64), -1.0, 1.0)
+        # Scaled by 32767 (not 32768) so that +1.0 fits and -1.0 mirrors it, as libsndfile does.
+        out[i:i + _BLOCK] = np.rint(block * 32767.0)
+    return out
 
 
 # -- files --------------------------------------------------------------------------
@@ -231,7 +247,7 @@ def _probe_soundfile(data: bytes, limits: Limits) -> _Probe | None:
     sf = _soundfile()
     try:
         f = sf.SoundFile(io.BytesIO(data))
-    except (sf.LibsndfileError, RuntimeError, ValueError):
+    except sf.LibsndfileError:
         # "Format not recognised", but also malformed headers of formats PyAV reads
         # better (an MP3 libsndfile calls "not a regular file"): PyAV has the last word.
         return None
@@ -248,7 +264,7 @@ def _probe_soundfile(data: bytes, limits: Limits) -> _Probe | None:
                 _check_samples(samples, limits, what)
                 if got < _BLOCK:
                     break
-        except (sf.LibsndfileError, RuntimeError) as e:
+        except sf.LibsndfileError as e:
             raise InvalidInput("corrupt_file", f"{what} is truncated or corrupt: {e}") from None
         codec = {"flac": "flac", "mp3": "mp3"}.get(fmt, f.subtype.lower())
         if samples == 0:
@@ -269,8 +285,9 @@ def _probe_av(data: bytes, limits: Limits, warnings: list[str]) -> _Probe:
     av = _pyav()
     av.logging.set_level(av.logging.ERROR)
     try:
-        container = av.open(io.BytesIO(data), mode="r")
-    except (av.error.FFmpegError, ValueError, OSError, EOFError):
+        # Tags are not ours to judge: bytes that are not UTF-8 must not fail the file.
+        container = av.open(io.BytesIO(data), mode="r", metadata_errors="replace")
+    except av.error.FFmpegError:
         raise InvalidInput(
             "unreadable_file",
             f"audio file is not audio that soundfile or PyAV can read ({len(data)} bytes, starts {data[:8]!r}); "
