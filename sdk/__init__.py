@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from darkroom import plot as plot
 from darkroom._api import Api as Api
 from darkroom._audio import Audio as Audio
 from darkroom._guard import DarkroomWarning as DarkroomWarning
 from darkroom._histogram import Histogram as Histogram
 from darkroom._html import Html as Html
 from darkroom._image import Image as Image
+from darkroom._molecule import Molecule as Molecule
+from darkroom._object3d import Object3D as Object3D
 from darkroom._report import Failure as Failure
 from darkroom._report import FinishReport as FinishReport
 from darkroom._run import Run as Run
@@ -35,12 +38,15 @@ __all__ = [
     "Histogram",
     "Html",
     "Image",
+    "Molecule",
+    "Object3D",
     "Run",
     "Summary",
     "Table",
     "finish",
     "init",
     "log",
+    "plot",
     "run",
     "summary",
 ]

@@ -149,7 +149,9 @@ def show(run_path: str, storage: str | None, as_json: bool) -> None:
     for m in manifests:
         if m["status"] == "ok":
             art = m["artifact"]
-            detail = f"{art['format']} {art.get('width', '')}x{art.get('height', '')} {art['bytes']} B"
+            measured = {k: v for k, v in art.items()
+                        if k not in ("uri", "sha256", "bytes", "format", "media_type") and not isinstance(v, (dict, list))}
+            detail = f"{art['format']} {art['bytes']} B " + " ".join(f"{k}={v}" for k, v in measured.items())
             if m.get("related"):
                 detail += f" +{len(m['related'])} related"
         else:

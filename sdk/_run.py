@@ -30,6 +30,7 @@ from darkroom._report import FinishReport, wait_for_conversions
 from darkroom._sender import MediaWork, ObjectWork, RowWork, Sender
 from darkroom._spool import Spool
 from darkroom._table import Table
+from darkroom.plot import figure_image
 from darkroom.pipeline import paths
 from darkroom.pipeline.errors import InvalidInput
 from darkroom.pipeline.history import media_ref
@@ -153,6 +154,7 @@ class Run:
 
     def _row_value(self, key: str, value: Any, step: int) -> Any:
         """What the history row holds for `value`; media are handed to the sender now."""
+        value = figure_image(value) or value  # a matplotlib figure or pyplot: drawn here, stored as PNG
         if _is_dataframe(value):
             value = Table(dataframe=value)
         if isinstance(value, Media):

@@ -56,5 +56,5 @@ def test_run_and_summary_are_none_before_init_in_a_fresh_interpreter():
 
 
 def test_an_unknown_attribute_raises_attribute_error_naming_it():
-    with pytest.raises(AttributeError, match=r"module 'darkroom' has no attribute 'Video'"):
-        darkroom.Video  # noqa: B018
+    with pytest.raises(AttributeError, match=r"module 'darkroom' has no attribute 'NoSuchThing'"):
+        darkroom.NoSuchThing  # noqa: B018

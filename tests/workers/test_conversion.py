@@ -333,7 +333,10 @@ def test_an_unknown_option_fails_every_item_as_invalid_options(storage: Storage)
         assert error.code == "invalid_options" and "qualty" in error.message
 
 
-def test_a_kind_without_a_converter_fails_every_item_as_unsupported_kind(storage: Storage) -> None:
+def test_a_kind_without_a_converter_fails_every_item_as_unsupported_kind(storage: Storage, monkeypatch) -> None:
+    from darkroom.workers import converters
+
+    monkeypatch.delitem(converters._MODULES, "molecule")  # every kind has a converter: a worker built without one
     source = put_array(storage, np.zeros((2, 2), np.uint8))
     [manifest] = process(storage, request(item(0, source), kind="molecule"))
     stored = stored_manifest(storage, 0)

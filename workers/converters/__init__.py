@@ -94,8 +94,11 @@ class Converter:
 _MODULES = {
     "audio": "darkroom.workers.converters.audio",
     "image": "darkroom.workers.converters.image",
+    "molecule": "darkroom.workers.converters.molecule",
+    "object3d": "darkroom.workers.converters.object3d",
     "table": "darkroom.workers.converters.table",
     "html": "darkroom.workers.converters.html",
+    "plot": "darkroom.workers.converters.plot",
 }
 
 

@@ -1,0 +1,247 @@
+"""`darkroom.plot`: charts computed by the worker (ROC, PR, confusion matrix, heatmap) and figures.
+
+The chart functions keep the raw inputs as JSON (copied on the caller's
+thread, serialised on the sender thread) and check only what is cheap:
+argument types, shapes and lengths.  The worker computes the points into a
+table and renders a PNG (MEDIA_TYPES.md, Plots).  Neither sklearn nor
+matplotlib is imported here.
+"""
+
+from __future__ import annotations
+
+import types
+from typing import Any
+
+import numpy as np
+
+from darkroom._image import Image, _is_figure
+from darkroom._media import Media, array_from, json_copy
+from darkroom._table import JsonSnapshot
+
+CHARTS = ("roc", "pr", "confusion_matrix", "heatmap")
+# Memory a JSON value held as Python lists takes per number (a float object and its pointer).
+_BYTES_PER_VALUE = 32
+
+
+class Plot(Media):
+    """A chart the worker computes and renders: made by `roc_curve`, `pr_curve`,
+    `confusion_matrix` or `heatmap`, not directly.
+
+    The payload is the raw inputs as JSON; ``options["chart"]`` names the chart.
+    """
+
+    kind = "plot"
+
+    def __init__(self, chart: str, inputs: dict[str, Any], values: int, title: str | None = None,
+                 show_text: bool = False):
+        super().__init__(None)
+        if chart not in CHARTS:
+            raise ValueError(f"Plot chart={chart!r}; accepted: {', '.join(CHARTS)}")
+        self.chart = chart
+        self._payload = JsonSnapshot(inputs, nbytes=_BYTES_PER_VALUE * values + 4096)
+        self._options = {"chart": chart, "title": title}
+        if chart == "heatmap":
+            self._options["show_text"] = bool(show_text)
+
+    def __repr__(self) -> str:
+        return f"<darkroom.plot.Plot {self.chart}>"
+
+
+def roc_curve(y_true: Any, y_probas: Any, labels: Any = None, classes_to_plot: Any = None,
+              title: str | None = None) -> Plot:
+    """A receiver operating characteristic curve per class (one-vs-rest).
+
+    Parameters
+    ----------
+    y_true: (n,) true class indices, 0..C-1.
+    y_probas: (n, C) scores, a column per class.
+    labels: C class names (default: the class indices).
+    classes_to_plot: class indices to draw (default: the classes present in `y_true`).
+    title: the chart's title (default "ROC").
+
+    Returns
+    -------
+    A `Plot`; the worker stores a PNG and a table with columns ``class, fpr, tpr``.
+
+    Raises
+    ------
+    TypeError, ValueError: an argument of the wrong type or shape, named.
+    """
+    return _curve("roc", "roc_curve", y_true, y_probas, labels, classes_to_plot, title)
+
+
+def pr_curve(y_true: Any, y_probas: Any, labels: Any = None, classes_to_plot: Any = None,
+             title: str | None = None) -> Plot:
+    """A precision-recall curve per class (one-vs-rest).
+
+    Parameters and Raises are those of `roc_curve`; the default title is
+    "Precision v. Recall" and the table's columns are ``class, precision, recall``.
+    """
+    return _curve("pr", "pr_curve", y_true, y_probas, labels, classes_to_plot, title)
+
+
+def confusion_matrix(y_true: Any = None, preds: Any = None, probs: Any = None, class_names: Any = None,
+                     title: str | None = None) -> Plot:
+    """A confusion matrix of true classes against predicted ones.
+
+    Parameters
+    ----------
+    y_true: (n,) true class indices.
+    preds: (n,) predicted class indices; or
+    probs: (n, C) scores, the prediction being each row's argmax.  Exactly one of the two.
+    class_names: names of the classes 0..C-1 (C of them with `probs`); default: the
+        indices found in `y_true` and `preds` (0..C-1 with `probs`).
+    title: the chart's title (default "Confusion Matrix").
+
+    Returns
+    -------
+    A `Plot`; the worker stores a PNG and a table with columns ``Actual, Predicted, nPredictions``.
+
+    Raises
+    ------
+    TypeError, ValueError: no `y_true`, both or neither of `preds`/`probs`, a wrong shape or length.
+    """
+    what = "confusion_matrix"
+    if y_true is None:
+        raise TypeError(f"{what} needs y_true: the true class indices, shape (n,)")
+    if (preds is None) == (probs is None):
+        given = "both" if preds is not None else "neither"
+        raise ValueError(f"{what} takes exactly one of preds= (class indices) or probs= (scores); got {given}")
+    truth = _vector(y_true, f"{what} y_true")
+    n = len(truth)
+    inputs: dict[str, Any] = {"y_true": truth.tolist(), "preds": None, "probs": None, "class_names": None}
+    if preds is not None:
+        predicted = _vector(preds, f"{what} preds")
+        if len(predicted) != n:
+            raise ValueError(f"{what} preds has {len(predicted)} values for {n} in y_true; they must match")
+        inputs["preds"] = predicted.tolist()
+        values, classes = 2 * n, None
+    else:
+        scores = _scores(probs, n, f"{what} probs")
+        inputs["probs"] = scores.tolist()
+        values, classes = n + scores.size, scores.shape[1]
+    if class_names is not None:
+        names = _names(class_names, f"{what} class_names")
+        if classes is not None and len(names) != classes:
+            raise ValueError(f"{what} class_names has {len(names)} names for the {classes} columns of probs; "
+                             "they must match")
+        if not names:
+            raise ValueError(f"{what} class_names is empty; accepted: a name per class")
+        inputs["class_names"] = names
+    return Plot("confusion_matrix", inputs, values, title=_title(title, what))
+
+
+def heatmap(x_labels: Any, y_labels: Any, matrix_values: Any, show_text: bool = False) -> Plot:
+    """A heatmap of a matrix with labelled columns (x) and rows (y).
+
+    Parameters
+    ----------
+    x_labels: W labels, one per column.
+    y_labels: H labels, one per row.
+    matrix_values: an (H, W) array: ``matrix_values[j][i]`` is the value at
+        ``(x_labels[i], y_labels[j])``; NaN is a missing value.
+    show_text: write each cell's value in it.
+
+    Returns
+    -------
+    A `Plot`; the worker stores a PNG and a table with columns ``x, y, value``.
+
+    Raises
+    ------
+    TypeError, ValueError: labels that are not a list, a matrix not of shape (H, W).
+    """
+    xs = _names(x_labels, "heatmap x_labels")
+    ys = _names(y_labels, "heatmap y_labels")
+    matrix = array_from(matrix_values, "heatmap matrix_values")
+    if matrix is None:
+        raise TypeError(f"heatmap matrix_values must be a 2-D array; got {type(matrix_values).__name__}")
+    if matrix.shape != (len(ys), len(xs)) or matrix.size == 0:
+        raise ValueError(f"heatmap matrix_values has shape {matrix.shape}; accepted: (len(y_labels), "
+                         f"len(x_labels)) = ({len(ys)}, {len(xs)}), not empty")
+    if not isinstance(show_text, bool):
+        raise TypeError(f"heatmap show_text must be a bool; got {type(show_text).__name__}")
+    inputs = {"x_labels": xs, "y_labels": ys, "matrix_values": matrix.tolist()}
+    return Plot("heatmap", inputs, matrix.size, show_text=show_text)
+
+
+def figure_image(value: Any) -> Image | None:
+    """An `Image` of a matplotlib figure, or of pyplot's current figure when `value`
+    is the `matplotlib.pyplot` module; None for anything else.
+
+    The figure is drawn now, on the caller's thread (a figure is not thread-safe);
+    the worker encodes the pixels.  matplotlib is not imported to find out.
+    """
+    if isinstance(value, types.ModuleType):
+        if value.__name__ != "matplotlib.pyplot":
+            return None
+        value = value.gcf()
+    if not _is_figure(value):
+        return None
+    return Image(value)
+
+
+# -- cheap checks on the caller's thread ------------------------------------------
+
+
+def _curve(chart: str, what: str, y_true: Any, y_probas: Any, labels: Any, classes_to_plot: Any,
+           title: str | None) -> Plot:
+    truth = _vector(y_true, f"{what} y_true")
+    scores = _scores(y_probas, len(truth), f"{what} y_probas")
+    classes = scores.shape[1]
+    inputs: dict[str, Any] = {"y_true": truth.tolist(), "y_probas": scores.tolist(),
+                              "labels": None, "classes_to_plot": None}
+    if labels is not None:
+        names = _names(labels, f"{what} labels")
+        if len(names) != classes:
+            raise ValueError(f"{what} labels has {len(names)} names for the {classes} columns of y_probas; "
+                             "they must match")
+        inputs["labels"] = names
+    if classes_to_plot is not None:
+        chosen = array_from(classes_to_plot, f"{what} classes_to_plot")
+        if chosen is None or chosen.ndim != 1 or chosen.size == 0 or chosen.dtype.kind not in "iu":
+            raise TypeError(f"{what} classes_to_plot must be a non-empty list of class indices (int); "
+                            f"got {classes_to_plot!r:.80}")
+        outside = [int(c) for c in chosen if not 0 <= c < classes]
+        if outside:
+            raise ValueError(f"{what} classes_to_plot {outside} outside 0..{classes - 1} "
+                             f"(the columns of y_probas)")
+        inputs["classes_to_plot"] = chosen.tolist()
+    return Plot(chart, inputs, len(truth) + scores.size, title=_title(title, what))
+
+
+def _vector(data: Any, what: str) -> np.ndarray:
+    array = array_from(data, what)
+    if array is None:
+        raise TypeError(f"{what} must be array-like of class indices; got {type(data).__name__}")
+    if array.ndim != 1 or array.size == 0:
+        raise ValueError(f"{what} has shape {array.shape}; accepted: (n,) with n >= 1")
+    return array
+
+
+def _scores(data: Any, n: int, what: str) -> np.ndarray:
+    array = array_from(data, what)
+    if array is None:
+        raise TypeError(f"{what} must be a 2-D array of scores; got {type(data).__name__}")
+    if array.ndim != 2 or array.shape[0] != n or array.shape[1] < 1:
+        hint = "; for binary scores p pass np.stack([1 - p, p], axis=1)" if array.ndim == 1 else ""
+        raise ValueError(f"{what} has shape {array.shape}; accepted: (n, classes) with n = {n} "
+                         f"(the length of y_true){hint}")
+    return array
+
+
+def _names(data: Any, what: str) -> list[Any]:
+    if isinstance(data, np.ndarray):
+        data = data.tolist()
+    if not isinstance(data, (list, tuple)):
+        raise TypeError(f"{what} must be a list of str or numbers; got {type(data).__name__}")
+    names = json_copy(list(data), what)
+    bad = [n for n in names if isinstance(n, (list, dict)) or n is None]
+    if bad:
+        raise TypeError(f"{what} must be a list of str or numbers; got {bad[0]!r:.60}")
+    return names
+
+
+def _title(title: Any, what: str) -> str | None:
+    if title is not None and not isinstance(title, str):
+        raise TypeError(f"{what} title must be a str; got {type(title).__name__}")
+    return title

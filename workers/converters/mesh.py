@@ -1,0 +1,199 @@
+"""Mesh files: obj, gltf, glb and stl loaded with trimesh, bounded first, and re-exported as GLB.
+
+Every count a file declares is read before trimesh allocates anything
+(DESIGN.md, point 5): vertex lines (obj), the triangle count (stl), accessor
+counts (glTF, whose sparse accessors can declare any size in a few bytes).
+trimesh cannot read Babylon files: those are checked as JSON and counted here.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import struct
+from typing import Any
+
+import numpy as np
+
+from darkroom.pipeline.errors import InvalidInput
+from darkroom.pipeline.settings import Limits
+
+_INSTALL = "pip install 'darkroom[object3d]'"
+_OBJ_VERTEX = re.compile(rb"^[ \t]*v[ \t]", re.MULTILINE)
+_OBJ_MATERIALS = re.compile(rb"^[ \t]*mtllib[ \t]", re.MULTILINE)
+# glTF componentType -> bytes; type -> components (glTF 2.0 spec, 3.6.2).
+_COMPONENT_BYTES = {5120: 1, 5121: 1, 5122: 2, 5123: 2, 5125: 4, 5126: 4}
+_TYPE_COMPONENTS = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2": 4, "MAT3": 9, "MAT4": 16}
+
+
+def load_mesh(data: bytes, fmt: str, limits: Limits, warnings: list[str]) -> tuple[dict[str, int], bytes]:
+    """Load an obj, gltf, glb or stl file: its vertex and face counts, and the mesh as GLB.
+
+    Raises
+    ------
+    InvalidInput: ``too_large`` (DARKROOM_MAX_POINTS, DARKROOM_MAX_PAYLOAD_BYTES), ``invalid_mesh``
+        (unreadable, no faces, external files), ``missing_dependency`` (no trimesh).
+    """
+    try:
+        import trimesh
+    except ImportError:
+        raise InvalidInput("missing_dependency",
+                           f"this worker has no trimesh, which 3-D files need: {_INSTALL}") from None
+    if not data.strip():
+        raise InvalidInput("invalid_mesh", f"{fmt} file is empty")
+    if fmt == "obj" and _OBJ_MATERIALS.search(data):
+        warnings.append("obj refers to material files (mtllib) the worker does not have: the GLB has no materials")
+    _check_count(_declared_vertices(data, fmt, limits), fmt, limits, "declares")
+    try:
+        scene = trimesh.load_scene(io.BytesIO(data), file_type=fmt)
+        # An instanced mesh counts once per node that places it: the concatenated
+        # mesh holds every instance, so the bound applies before `to_mesh`.
+        meshes = [scene.geometry[scene.graph[node][1]] for node in scene.graph.nodes_geometry]
+        meshes = [m for m in meshes if isinstance(m, trimesh.Trimesh)]
+        _check_count(sum(len(m.vertices) for m in meshes), fmt, limits, "holds")
+        bad = sum(int((~np.isfinite(m.vertices)).any(axis=1).sum()) for m in meshes)
+        if bad:
+            raise InvalidInput("invalid_mesh", f"{fmt} file has {bad} vertices with NaN or infinite "
+                               "coordinates; accepted: finite numbers")
+        if sum(len(m.faces) for m in meshes) == 0:
+            raise InvalidInput("invalid_mesh", f"{fmt} file holds no faces (a mesh needs triangles; "
+                               "log a point cloud as an N×3 array or pts.json)")
+        mesh = scene.to_mesh()
+        glb = mesh.export(file_type="glb")
+    except InvalidInput:
+        raise
+    except Exception as e:  # trimesh raises anything (IndexError, KeyError, ...) on a corrupt file
+        raise InvalidInput("invalid_mesh", f"{fmt} file could not be read by trimesh: "
+                           f"{type(e).__name__}: {str(e)[:200]}") from None
+    return {"vertices": len(mesh.vertices), "faces": len(mesh.faces)}, glb
+
+
+def _check_count(vertices: int, fmt: str, limits: Limits, verb: str) -> None:
+    if vertices > limits.max_points:
+        raise InvalidInput("too_large", f"{fmt} file {verb} {vertices} vertices; the bound is "
+                           f"{limits.max_points} (DARKROOM_MAX_POINTS)")
+
+
+def _declared_vertices(data: bytes, fmt: str, limits: Limits) -> int:
+    if fmt == "obj":
+        return sum(1 for _ in _OBJ_VERTEX.finditer(data))
+    if fmt == "stl":
+        if len(data) >= 84:
+            (triangles,) = struct.unpack_from("<I", data, 80)
+            if 84 + 50 * triangles == len(data):  # binary: the size matches the header's count
+                return 3 * triangles
+        return data.count(b"vertex")
+    gltf = _glb_json(data) if fmt == "glb" else _json_object(data, fmt)
+    return _gltf_vertices(gltf, fmt, limits)
+
+
+def _glb_json(data: bytes) -> dict[str, Any]:
+    # GLB: 12-byte header (magic, version, length), then chunk 0: length, type "JSON", data.
+    if len(data) < 20 or data[:4] != b"glTF":
+        raise InvalidInput("invalid_mesh", f"glb file does not start with a GLB header (starts {data[:8]!r})")
+    length, kind = struct.unpack_from("<I4s", data, 12)
+    if kind != b"JSON" or 20 + length > len(data):
+        raise InvalidInput("invalid_mesh", "glb file's first chunk is not a JSON chunk within the file")
+    return _json_object(data[20:20 + length], "glb")
+
+
+def _json_object(data: bytes, fmt: str) -> dict[str, Any]:
+    try:
+        value = json.loads(data)
+    except (ValueError, RecursionError) as e:
+        raise InvalidInput("invalid_mesh", f"{fmt} file is not JSON ({str(e)[:200]})") from None
+    if not isinstance(value, dict):
+        raise InvalidInput("invalid_mesh", f"{fmt} file must hold a JSON object; got {type(value).__name__}")
+    return value
+
+
+def _gltf_vertices(gltf: dict[str, Any], fmt: str, limits: Limits) -> int:
+    """The POSITION accessors' counts, after checking every accessor's size and every buffer's URI."""
+    for field in ("buffers", "images"):
+        for i, entry in enumerate(_list(gltf, field, fmt)):
+            uri = entry.get("uri") if isinstance(entry, dict) else None
+            if isinstance(uri, str) and not uri.startswith("data:"):
+                raise InvalidInput("invalid_mesh", f"{fmt} {field}[{i}] refers to the external file {uri[:100]!r}, "
+                                   "which the worker does not have; embed it (data: URI) or log a .glb")
+    accessors = _list(gltf, "accessors", fmt)
+    for i, accessor in enumerate(accessors):
+        try:
+            count = accessor["count"]
+            if not isinstance(count, int) or count < 0:
+                raise ValueError(count)
+            size = count * _TYPE_COMPONENTS[accessor["type"]] * _COMPONENT_BYTES[accessor["componentType"]]
+        except (KeyError, TypeError, ValueError):
+            raise InvalidInput("invalid_mesh", f"{fmt} accessors[{i}] needs count (a whole number), "
+                               "type and componentType") from None
+        if size > limits.max_payload_bytes:
+            raise InvalidInput("too_large", f"{fmt} accessors[{i}] declares {size} bytes; the bound is "
+                               f"{limits.max_payload_bytes} (DARKROOM_MAX_PAYLOAD_BYTES)")
+    total = 0
+    for mesh in _list(gltf, "meshes", fmt):
+        for primitive in (mesh.get("primitives") or []) if isinstance(mesh, dict) else []:
+            attributes = primitive.get("attributes") if isinstance(primitive, dict) else None
+            index = attributes.get("POSITION") if isinstance(attributes, dict) else None
+            if isinstance(index, int) and 0 <= index < len(accessors):
+                total += accessors[index]["count"]
+    return total
+
+
+def _list(value: dict[str, Any], field: str, fmt: str) -> list[Any]:
+    entries = value.get(field, [])
+    if not isinstance(entries, list):
+        raise InvalidInput("invalid_mesh", f"{fmt} {field} must be a list; got {type(entries).__name__}")
+    return entries
+
+
+def check_babylon(data: bytes, limits: Limits) -> dict[str, int]:
+    """Check a Babylon file (JSON: meshes with positions and indices); return its counts.
+
+    Memory grows with the file, which DARKROOM_MAX_PAYLOAD_BYTES bounds; the
+    vertex count is checked before any array is built.
+
+    Raises
+    ------
+    InvalidInput: ``invalid_mesh`` naming the mesh and field, ``too_large`` (DARKROOM_MAX_POINTS).
+    """
+    scene = _json_object(data, "babylon")
+    sources = [(f"meshes[{i}]", m) for i, m in enumerate(_list(scene, "meshes", "babylon"))]
+    geometries = scene.get("geometries")
+    if isinstance(geometries, dict):  # shared geometry: {"vertexData": [{"positions", "indices"}]}
+        shared = _list(geometries, "vertexData", "babylon")
+        sources += [(f"geometries.vertexData[{i}]", g) for i, g in enumerate(shared)]
+    if not sources:
+        raise InvalidInput("invalid_mesh", "babylon file has no meshes; accepted: a Babylon scene with meshes")
+    arrays = []
+    for where, source in sources:
+        if not isinstance(source, dict):
+            raise InvalidInput("invalid_mesh", f"babylon {where} must be an object; got {type(source).__name__}")
+        positions, indices = source.get("positions"), source.get("indices")
+        if positions is None:
+            continue  # a mesh that uses shared geometry, a camera target, an empty node
+        for field, value, width in (("positions", positions, 3), ("indices", indices, 3)):
+            if value is not None and (not isinstance(value, list) or len(value) % width):
+                raise InvalidInput("invalid_mesh", f"babylon {where} {field} must be a flat list of numbers, "
+                                   f"a multiple of {width} long")
+        arrays.append((where, positions, indices or []))
+    vertices = sum(len(p) // 3 for _, p, _ in arrays)
+    _check_count(vertices, "babylon", limits, "declares")
+    if vertices == 0:
+        raise InvalidInput("invalid_mesh", "babylon file has no mesh positions")
+    for where, positions, indices in arrays:
+        _babylon_numbers(positions, indices, where)
+    return {"vertices": vertices, "faces": sum(len(i) // 3 for _, _, i in arrays)}
+
+
+def _babylon_numbers(positions: list[Any], indices: list[Any], where: str) -> None:
+    try:
+        xyz = np.array(positions)
+        faces = np.array(indices)
+    except (ValueError, TypeError, OverflowError):
+        xyz = faces = np.array([None])
+    if xyz.ndim != 1 or xyz.dtype.kind not in "iuf" or not np.isfinite(xyz).all():
+        raise InvalidInput("invalid_mesh", f"babylon {where} positions must be a flat list of finite numbers")
+    if faces.size and (faces.ndim != 1 or faces.dtype.kind not in "iu" or faces.min() < 0
+                       or faces.max() >= len(positions) // 3):
+        raise InvalidInput("invalid_mesh", f"babylon {where} indices must be whole numbers below its "
+                           f"{len(positions) // 3} vertices")

@@ -1,0 +1,333 @@
+"""Molecules: files checked and stored as given; SMILES and rdkit molecules built in 3-D as PDB.
+
+The rules are MEDIA_TYPES.md's Molecule section.  rdkit parses pdb, sdf/sd
+and mol2 to check them and count atoms and bonds; the other formats are
+checked as text (workers/converters/molecule_text.py).  `from_smiles` and
+`from_rdkit` items go AddHs -> EmbedMolecule (fixed seed) -> MMFF -> PDB,
+which is deterministic (STACK_NOTES.md), plus a 2-D depiction PNG.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import re
+from collections.abc import Iterator
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from darkroom.pipeline.errors import InvalidInput
+from darkroom.pipeline.settings import Limits
+from darkroom.workers.converters import Converter, ItemInput, Output, RelatedOutput
+from darkroom.workers.converters.molecule_text import check_mmtf, check_text_format, declared_atoms, decode_text
+
+VERSION = "1"
+FileType = Literal["pdb", "pqr", "mmcif", "mcif", "cif", "sdf", "sd", "gro", "mol2", "mmtf", "mol"]
+_STORED = ("pdb", "pqr", "mmcif", "mcif", "cif", "sdf", "sd", "gro", "mol2", "mmtf")
+_BUILT_FROM = ("mol", "sdf", "sd", "mol2")  # formats with bond orders
+_MEDIA_TYPES = {
+    "pdb": "chemical/x-pdb", "pqr": "chemical/x-pqr", "mmcif": "chemical/x-mmcif",
+    "mcif": "chemical/x-mmcif", "cif": "chemical/x-cif", "sdf": "chemical/x-mdl-sdfile",
+    "sd": "chemical/x-mdl-sdfile", "gro": "chemical/x-gro", "mol2": "chemical/x-mol2",
+    "mmtf": "application/x-mmtf",
+}
+_INSTALL = "pip install 'darkroom[molecule]'"
+_SEED = 0xDA7C  # EmbedMolecule's seed: the same input always gives the same PDB
+# rdkit's proximity bonding of a PDB grows about quadratically: 20,000 atoms
+# 0.7 s, 50,000 1.7 s, 100,000 8-19 s on these machines.  Above this, bonds
+# come from CONECT records only (recorded in warnings).
+_PROXIMITY_BONDING_ATOMS = 100_000
+# ETKDG's own time limit, per attempt: a 600-atom chain takes ~30 s and large
+# molecules much longer.  The only clock here, and rdkit's, not darkroom's.
+_EMBED_TIMEOUT_S = 60
+_DEPICTION_SIZE = (300, 300)
+
+
+class MoleculeOptions(BaseModel):
+    """Options that change the artifact (and so its content address)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: Literal["file", "smiles", "rdkit"] = "file"
+    file_type: FileType | None = None
+    sanitize: bool = True
+    convert_to_3d_and_optimize: bool = True
+    mmff_optimize_molecule_max_iterations: int = Field(default=200, ge=0, le=100_000)
+
+
+def convert(item: ItemInput, options: MoleculeOptions, limits: Limits) -> Output:
+    """Check a molecule file, or build a 3-D PDB from a SMILES or a mol block/file.
+
+    Raises
+    ------
+    InvalidInput: the payload is not what its format needs, or too big; the
+        message says what was wrong and what is accepted.
+    """
+    warnings: list[str] = []
+    if options.source == "file":
+        if options.file_type not in _STORED:
+            raise InvalidInput("invalid_options",
+                               f"molecule file_type={options.file_type!r}; accepted: {', '.join(_STORED)}")
+        return _stored(item.payload.data, options.file_type, limits, warnings)
+    if options.source == "smiles":
+        mol = _from_smiles(item.payload.data, options.sanitize, limits)
+    else:
+        if options.file_type not in _BUILT_FROM:
+            raise InvalidInput("invalid_options", f"molecule from_rdkit file_type={options.file_type!r}; "
+                               f"accepted: {', '.join(_BUILT_FROM)}")
+        mol = _from_file(item.payload.data, options.file_type, limits, warnings)
+    return _built(mol, options, limits, warnings)
+
+
+# -- files stored as given ---------------------------------------------------------------
+
+
+def _stored(data: bytes, fmt: str, limits: Limits, warnings: list[str]) -> Output:
+    measurements: dict[str, Any] = {}
+    if fmt == "mmtf":
+        check_mmtf(data)
+    else:
+        text = decode_text(data, fmt, warnings)
+        _check_bound(declared_atoms(text, fmt), fmt, limits)
+        if fmt in ("pdb", "sdf", "sd", "mol2"):
+            measurements = _rdkit_counts(text, fmt, warnings)
+        else:
+            atoms = check_text_format(text, fmt)
+            if atoms is not None:
+                measurements = {"atoms": atoms}
+    return Output(data=data, format=fmt, media_type=_MEDIA_TYPES[fmt], measurements=measurements,
+                  warnings=warnings)
+
+
+def _rdkit_counts(text: str, fmt: str, warnings: list[str]) -> dict[str, int]:
+    """Parse without sanitizing (a file a viewer shows need not pass rdkit's valence rules)."""
+    Chem = _chem()
+    text = _ascii(text)
+    if fmt in ("sdf", "sd"):
+        atoms = bonds = records = 0
+        supplier = Chem.ForwardSDMolSupplier(io.BytesIO(text.encode("utf-8")), sanitize=False, removeHs=False)
+        with _rdkit_log() as messages:
+            for records, mol in enumerate(supplier, 1):
+                if mol is None:
+                    raise InvalidInput("invalid_molecule", f"{fmt} record {records} is not a molfile rdkit can "
+                                       f"read: {_reason(messages, 'unreadable')}")
+                atoms, bonds = atoms + mol.GetNumAtoms(), bonds + mol.GetNumBonds()
+        if not records:
+            raise InvalidInput("invalid_molecule", f"{fmt} file holds no molecule record")
+    else:
+        with _rdkit_log() as messages:
+            if fmt == "pdb":
+                many = (declared_atoms(text, fmt) or 0) > _PROXIMITY_BONDING_ATOMS
+                mol = Chem.MolFromPDBBlock(text, sanitize=False, removeHs=False, proximityBonding=not many)
+                if many:
+                    warnings.append(f"over {_PROXIMITY_BONDING_ATOMS} atoms: bonds counted from CONECT records only")
+            else:
+                mol = Chem.MolFromMol2Block(text, sanitize=False, removeHs=False)
+        if mol is None or mol.GetNumAtoms() == 0:
+            raise InvalidInput("invalid_molecule", f"{fmt} file is not a {fmt} molecule rdkit can read: "
+                               f"{_reason(messages, 'no atoms found')}")
+        atoms, bonds = mol.GetNumAtoms(), mol.GetNumBonds()
+    return {"atoms": atoms, "bonds": bonds}
+
+
+# -- molecules built in 3-D ----------------------------------------------------------------
+
+
+def _from_smiles(data: bytes, sanitize: bool, limits: Limits) -> Any:
+    Chem = _chem()
+    smiles = data.decode("utf-8", errors="replace").strip()
+    shown = smiles if len(smiles) <= 200 else smiles[:200] + "..."
+    # A SMILES has at least one character per heavy atom: this bounds the parse.
+    if len(smiles) > limits.max_points:
+        raise InvalidInput("too_large", f"SMILES of {len(smiles)} characters exceeds the bound of "
+                           f"{limits.max_points} atoms (DARKROOM_MAX_POINTS)")
+    parsable = smiles and smiles.isascii() and smiles.isprintable()  # SMILES is ASCII; rdkit never sees the rest
+    with _rdkit_log() as messages:
+        mol = Chem.MolFromSmiles(smiles, sanitize=sanitize) if parsable else None
+    if mol is None or mol.GetNumAtoms() == 0:
+        raise InvalidInput("invalid_smiles", f"invalid SMILES {shown!r}: {_reason(messages, 'no atoms')}; "
+                           "accepted: a SMILES string such as 'CCO'")
+    return mol
+
+
+def _from_file(data: bytes, fmt: str, limits: Limits, warnings: list[str]) -> Any:
+    """The (first) molecule of a mol, sdf or mol2 payload, sanitized."""
+    Chem = _chem()
+    text = _ascii(decode_text(data, fmt, warnings))
+    if fmt in ("sdf", "sd"):
+        head, sep, rest = text.partition("$$$$")
+        if sep and rest.strip():
+            warnings.append(f"the {fmt} file holds more than one molecule; the first was used")
+        text, fmt = head, "mol"
+    _check_bound(declared_atoms(text, fmt), fmt, limits)
+    read = Chem.MolFromMolBlock if fmt == "mol" else Chem.MolFromMol2Block
+    with _rdkit_log() as messages:
+        mol = read(text, removeHs=False)
+    if mol is None or mol.GetNumAtoms() == 0:
+        raise InvalidInput("invalid_molecule", f"{fmt} data is not a molecule rdkit can read and sanitize: "
+                           f"{_reason(messages, 'no atoms')}; accepted: a valid mol, sdf or mol2 molecule")
+    return mol
+
+
+def _built(mol: Any, options: MoleculeOptions, limits: Limits, warnings: list[str]) -> Output:
+    from rdkit import Chem
+
+    try:
+        if not options.sanitize:
+            mol.UpdatePropertyCache(strict=False)  # AddHs needs implicit valences
+        with_hydrogens = mol.GetNumAtoms() + sum(atom.GetTotalNumHs() for atom in mol.GetAtoms())
+        if options.convert_to_3d_and_optimize and with_hydrogens > limits.max_points:
+            raise InvalidInput("too_large", f"molecule of {with_hydrogens} atoms with hydrogens exceeds the "
+                               f"bound of {limits.max_points} (DARKROOM_MAX_POINTS)")
+        depiction = _depiction(mol, warnings)
+        if options.convert_to_3d_and_optimize:
+            mol = Chem.AddHs(mol, addCoords=mol.GetNumConformers() > 0)
+            _embed(mol)
+            _optimize(mol, options.mmff_optimize_molecule_max_iterations, warnings)
+        elif mol.GetNumConformers() == 0:
+            from rdkit.Chem import rdDepictor
+
+            rdDepictor.Compute2DCoords(mol)
+            warnings.append("no 3-D coordinates (convert_to_3d_and_optimize=False): the PDB holds the "
+                            "2-D depiction coordinates, z = 0")
+        pdb = Chem.MolToPDBBlock(mol)
+    except (RuntimeError, ValueError) as e:
+        raise InvalidInput("invalid_molecule", f"rdkit could not build this molecule: {e}") from None
+    related = [depiction] if depiction else []
+    return Output(data=pdb.encode("utf-8"), format="pdb", media_type=_MEDIA_TYPES["pdb"],
+                  measurements={"atoms": mol.GetNumAtoms(), "bonds": mol.GetNumBonds()},
+                  warnings=warnings, related=related)
+
+
+def _embed(mol: Any) -> None:
+    from rdkit.Chem import rdDistGeom
+
+    for random_coords in (False, True):  # random starting coordinates help large or strained molecules
+        params = rdDistGeom.ETKDGv3()  # what EmbedMolecule uses by default
+        params.randomSeed = _SEED
+        params.useRandomCoords = random_coords
+        params.timeout = _EMBED_TIMEOUT_S
+        if rdDistGeom.EmbedMolecule(mol, params) == 0:
+            return
+    raise InvalidInput(
+        "embedding_failed",
+        f"rdkit could not embed 3-D coordinates for this molecule of {mol.GetNumAtoms()} atoms "
+        f"(ETKDG, twice, at most {_EMBED_TIMEOUT_S} s each); convert_to_3d_and_optimize=False "
+        "keeps the input coordinates",
+    )
+
+
+def _optimize(mol: Any, iterations: int, warnings: list[str]) -> None:
+    from rdkit.Chem import rdForceFieldHelpers
+
+    if iterations == 0:
+        return
+    if not rdForceFieldHelpers.MMFFHasAllMoleculeParams(mol):
+        warnings.append("MMFF has no parameters for some atoms: the embedded coordinates are not optimised")
+        return
+    if rdForceFieldHelpers.MMFFOptimizeMolecule(mol, maxIters=iterations) == 1:
+        warnings.append(f"MMFF optimisation did not converge in {iterations} iterations "
+                        "(mmff_optimize_molecule_max_iterations)")
+
+
+def _depiction(mol: Any, warnings: list[str]) -> RelatedOutput | None:
+    """A 2-D drawing of the heavy-atom structure (hydrogens as rdkit's drawing shows them)."""
+    from rdkit import Chem
+    from rdkit.Chem import rdDepictor
+
+    try:
+        # rdkit's drawing links libXrender, libX11 and libXext (STACK_NOTES.md): a
+        # worker without them still builds the PDB, and says why there is no PNG.
+        from rdkit.Chem import Draw
+    except ImportError as e:
+        warnings.append(f"no depiction: rdkit.Chem.Draw could not load ({e}); on Debian: "
+                        "apt-get install libxrender1 libxext6 libx11-6")
+        return None
+    try:
+        flat = Chem.RemoveHs(mol, sanitize=False)
+        rdDepictor.Compute2DCoords(flat)
+        image = Draw.MolToImage(flat, size=_DEPICTION_SIZE)
+    except (RuntimeError, ValueError) as e:
+        warnings.append(f"no depiction: rdkit could not draw the molecule ({e})")
+        return None
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return RelatedOutput(role="depiction", data=buf.getvalue(), format="png", media_type="image/png",
+                         info={"width": image.width, "height": image.height})
+
+
+# -- shared -------------------------------------------------------------------------------------
+
+
+def _check_bound(atoms: int | None, fmt: str, limits: Limits) -> None:
+    if atoms is not None and atoms > limits.max_points:
+        raise InvalidInput("too_large", f"{fmt} file declares {atoms} atoms; the bound is "
+                           f"{limits.max_points} (DARKROOM_MAX_POINTS)")
+
+
+def _chem() -> Any:
+    """rdkit.Chem, its log routed to the "rdkit" Python logger (see `_rdkit_log`).
+
+    Raises
+    ------
+    InvalidInput (``missing_dependency``): rdkit is not installed here.
+    """
+    try:
+        from rdkit import Chem, rdBase
+    except ImportError:
+        raise InvalidInput("missing_dependency",
+                           f"this worker has no rdkit, which molecules need: {_INSTALL}") from None
+    logger = logging.getLogger("rdkit")
+    if not getattr(logger, "_darkroom_routed", False):
+        # rdkit prints each parse error to stderr itself; routed to Python logging,
+        # the messages about a user's molecule go into its error text instead of
+        # the worker's log.  LogToPythonLogger adds its own stderr handler: dropped.
+        rdBase.LogToPythonLogger()
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+        logger.addHandler(logging.NullHandler())
+        logger.propagate = False
+        logger._darkroom_routed = True  # type: ignore[attr-defined]
+    return Chem
+
+
+class _Collect(logging.Handler):
+    def __init__(self, messages: list[str]):
+        super().__init__(logging.WARNING)
+        self.messages = messages
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def _rdkit_log() -> Iterator[list[str]]:
+    """The messages rdkit logs inside the block (its only account of why a parse failed)."""
+    messages: list[str] = []
+    handler = _Collect(messages)
+    logger = logging.getLogger("rdkit")
+    logger.addHandler(handler)
+    try:
+        yield messages
+    finally:
+        logger.removeHandler(handler)
+
+
+def _ascii(text: str) -> str:
+    """The text rdkit parses, non-ASCII as "?".  Molecule formats are ASCII (non-ASCII is
+    only in titles and remarks), and rdkit quotes input in its log messages: a cut
+    UTF-8 sequence there fails its bridge to Python logging with a SystemError
+    (found by tests/workers/test_molecule_fuzz.py)."""
+    return text if text.isascii() else text.encode("ascii", "replace").decode("ascii")
+
+
+def _reason(messages: list[str], default: str) -> str:
+    # "[12:00:01] SMILES Parse Error: ..." -> "SMILES Parse Error: ..."
+    lines = [re.sub(r"^\[[0-9:]+\]\s*", "", m).strip() for m in messages]
+    text = "; ".join(line for line in lines[:3] if line)
+    return (text[:500] + "...") if len(text) > 500 else (text or default)
+
+
+CONVERTER = Converter(name="molecule", version=VERSION, options_model=MoleculeOptions, convert=convert)

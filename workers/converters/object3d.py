@@ -1,0 +1,99 @@
+"""3-D objects: point clouds to pts.json; obj, gltf, glb, babylon, stl and pts.json files checked and kept.
+
+The rules are MEDIA_TYPES.md's Object3D section.  Point rows, boxes and
+vectors are checked in workers/converters/point_cloud.py; meshes are loaded
+with trimesh in workers/converters/mesh.py, which also makes their GLB.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from darkroom.pipeline.errors import InvalidInput
+from darkroom.pipeline.settings import Limits
+from darkroom.workers.converters import Converter, ItemInput, Output, RelatedOutput
+from darkroom.workers.converters.mesh import check_babylon, load_mesh
+from darkroom.workers.converters.point_cloud import (
+    DISPLAY_POINTS,
+    check_points,
+    check_pts_json,
+    check_scene,
+    rows_of,
+)
+from darkroom.workers.payloads import NPY_MEDIA_TYPE, load_npy
+
+VERSION = "1"
+_MEDIA_TYPES = {
+    "obj": "model/obj", "gltf": "model/gltf+json", "glb": "model/gltf-binary", "stl": "model/stl",
+    "babylon": "application/json", "pts.json": "application/json",
+}
+
+
+class Object3DOptions(BaseModel):
+    """Options that change the artifact (and so its content address)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    file_type: Literal["obj", "gltf", "glb", "babylon", "stl", "pts.json"] | None = None
+    point_cloud_type: Literal["lidar/beta"] | None = None
+
+
+def convert(item: ItemInput, options: Object3DOptions, limits: Limits) -> Output:
+    """Convert a point cloud to pts.json, or check a 3-D file and keep it (meshes also as GLB).
+
+    Raises
+    ------
+    InvalidInput: the payload is not what its form needs, or too big; the
+        message says what was wrong and what is accepted.
+    """
+    warnings: list[str] = []
+    if options.file_type is not None:
+        return _file(item.payload.data, options.file_type, limits, warnings)
+    if item.payload.media_type != NPY_MEDIA_TYPE:
+        raise InvalidInput("invalid_payload", f"object3d payload of type {item.payload.media_type!r} without a "
+                           "file_type; accepted: an .npy point cloud, or a file with file_type")
+    points = check_points(load_npy(item.payload.data, limits.max_payload_bytes), limits, "points", warnings)
+    content: Any = rows_of(points)
+    if options.point_cloud_type is not None:
+        boxes, vectors = check_scene(_scene(item), "point cloud", warnings)
+        content = {"type": options.point_cloud_type, "points": content, "boxes": boxes, "vectors": vectors}
+    data = json.dumps(content, separators=(",", ":")).encode()
+    return Output(data=data, format="pts.json", media_type="application/json",
+                  measurements=_cloud(len(points), warnings), warnings=warnings)
+
+
+def _scene(item: ItemInput) -> Any:
+    payload = item.related.get("scene")
+    if payload is None:
+        return {}  # a lidar/beta cloud logged without boxes or vectors
+    try:
+        return json.loads(payload.data)
+    except (ValueError, RecursionError) as e:
+        raise InvalidInput("invalid_scene", f"point cloud boxes and vectors are not JSON ({str(e)[:200]})") from None
+
+
+def _file(data: bytes, fmt: str, limits: Limits, warnings: list[str]) -> Output:
+    related = []
+    if fmt == "pts.json":
+        measurements = _cloud(check_pts_json(data, limits, warnings), warnings)
+    elif fmt == "babylon":
+        measurements = check_babylon(data, limits)
+    else:
+        measurements, glb = load_mesh(data, fmt, limits, warnings)
+        related.append(RelatedOutput(role="glb", data=glb, format="glb", media_type="model/gltf-binary",
+                                     info=dict(measurements)))
+    return Output(data=data, format=fmt, media_type=_MEDIA_TYPES[fmt], measurements=measurements,
+                  warnings=warnings, related=related)
+
+
+def _cloud(points: int, warnings: list[str]) -> dict[str, Any]:
+    truncated = points > DISPLAY_POINTS
+    if truncated:
+        warnings.append(f"{points} points: viewers show at most {DISPLAY_POINTS}; stored whole (display_truncated)")
+    return {"points": points, "display_truncated": truncated}
+
+
+CONVERTER = Converter(name="object3d", version=VERSION, options_model=Object3DOptions, convert=convert)
