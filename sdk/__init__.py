@@ -26,6 +26,7 @@ from darkroom._run import finish as finish
 from darkroom._run import init as init
 from darkroom._run import log as log
 from darkroom._table import Table as Table
+from darkroom._video import Video as Video
 
 __version__ = "0.1.0"
 
@@ -43,6 +44,7 @@ __all__ = [
     "Run",
     "Summary",
     "Table",
+    "Video",
     "finish",
     "init",
     "log",

@@ -1,4 +1,4 @@
-"""`darkroom demo`: a small numpy-only training loop that logs scalars and images.
+"""`darkroom demo`: a small numpy-only training loop that logs scalars, images and every other type.
 
 It fits a tiny "detector" to synthetic scenes: each scene is a gradient
 background with one bright rectangle; the model predicts the rectangle's box
@@ -37,7 +37,8 @@ def features(image: np.ndarray) -> np.ndarray:
 
 
 def run_demo(steps: int = 50, every: int = 5, project: str = "demo", **init_args: object) -> object:
-    """Train for `steps`, log every step's loss and, every `every` steps, 4 examples."""
+    """Train for `steps`, log every step's loss and, every `every` steps, 4 examples;
+    the last step also logs one value of every other media type."""
     import darkroom
 
     rng = np.random.default_rng(0)
@@ -66,9 +67,40 @@ def run_demo(steps: int = 50, every: int = 5, project: str = "demo", **init_args
                 )
                 for i, (img, mask, box, cls) in enumerate(batch[:4])
             ]
+        if step == steps - 1:
+            row.update(_every_other_type(batch, pred, weights, rng))
         run.log(row)
     run.summary["final_loss"] = loss
     return run
+
+
+def _every_other_type(batch: list, pred: np.ndarray, weights: np.ndarray, rng: np.random.Generator) -> dict[str, object]:
+    """One value of every other media type, made from the last step's scenes."""
+    import darkroom
+
+    frames = np.stack([img for img, _, _, _ in batch]).transpose(0, 3, 1, 2)  # (T, C, H, W) floats in [0,1]
+    truth = np.array([cls for _, _, _, cls in batch])
+    widths, heights = np.abs(pred[:, 1] - pred[:, 0]), np.abs(pred[:, 3] - pred[:, 2])
+    guessed = np.where(widths > 1.25 * heights, 2, np.where(heights > 1.25 * widths, 3, 1))
+    table = darkroom.Table(columns=["sample", "class", "guess", "image"])
+    for i, (img, _, _, cls) in enumerate(batch[:4]):
+        table.add_data(i, CLASSES[cls], CLASSES[int(guessed[i])], darkroom.Image(img))
+    t = np.linspace(0, 1, 8000, endpoint=False)
+    chirp = 0.4 * np.sin(2 * np.pi * (220 + 440 * t) * t).astype(np.float32)
+    cloud = np.concatenate([rng.normal(0, 1, (2000, 3)), rng.integers(1, 4, (2000, 1))], axis=1)
+    return {
+        "scenes": darkroom.Video(frames, fps=4, format="gif", caption="the last batch"),
+        "scenes_mp4": darkroom.Video(frames, fps=4, format="mp4"),
+        "chirp": darkroom.Audio(chirp, sample_rate=8000, caption="a chirp"),
+        "weights": darkroom.Histogram(weights),
+        "predictions": table,
+        "notes": darkroom.Html("<h1>darkroom demo</h1><p>A linear box regressor on synthetic scenes.</p>"),
+        "aspirin": darkroom.Molecule.from_smiles("CC(=O)Oc1ccccc1C(=O)O", caption="aspirin"),
+        "cloud": darkroom.Object3D(cloud, caption="2,000 points in 3 categories"),
+        # Classes are numbered from 1 in the scenes, from 0 in a confusion matrix.
+        "confusion": darkroom.plot.confusion_matrix(y_true=(truth - 1).tolist(), preds=(guessed - 1).tolist(),
+                                                    class_names=[CLASSES[c] for c in sorted(CLASSES)]),
+    }
 
 
 def _box(box: np.ndarray | tuple[float, ...], cls: int, score: float | None = None) -> dict[str, object]:

@@ -127,6 +127,8 @@ def test_items_logged_while_s3_is_down_are_retried_and_nothing_is_lost(fleet):
     run = darkroom.init(project="s3-outage")
     for step in range(10):
         run.log({"img": darkroom.Image(images[step])})
+    # Sent before the outage, so the outage's warning comes from what is logged during it.
+    assert run._sender.flush(timeout=60)
     fleet.s3.stop()
     try:
         with pytest.warns(darkroom.DarkroomWarning, match="stay in the spool"):

@@ -41,11 +41,12 @@ def test_demo_exits_zero_and_prints_the_report(demo):
     done, url, path = demo
     assert done.returncode == 0, done.stdout + done.stderr
     assert path is not None, done.stdout
-    # steps 0, 5 and 9 log 4 examples each, with boxes and masks
-    assert "  report: 12 converted, 0 failed, 0 pending" in done.stdout
+    # steps 0, 5 and 9 log 4 examples each, with boxes and masks; the last step one of every
+    # other type: 2 videos, audio, a table (+ its 4 images), html, a molecule, a cloud, a plot
+    assert "  report: 24 converted, 0 failed, 0 pending" in done.stdout
     assert f"  media and manifests: {url}/runs/{path}/" in done.stdout
     assert f"  look at it:  darkroom show {path}" in done.stdout
-    assert f"darkroom: run {path}: 12 converted, 0 failed, 0 pending" in done.stderr
+    assert f"darkroom: run {path}: 24 converted, 0 failed, 0 pending" in done.stderr
 
 
 def test_show_json_prints_info_summary_and_every_manifest(demo):
@@ -56,8 +57,10 @@ def test_show_json_prints_info_summary_and_every_manifest(demo):
     assert shown["info"]["config"] == {"lr": 0.02, "steps": 10, "image_size": 96}
     assert shown["info"]["state"] == "finished"
     assert isinstance(shown["summary"]["final_loss"], float) and shown["summary"]["loss"] == shown["summary"]["final_loss"]
-    manifests = shown["manifests"]
+    manifests = [m for m in shown["manifests"] if m["key"] == "examples"]
     assert [(m["step"], m["index"]) for m in manifests] == [(s, i) for s in (0, 5, 9) for i in range(4)]
+    assert {m["kind"] for m in shown["manifests"]} == {"image", "video", "audio", "table", "html", "molecule",
+                                                       "object3d", "plot"}
     assert {m["status"] for m in manifests} == {"ok"} and {m["key"] for m in manifests} == {"examples"}
     assert all(m["related"][0]["role"] == "mask:ground_truth" for m in manifests)
     assert all(set(m["boxes"]) == {"predictions", "ground_truth"} for m in manifests)
@@ -69,8 +72,8 @@ def test_show_prints_a_table_of_the_items_with_their_status(demo):
     assert result.exit_code == 0, result.output
     assert path in result.stdout and "finished" in result.stdout
     assert 'config: {"lr": 0.02, "steps": 10, "image_size": 96}' in result.stdout
-    assert "12 ok, 0 failed, 12 items" in result.stdout
-    assert "png 96x96" in result.stdout
+    assert "24 ok, 0 failed, 24 items" in result.stdout
+    assert "width=96" in result.stdout and "height=96" in result.stdout
 
 
 def test_show_of_an_unknown_run_fails_naming_the_run(demo):

@@ -99,6 +99,7 @@ _MODULES = {
     "table": "darkroom.workers.converters.table",
     "html": "darkroom.workers.converters.html",
     "plot": "darkroom.workers.converters.plot",
+    "video": "darkroom.workers.converters.video",
 }
 
 

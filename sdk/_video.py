@@ -1,0 +1,98 @@
+"""`darkroom.Video`: frame arrays and tensors, video files and file objects."""
+
+from __future__ import annotations
+
+import io
+import math
+import numbers
+from typing import Any
+
+from darkroom._media import ArraySnapshot, BytesSnapshot, Media, array_from, file_from
+
+# The same rules as workers/converters/video.py, which checks them again: the
+# worker never trusts a message, and the SDK fails at the caller's line.
+_FORMATS = ("gif", "mp4", "webm", "ogg")
+_MEDIA_TYPES = {"gif": "image/gif", "mp4": "video/mp4", "webm": "video/webm", "ogg": "video/ogg"}
+_MIN_FPS, _MAX_FPS = 0.01, 1000.0
+_SHAPES = "(T,C,H,W) or (B,T,C,H,W) with C (channels) in 1, 3, 4"
+_ACCEPTED_DATA = (
+    f"a numpy array {_SHAPES}, a torch tensor, a nested list, a path to a video file, "
+    "or a binary file object (io.BytesIO)"
+)
+
+
+class Video(Media):
+    """A video to log.
+
+    Parameters
+    ----------
+    data: a numpy array (T,C,H,W), or (B,T,C,H,W) for a batch tiled into a
+        grid, with C in 1 (gray), 3 (RGB), 4 (RGBA; alpha is dropped); any
+        numeric dtype, normalised like images; a torch tensor (read without
+        importing torch); a nested list; a path to a video file; a binary file
+        object (io.BytesIO).
+    caption: text kept in the manifest.
+    fps: frames per second of an array (default 4; 0.01 to 1000). A file keeps
+        its own rate (a value given is recorded in the manifest's warnings).
+    format: for arrays, the artifact's format: "gif" (default), "mp4" (H.264),
+        "webm" (VP9) or "ogg". For a file, what its bytes are; the worker finds
+        out anyway and stores the file as given.
+
+    Raises
+    ------
+    TypeError, ValueError, FileNotFoundError: what was given and what is accepted.
+    """
+
+    kind = "video"
+
+    def __init__(self, data: Any, caption: str | None = None, fps: float | None = None,
+                 format: str | None = None):
+        super().__init__(caption)
+        if format is not None and format not in _FORMATS:
+            raise ValueError(f"Video format={format!r}; accepted: {', '.join(_FORMATS)} (or None: gif for arrays)")
+        rate = _fps(fps)
+        if hasattr(data, "read"):
+            self._payload = _file_object(data, format)
+            self._options = {"format": format, "fps": rate}
+            return
+        snap = file_from(data, "Video", "an existing video file (mp4, webm, ogg, gif, ...)")
+        if snap is not None:
+            self._payload = snap
+            self._options = {"format": format, "fps": rate}
+            return
+        array = array_from(data, "Video")
+        if array is None:
+            raise TypeError(f"Video got {type(data).__name__}; accepted: {_ACCEPTED_DATA}")
+        _check_shape(tuple(array.shape))
+        self._payload = ArraySnapshot(array)
+        self._options = {"format": format or "gif", "fps": 4 if rate is None else rate}
+
+
+def _fps(value: Any) -> float | int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"Video fps must be a number; got {type(value).__name__} {value!r}")
+    if not (math.isfinite(float(value)) and _MIN_FPS <= float(value) <= _MAX_FPS):
+        raise ValueError(f"Video fps={value!r}; accepted: {_MIN_FPS:g} to {_MAX_FPS:g} frames per second")
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def _check_shape(shape: tuple[int, ...]) -> None:
+    if len(shape) not in (4, 5) or shape[-3] not in (1, 3, 4):
+        hint = ""
+        if len(shape) in (4, 5) and shape[-1] in (1, 3, 4):
+            hint = "; a channels-last (..., H, W, C) array needs np.moveaxis(a, -1, -3)"
+        raise ValueError(f"Video data has shape {shape}; accepted: {_SHAPES}{hint}")
+    if 0 in shape:
+        raise ValueError(f"Video data of shape {shape} is empty; accepted: {_SHAPES}, every axis at least 1")
+
+
+def _file_object(data: Any, fmt: str | None) -> BytesSnapshot:
+    # The bytes are copied now (the caller may reuse the buffer) and parsed only by the worker.
+    raw = data.getvalue() if isinstance(data, io.BytesIO) else data.read()
+    if not isinstance(raw, (bytes, bytearray, memoryview)):
+        raise TypeError(f"Video file object returned {type(raw).__name__} from read(); "
+                        "accepted: a binary file object (opened with 'rb', or io.BytesIO)")
+    ext = fmt or "bin"
+    return BytesSnapshot(bytes(raw), ext, _MEDIA_TYPES.get(ext, "application/octet-stream"))
