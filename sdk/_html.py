@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from darkroom._media import BytesSnapshot, Media, file_from
+from darkroom._media import BytesSnapshot, Media, file_from, read_open_file
 
 
 class Html(Media):
@@ -25,12 +25,7 @@ class Html(Media):
         super().__init__(caption)
         self._options = {"inject": bool(inject)}
         if hasattr(data, "read"):
-            content = data.read()  # an open file may be closed after this call: copy it now
-            if isinstance(content, str):
-                content = content.encode("utf-8")
-            if not isinstance(content, bytes):
-                raise TypeError(f"Html: the file gave {type(content).__name__}; accepted: text or bytes")
-            self._payload = BytesSnapshot(content, "html", "text/html")
+            self._payload = BytesSnapshot(read_open_file(data, "Html"), "html", "text/html")
         elif isinstance(data, str) and not data.lower().endswith((".html", ".htm")):
             self._payload = BytesSnapshot(data.encode("utf-8"), "html", "text/html")
         else:

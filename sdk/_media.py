@@ -122,6 +122,23 @@ def file_from(data: Any, what: str, accepted: str) -> FileSnapshot | None:
     return FileSnapshot(str(path.resolve()), ext if ext.isalnum() and len(ext) <= 10 else "bin")
 
 
+def read_open_file(data: Any, what: str) -> bytes:
+    """The whole content of an open file object, as bytes (text is UTF-8 encoded).
+
+    Read now: the caller may close the file after the call returns.
+
+    Raises
+    ------
+    TypeError: `read()` gave something other than str or bytes.
+    """
+    content = data.read()
+    if isinstance(content, str):
+        content = content.encode("utf-8")
+    if not isinstance(content, bytes):
+        raise TypeError(f"{what}: the open file gave {type(content).__name__}; accepted: text or bytes")
+    return content
+
+
 def json_copy(value: Any, what: str) -> Any:
     """A JSON-safe deep copy (numpy numbers become Python numbers).
 

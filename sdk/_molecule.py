@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from darkroom._media import BytesSnapshot, FileSnapshot, Media
+from darkroom._media import BytesSnapshot, FileSnapshot, Media, read_open_file
 
 # Formats stored as given (MEDIA_TYPES.md, Molecule).
 FILE_TYPES = ("pdb", "pqr", "mmcif", "mcif", "cif", "sdf", "sd", "gro", "mol2", "mmtf")
@@ -147,12 +147,7 @@ def _file_snapshot(data: Any, file_type: str | None, accepted: tuple[str, ...], 
     if hasattr(data, "read"):
         if fmt is None:
             raise ValueError(f"{where}: an open file needs file_type=; accepted: {listed}")
-        content = data.read()  # the caller may close the file after this call: copy it now
-        if isinstance(content, str):
-            content = content.encode("utf-8")
-        if not isinstance(content, bytes):
-            raise TypeError(f"{where}: the open file gave {type(content).__name__}; accepted: text or bytes")
-        return BytesSnapshot(content, fmt), fmt
+        return BytesSnapshot(read_open_file(data, where), fmt), fmt
     if not isinstance(data, (str, os.PathLike)):
         raise TypeError(f"{where} got {type(data).__name__}; accepted: a path to a {listed} file, "
                         "or an open file with file_type=")

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from darkroom._media import ArraySnapshot, BytesSnapshot, FileSnapshot, Media, array_from, json_copy
+from darkroom._media import ArraySnapshot, BytesSnapshot, FileSnapshot, Media, array_from, json_copy, read_open_file
 
 FILE_TYPES = ("obj", "gltf", "glb", "babylon", "stl", "pts.json")
 POINT_CLOUD_TYPES = ("lidar/beta",)
@@ -136,12 +136,7 @@ def _file_snapshot(data: Any, file_type: str | None) -> tuple[Any, str]:
     if hasattr(data, "read"):
         if fmt is None:
             raise ValueError(f"Object3D: an open file needs file_type=; accepted: {listed}")
-        content = data.read()  # the caller may close the file after this call: copy it now
-        if isinstance(content, str):
-            content = content.encode("utf-8")
-        if not isinstance(content, bytes):
-            raise TypeError(f"Object3D: the open file gave {type(content).__name__}; accepted: text or bytes")
-        return BytesSnapshot(content, _ext(fmt), _media_type(fmt)), fmt
+        return BytesSnapshot(read_open_file(data, "Object3D"), _ext(fmt), _media_type(fmt)), fmt
     path = Path(data)
     if fmt is None:
         name = path.name.lower()
