@@ -164,6 +164,8 @@ class Sender:
                     self._cond.notify_all()
             if self.online and time.monotonic() >= self._retry_at:
                 self._send_pending()
+                with self._cond:
+                    self._cond.notify_all()  # a flush() waiting for the spool to drain
 
     def _can_send(self) -> bool:
         return (self.online and time.monotonic() >= self._retry_at
