@@ -7,7 +7,9 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from darkroom._guard import warn
 from darkroom.pipeline import paths
+from darkroom.pipeline.errors import DarkroomError
 
 if TYPE_CHECKING:
     from darkroom._run import Run
@@ -66,23 +68,15 @@ def wait_for_conversions(run: "Run", expected: dict[tuple[int, str, int], str], 
     total = len(expected)
     bar = _Progress(total, f"converting {run.path}", enabled=wait and not quiet and total > 0)
     delay = 0.1
+    warned = False
     try:
         while True:
-            found = reader.manifest_keys() if run.mode == "online" else {}
-            for (step, key, index) in expected:
-                ident = (step, key, index)
-                if ident in seen:
-                    continue
-                storage_key = found.get((step, paths.segment(key), index))
-                if storage_key is None:
-                    continue
-                outcome = sender.outcomes.get(ident)
-                if outcome is not None and outcome[0] == "ok":
-                    seen[ident] = ("ok", "", "")
-                else:
-                    m = reader.load_manifest(storage_key)
-                    error = m.get("error") or {}
-                    seen[ident] = (m["status"], error.get("code", ""), error.get("message", ""))
+            try:
+                _collect(reader, run, expected, sender, seen)
+            except DarkroomError as e:  # storage unreachable while waiting: keep waiting, say so once
+                if not warned:
+                    warn(f"darkroom: cannot read the run's manifests yet ({e}); still waiting", 2)
+                    warned = True
             bar.update(len(seen))
             if len(seen) == total or not wait:
                 break
@@ -98,6 +92,26 @@ def wait_for_conversions(run: "Run", expected: dict[tuple[int, str, int], str], 
     converted = sum(1 for status, _, _ in seen.values() if status == "ok")
     return FinishReport(run=run.path, converted=converted, failed=failures,
                         pending=total - len(seen), spooled=len(sender.spool))
+
+
+def _collect(reader: Any, run: "Run", expected: dict[tuple[int, str, int], str], sender: "Sender",
+             seen: dict[tuple[int, str, int], tuple[str, str, str]]) -> None:
+    """Add to `seen` the expected items whose manifests are now stored."""
+    found = reader.manifest_keys() if run.mode == "online" else {}
+    for (step, key, index) in expected:
+        ident = (step, key, index)
+        if ident in seen:
+            continue
+        storage_key = found.get((step, paths.segment(key), index))
+        if storage_key is None:
+            continue
+        outcome = sender.outcomes.get(ident)
+        if outcome is not None and outcome[0] == "ok":
+            seen[ident] = ("ok", "", "")
+        else:
+            m = reader.load_manifest(storage_key)
+            error = m.get("error") or {}
+            seen[ident] = (m["status"], error.get("code", ""), error.get("message", ""))
 
 
 class _Progress:
