@@ -1,4 +1,4 @@
-"""The `darkroom` command: demo, worker, show, runs, sync.
+"""The `darkroom` command: demo, worker, show, runs, status, sync.
 
 It lives on the SDK side, not in `darkroom.pipeline` as DESIGN.md's layout
 first put it: `demo` and `sync` drive the SDK (a run, its sender and spool),
@@ -177,6 +177,49 @@ def runs(project: str | None, storage: str | None, as_json: bool) -> None:
         return
     for path in found:
         click.echo(path)
+
+
+@main.command()
+@click.argument("selector", required=False)
+@click.option("--storage", default=None, help="Storage URL (default: DARKROOM_STORAGE_URL or ./darkroom-data).")
+@click.option("--json", "as_json", is_flag=True, help="Print queues, workers and runs as JSON.")
+def status(selector: str | None, storage: str | None, as_json: bool) -> None:
+    """Show queue depths, workers online and each run's items (converted, failed, pending).
+
+    SELECTOR is a project, project/run_id, or a glob of them ("vision/*").
+    Queues and workers need DARKROOM_BROKER_URL; without it only runs are shown.
+    """
+    from darkroom._api import Api
+    from darkroom.pipeline.status import queue_depths, run_counts, workers
+
+    api = Api(storage)
+    report: dict[str, Any] = {"queues": None, "workers": None, "runs": run_counts(api.storage, selector)}
+    if not api.settings.embedded:
+        from darkroom.pipeline.queue import make_celery
+
+        app = make_celery(api.settings)
+        report["queues"] = queue_depths(app)
+        report["workers"] = workers(app)
+    if as_json:
+        click.echo(json.dumps(report, indent=1))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if report["queues"] is None:
+        console.print("no broker (DARKROOM_BROKER_URL unset): embedded runs convert in their own workers")
+    else:
+        console.print("queues: " + ", ".join(f"{q.split('.', 1)[1]}={n}" for q, n in report["queues"].items()))
+        online = report["workers"] or {}
+        console.print(f"workers online: {len(online)}")
+        for name, queues in online.items():
+            console.print(f"  {name}: {', '.join(q.split('.', 1)[1] for q in queues)}")
+    table = Table("run", "state", "logged", "converted", "failed", "pending")
+    for r in report["runs"]:
+        table.add_row(r["run"], str(r["state"]), str(r["logged"]), str(r["converted"]), str(r["failed"]),
+                      str(r["pending"]))
+    console.print(table)
 
 
 @main.command()

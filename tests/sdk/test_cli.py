@@ -138,9 +138,21 @@ def test_every_command_has_help(command, first_line):
 def test_the_top_level_help_lists_every_command():
     result = CliRunner().invoke(main, ["--help"])
     commands = result.stdout.split("Commands:", 1)[1]
-    assert [line.split()[0] for line in commands.strip().splitlines()] == ["demo", "runs", "show", "sync", "worker"]
+    assert [line.split()[0] for line in commands.strip().splitlines()] == ["demo", "runs", "show", "status", "sync", "worker"]
 
 
 def test_the_version_option_prints_the_package_version():
     result = CliRunner().invoke(main, ["--version"])
     assert result.exit_code == 0 and darkroom.__version__ in result.stdout
+
+
+def test_status_without_a_broker_shows_each_runs_counts(demo):
+    _, url, path = demo
+    result = CliRunner().invoke(main, ["status", "demo", "--storage", url])
+    assert result.exit_code == 0, result.output
+    assert "no broker (DARKROOM_BROKER_URL unset)" in result.stdout
+    assert path in result.stdout and "finished" in result.stdout
+    shown = json.loads(CliRunner().invoke(main, ["status", path, "--storage", url, "--json"]).stdout)
+    assert shown["queues"] is None and shown["workers"] is None
+    [counts] = shown["runs"]
+    assert (counts["converted"], counts["failed"], counts["pending"]) == (24, 0, 0)
