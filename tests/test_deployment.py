@@ -52,6 +52,7 @@ def test_compose_has_redis_with_persistence_minio_with_its_bucket_and_a_worker_p
     assert sorted(served) == sorted(queue_names(["image", "data", "video", "audio", "molecule", "object3d"]))
     for name in ("redis", "minio"):
         assert "healthcheck" in services[name]
+    assert "--broker=redis://redis:6379/0" in services["flower"]["command"]
 
 
 def test_every_variable_the_workers_get_is_one_the_settings_read_and_no_secret_is_written_down():
