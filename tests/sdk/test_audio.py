@@ -17,25 +17,11 @@ import pytest
 import soundfile as sf
 
 import darkroom
+from tensor_doubles import DuckTensor
 from darkroom._media import ArraySnapshot, BytesSnapshot, FileSnapshot
 
 SHAPES_TEXT = "accepted: (samples,) or (samples, channels)"
 
-
-class DuckTensor:
-    """Looks like a torch tensor to darkroom: detach/cpu/numpy, and nothing else."""
-
-    def __init__(self, array: np.ndarray):
-        self.backing = array
-
-    def detach(self) -> "DuckTensor":
-        return self
-
-    def cpu(self) -> "DuckTensor":
-        return self
-
-    def numpy(self) -> np.ndarray:
-        return self.backing  # shares memory, as torch's .numpy() does
 
 
 def tone(samples: int = 400, channels: int | None = None) -> np.ndarray:

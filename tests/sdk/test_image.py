@@ -13,29 +13,11 @@ import numpy as np
 import pytest
 
 import darkroom
+from tensor_doubles import DuckTensor
 from darkroom._media import ArraySnapshot, FileSnapshot
 
 ACCEPTED_TEXT = "(H,W), (H,W,1), (H,W,3), (H,W,4), or channels-first (1,H,W), (3,H,W), (4,H,W)"
 
-
-class DuckTensor:
-    """Looks like a torch tensor to darkroom: detach/cpu/numpy, and nothing else."""
-
-    def __init__(self, array: np.ndarray):
-        self.backing = array
-        self.calls: list[str] = []
-
-    def detach(self) -> "DuckTensor":
-        self.calls.append("detach")
-        return self
-
-    def cpu(self) -> "DuckTensor":
-        self.calls.append("cpu")
-        return self
-
-    def numpy(self) -> np.ndarray:
-        self.calls.append("numpy")
-        return self.backing  # shares memory, as torch's .numpy() does
 
 
 def snapshot_array(image: darkroom.Image) -> np.ndarray:

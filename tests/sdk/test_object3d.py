@@ -18,6 +18,7 @@ import pytest
 import trimesh
 
 import darkroom
+from tensor_doubles import DuckTensor
 from darkroom._media import ArraySnapshot, BytesSnapshot, FileSnapshot
 
 COLUMNS = "N×3 (x, y, z), N×4 (x, y, z, category 1..14) or N×6 (x, y, z, r, g, b with 0..255)"
@@ -25,21 +26,6 @@ FORMATS = "obj, gltf, glb, babylon, stl, pts.json"
 BOX = {"corners": [[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 0, 1], [1, 0, 1], [1, 1, 1], [0, 1, 1]],
        "color": [255, 0, 0], "label": "car"}
 
-
-class DuckTensor:
-    """Looks like a torch tensor to darkroom: detach/cpu/numpy, and nothing else."""
-
-    def __init__(self, array: np.ndarray):
-        self.backing = array
-
-    def detach(self) -> "DuckTensor":
-        return self
-
-    def cpu(self) -> "DuckTensor":
-        return self
-
-    def numpy(self) -> np.ndarray:
-        return self.backing
 
 
 # -- point clouds -------------------------------------------------------------------------------------------

@@ -18,25 +18,11 @@ import pytest
 from PIL import Image as PILImage
 
 import darkroom
+from tensor_doubles import DuckTensor
 from darkroom._media import ArraySnapshot, BytesSnapshot, FileSnapshot
 
 SHAPES = "(T,C,H,W) or (B,T,C,H,W) with C (channels) in 1, 3, 4"
 
-
-class DuckTensor:
-    """Looks like a torch tensor to darkroom: detach/cpu/numpy, and nothing else."""
-
-    def __init__(self, array: np.ndarray):
-        self.backing = array
-
-    def detach(self) -> "DuckTensor":
-        return self
-
-    def cpu(self) -> "DuckTensor":
-        return self
-
-    def numpy(self) -> np.ndarray:
-        return self.backing  # shares memory, as torch's .numpy() does
 
 
 def mp4_bytes(frames: int = 4, size: tuple[int, int] = (16, 8), rate: int = 5) -> bytes:
