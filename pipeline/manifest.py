@@ -76,6 +76,9 @@ class Manifest(_Open):
     boxes: dict[str, Any] | None = None
     converter: ConverterInfo
     batch: str | None = None
+    # What the worker was asked (the item as sent, and the request's options):
+    # `darkroom reprocess` rebuilds the request from it.
+    input: dict[str, Any] | None = None
     created_at: str = Field(default_factory=lambda: now_iso())
 
     def to_json_bytes(self) -> bytes:

@@ -68,7 +68,11 @@ class ConvertRequest(_Frozen):
     # The converter's options, validated by the converter's own typed model.
     options: dict[str, Any] = Field(default_factory=dict)
     revision: int = Field(default=1, ge=1)
-    batch: str | None = Field(default=None, max_length=128)
+    # The reprocess batch that made this request (`darkroom reprocess`).
+    batch: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,128}$")
+    # When the request was published (ISO 8601, UTC): `darkroom status` shows
+    # the age of the oldest one still waiting.
+    sent_at: str | None = Field(default=None, max_length=40)
 
     @field_validator("project", "run")
     @classmethod

@@ -128,6 +128,24 @@ def manifest_key(project: str, run: str, step: int, key: str, index: int, revisi
     return f"{manifests_prefix(project, run)}{step}/{segment(key)}/{name}"
 
 
+def index_prefix(project: str, run: str) -> str:
+    """The run's compacted manifest index: ``journal/`` entries and ``segments/``."""
+    return f"{run_prefix(project, run)}/index/"
+
+
+def index_journal_key(project: str, run: str, name: str) -> str:
+    return f"{index_prefix(project, run)}journal/{segment(name)}.idx"
+
+
+def index_segment_key(project: str, run: str, level: int, name: str) -> str:
+    return f"{index_prefix(project, run)}segments/{int(level)}-{segment(name)}.idx"
+
+
+def batch_key(project: str, run: str, batch: str) -> str:
+    """A reprocess batch's plan for one run (what `darkroom status` counts against)."""
+    return f"{run_prefix(project, run)}/batches/{segment(batch)}.json"
+
+
 def _hex(value: str) -> str:
     if not re.fullmatch(r"[0-9a-f]{64}", value):
         raise UnsafeKey(f"{value!r} is not a sha256 hex digest")

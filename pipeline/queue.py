@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from darkroom.pipeline.settings import Settings
 
 TASK_NAME = "darkroom.convert"
+# Several requests in one message: how `darkroom reprocess` sends big batches.
+CHUNK_TASK_NAME = "darkroom.convert_chunk"
 # Kinds with light conversions share one queue; the codecs each get their own,
 # so an operator scales video encoders apart from image encoders.
 _QUEUE_OF_KIND = {

@@ -13,9 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from darkroom.pipeline import paths
+from darkroom.pipeline import index, paths
 from darkroom.pipeline.errors import InvalidInput, NotFound
 from darkroom.pipeline.history import is_media_ref
+from darkroom.pipeline.index import Entry, Ident
 from darkroom.pipeline.manifest import Manifest
 from darkroom.pipeline.storage import Storage
 
@@ -65,7 +66,7 @@ class RunReader:
             return {}
         return {k: self._resolve(v) for k, v in raw.items()}
 
-    # -- history -------------------------------------------------------------
+    # -- history -----------------------------------------------------------
     def history(self, resolve: bool = True) -> Iterator[dict[str, Any]]:
         """Rows in step order; media values resolved to manifest dicts (a list for a list).
 
@@ -78,21 +79,51 @@ class RunReader:
                 if line.strip():
                     row = json.loads(line)
                     rows[int(row["_step"])] = row
-        found = self.manifest_keys() if resolve else {}  # one listing for every row's media
+        found = self.entries() if resolve else {}  # one index read for every row's media
         for step in sorted(rows):
             row = rows[step]
             yield {k: self._resolve(v, found) for k, v in row.items()} if resolve else row
 
     # -- manifests -----------------------------------------------------------
-    def manifest_keys(self, key: str | None = None, step: int | None = None) -> dict[tuple[int, str, int], str]:
-        """(step, encoded key, index) -> storage key of the newest revision."""
+    def entries(self) -> dict[Ident, Entry]:
+        """Every item's newest manifest as an index entry (status, kind, batch, ...), unordered.
+
+        Read from the run's compacted index, a few objects whatever the run's
+        size (`darkroom.pipeline.index`); a run without an index (written
+        before darkroom kept one) is listed object by object instead.
+        """
+        found = index.read(self.storage, self.project, self.run)
+        if found is None:
+            found = {ident: entry_of(self.load_manifest(k)) for ident, k in self.listed_manifest_keys().items()}
+        return found
+
+    def manifests(self, key: str | None = None, step: int | None = None) -> list[dict[str, Any]]:
+        """Every item's newest manifest, in (step, key, index) order, optionally filtered.
+
+        With `step`, the step's manifests are listed (a small prefix, and the
+        freshest answer); otherwise they come from the index.
+        """
+        if step is not None:
+            return [self.load_manifest(k) for k in self.listed_manifest_keys(key, step).values()]
+        wanted = paths.segment(key) if key is not None else None
+        found = self.entries()
+        return [_validated(found[i].body) for i in sorted(found) if wanted is None or i[1] == wanted]
+
+    def listed_manifest_keys(self, key: str | None = None, step: int | None = None) -> dict[Ident, str]:
+        """(step, encoded key, index) -> storage key of the newest revision, by listing manifests."""
+        newest: dict[Ident, tuple[int, str]] = {}
+        for ident, revision, storage_key in self._listed(key, step):
+            if ident not in newest or newest[ident][0] < revision:
+                newest[ident] = (revision, storage_key)
+        return {ident: newest[ident][1] for ident in sorted(newest)}
+
+    def _listed(self, key: str | None, step: int | None) -> Iterator[tuple[Ident, int, str]]:
         prefix = paths.manifests_prefix(self.project, self.run)
         if step is not None:
             prefix += f"{int(step)}/"
             if key is not None:
                 prefix += paths.segment(key) + "/"
         wanted = paths.segment(key) if key is not None else None
-        newest: dict[tuple[int, str, int], tuple[int, str]] = {}
         for storage_key in self.storage.list(prefix):
             parts = storage_key.split("/")
             match = _MANIFEST_NAME.match(parts[-1])
@@ -101,24 +132,23 @@ class RunReader:
             seg_key, step_text = parts[-2], parts[-3]
             if wanted is not None and seg_key != wanted:
                 continue
-            ident = (int(step_text), seg_key, int(match.group(1)))
-            revision = int(match.group(2) or 1)
-            if ident not in newest or newest[ident][0] < revision:
-                newest[ident] = (revision, storage_key)
-        return {ident: newest[ident][1] for ident in sorted(newest)}
-
-    def manifests(self, key: str | None = None, step: int | None = None) -> list[dict[str, Any]]:
-        """Every item's newest manifest, in (step, key, index) order, optionally filtered."""
-        return [self.load_manifest(k) for k in self.manifest_keys(key, step).values()]
+            yield (int(step_text), seg_key, int(match.group(1))), int(match.group(2) or 1), storage_key
 
     def load_manifest(self, storage_key: str) -> dict[str, Any]:
         data = self.storage.get(storage_key, max_bytes=64 * 1024 * 1024)
         return Manifest.from_json_bytes(data).model_dump(mode="json", by_alias=True)
 
     def manifest(self, step: int, key: str, index: int) -> dict[str, Any] | None:
-        found = self.manifest_keys(key=key, step=step)
+        """One item's newest manifest (None while it is pending)."""
+        found = self.listed_manifest_keys(key=key, step=step)
         storage_key = found.get((step, paths.segment(key), index))
         return self.load_manifest(storage_key) if storage_key else None
+
+    def revisions(self, step: int, key: str, index: int) -> list[dict[str, Any]]:
+        """Every revision of one item's manifest, oldest first (reprocessing adds revisions)."""
+        found = sorted((revision, storage_key) for ident, revision, storage_key in self._listed(key, step)
+                       if ident == (step, paths.segment(key), index))
+        return [self.load_manifest(storage_key) for _, storage_key in found]
 
     # -- media bytes ---------------------------------------------------------
     def read(self, entry: dict[str, Any] | Manifest, role: str | None = None) -> bytes:
@@ -129,6 +159,24 @@ class RunReader:
         InvalidInput: the item failed or is pending (no artifact), or has no such role.
         """
         return self.storage.get(self.storage.key_of(self._uri(entry, role)))
+
+    def file_size(self, entry: dict[str, Any] | Manifest, role: str | None = None) -> int:
+        """The stored size in bytes of a manifest's artifact (or related file).
+
+        Raises
+        ------
+        InvalidInput: as `read`.  NotFound: the manifest names a file that is not in storage.
+        """
+        key = self.storage.key_of(self._uri(entry, role))
+        size = self.storage.size(key)
+        if size is None:
+            raise NotFound(f"no object {key} in {self.storage.url}")
+        return size
+
+    def stream(self, entry: dict[str, Any] | Manifest, role: str | None = None, start: int = 0,
+               end: int | None = None) -> Iterator[bytes]:
+        """The bytes ``[start, end)`` of a manifest's artifact (or related file), in chunks (`Storage.stream`)."""
+        return self.storage.stream(self.storage.key_of(self._uri(entry, role)), start, end)
 
     def download(self, entry: dict[str, Any] | Manifest, dest_dir: str | Path, role: str | None = None) -> Path:
         """Write the artifact into `dest_dir` under a readable name; return its path."""
@@ -164,26 +212,40 @@ class RunReader:
     def table(self, entry: dict[str, Any] | Manifest) -> dict[str, Any]:
         """A table item's JSON with every media cell resolved to its manifest."""
         table = json.loads(self.read(entry))
-        table["data"] = [[self._resolve(cell) for cell in row] for row in table["data"]]
+        found = self.entries() if any(is_media_ref(c) for row in table["data"] for c in row) else {}
+        table["data"] = [[self._resolve(cell, found) for cell in row] for row in table["data"]]
         return table
 
-    def _resolve(self, value: Any, found: dict[tuple[int, str, int], str] | None = None) -> Any:
+    def _resolve(self, value: Any, found: dict[Ident, Entry] | None = None) -> Any:
         if not is_media_ref(value):
             return value
         if found is None:
-            found = self.manifest_keys(key=value["key"], step=value["step"])
+            found = {ident: entry_of(self.load_manifest(k))
+                     for ident, k in self.listed_manifest_keys(key=value["key"], step=value["step"]).items()}
         seg = paths.segment(value["key"])
         items = []
         # A ref to one item of a list (a table's cell) names its index.
         indices = [int(value["index"])] if "index" in value else range(int(value["count"]))
-        for index in indices:
-            storage_key = found.get((value["step"], seg, index))
-            if storage_key:
-                items.append(self.load_manifest(storage_key))
+        for index_ in indices:
+            entry = found.get((value["step"], seg, index_))
+            if entry is not None:
+                items.append(_validated(entry.body))
             else:
                 items.append({"status": "pending", "kind": value["kind"], "step": value["step"],
-                              "key": value["key"], "index": index})
+                              "key": value["key"], "index": index_})
         return items if value["list"] else items[0]
+
+
+def entry_of(manifest: dict[str, Any]) -> Entry:
+    """The index entry of a manifest dict read some other way."""
+    return Entry((manifest["step"], paths.segment(manifest["key"]), manifest["index"]),
+                 manifest.get("revision", 1), manifest["status"], manifest["kind"],
+                 manifest.get("batch") or "", manifest.get("created_at", ""),
+                 json.dumps(manifest, separators=(",", ":")))
+
+
+def _validated(body: str) -> dict[str, Any]:
+    return Manifest.model_validate_json(body).model_dump(mode="json", by_alias=True)
 
 
 def list_runs(storage: Storage, project: str | None = None) -> list[tuple[str, str]]:

@@ -61,6 +61,10 @@ class Settings:
     # running longer than this would be handed to a second worker.
     visibility_timeout: int = 3600
     task_time_limit: int = 600
+    # A worker compacts a run's manifest index about once in this many
+    # requests (pipeline/index.py): the journal a reader lists stays near
+    # this size, and each compaction rewrites about this many entries.
+    index_compact_every: int = 64
     strict: bool = False
 
     @property
@@ -112,6 +116,9 @@ class Settings:
         )
         values["task_time_limit"] = _positive_int(
             env, "DARKROOM_TASK_TIME_LIMIT", cls.task_time_limit
+        )
+        values["index_compact_every"] = _positive_int(
+            env, "DARKROOM_INDEX_COMPACT_EVERY", cls.index_compact_every
         )
         values["strict"] = _flag(env, "DARKROOM_STRICT")
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -6,12 +6,16 @@ remote-control ping), the runs through `RunReader`.
 
 from __future__ import annotations
 
+import base64
+import datetime as _dt
 import fnmatch
+import json
 from typing import TYPE_CHECKING, Any
 
 from darkroom.pipeline.history import is_media_ref
 from darkroom.pipeline.queue import QUEUES
 from darkroom.pipeline.reader import RunReader, list_runs
+from darkroom.pipeline.reprocess import batches, progress
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -47,12 +51,51 @@ def run_counts(storage: "Storage", selector: str | None = None) -> list[dict[str
         if selector and not (fnmatch.fnmatch(path, selector) or fnmatch.fnmatch(project, selector)):
             continue
         reader = RunReader(storage, project, run)
-        statuses = [reader.load_manifest(k)["status"] for k in reader.manifest_keys().values()]
+        entries = reader.entries()
+        statuses = [entry.status for entry in entries.values()]
         logged = sum(_media_items(v) for row in reader.history(resolve=False) for v in row.values())
         ok, failed = statuses.count("ok"), statuses.count("failed")
         out.append({"run": path, "state": reader.info.get("state"), "logged": max(logged, len(statuses)),
-                    "converted": ok, "failed": failed, "pending": max(0, logged - ok - failed)})
+                    "converted": ok, "failed": failed, "pending": max(0, logged - ok - failed),
+                    "batches": [{"batch": b["batch"], "created_at": b.get("created_at"), **progress(b, entries)}
+                                for b in batches(storage, project, run)]})
     return out
+
+
+def oldest_waiting(app: "Celery") -> dict[str, float | None]:
+    """Seconds the oldest message of each queue has waited (None: empty, or not a Redis broker).
+
+    Read from the message's ``sent_at`` without taking it off the queue
+    (kombu's Redis transport pushes on the left and pops on the right).
+    """
+    ages: dict[str, float | None] = {}
+    now = _dt.datetime.now(_dt.timezone.utc)
+    with app.connection_for_read() as connection:
+        client = getattr(connection.default_channel, "client", None)
+        for queue in QUEUES:
+            ages[queue] = None
+            if client is None or not hasattr(client, "lindex"):
+                continue
+            sent_at = _sent_at(client.lindex(queue, -1))
+            if sent_at is not None:
+                ages[queue] = max(0.0, (now - sent_at).total_seconds())
+    return ages
+
+
+def _sent_at(raw: bytes | None) -> _dt.datetime | None:
+    """The ``sent_at`` of a kombu message on Redis, or None if it has none."""
+    if raw is None:
+        return None
+    try:
+        envelope = json.loads(raw)
+        body = envelope["body"]
+        if envelope.get("properties", {}).get("body_encoding") == "base64":
+            body = base64.b64decode(body)
+        args = json.loads(body)[0]
+        request = args[0][0] if isinstance(args[0], list) else args[0]  # a chunk: its first request
+        return _dt.datetime.strptime(request["sent_at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=_dt.timezone.utc)
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
 
 
 def _media_items(value: Any) -> int:

@@ -1,4 +1,4 @@
-"""The `darkroom` command: demo, worker, show, runs, status, sync.
+"""The `darkroom` command: demo, worker, show, runs, status, reprocess, ui, sync.
 
 It lives on the SDK side, not in `darkroom.pipeline` as DESIGN.md's layout
 first put it: `demo` and `sync` drive the SDK (a run, its sender and spool),
@@ -66,6 +66,7 @@ def demo(steps: int, project: str, as_json: bool) -> None:
     click.echo(f"  media and manifests: {storage}/runs/{run.path}/")  # type: ignore[attr-defined]
     click.echo(f"  report: {report.converted} converted, {len(report.failed)} failed, {report.pending} pending")
     click.echo(f"  look at it:  darkroom show {run.path}")  # type: ignore[attr-defined]
+    click.echo(f"  in a browser: darkroom ui --storage {storage}")
     click.echo(f"  in Python:   darkroom.Api().run({run.path!r}).history()")  # type: ignore[attr-defined]
     if not report.ok:
         sys.exit(1)
@@ -184,13 +185,14 @@ def runs(project: str | None, storage: str | None, as_json: bool) -> None:
 @click.option("--storage", default=None, help="Storage URL (default: DARKROOM_STORAGE_URL or ./darkroom-data).")
 @click.option("--json", "as_json", is_flag=True, help="Print queues, workers and runs as JSON.")
 def status(selector: str | None, storage: str | None, as_json: bool) -> None:
-    """Show queue depths, workers online and each run's items (converted, failed, pending).
+    """Show queue depths, the oldest waiting item's age, workers online, and each run's
+    items (converted, failed, pending) and reprocess batches.
 
     SELECTOR is a project, project/run_id, or a glob of them ("vision/*").
     Queues and workers need DARKROOM_BROKER_URL; without it only runs are shown.
     """
     from darkroom._api import Api
-    from darkroom.pipeline.status import queue_depths, run_counts, workers
+    from darkroom.pipeline.status import oldest_waiting, queue_depths, run_counts, workers
 
     api = Api(storage)
     report: dict[str, Any] = {"queues": None, "workers": None, "runs": run_counts(api.storage, selector)}
@@ -199,6 +201,7 @@ def status(selector: str | None, storage: str | None, as_json: bool) -> None:
 
         app = make_celery(api.settings)
         report["queues"] = queue_depths(app)
+        report["oldest_waiting_seconds"] = oldest_waiting(app)
         report["workers"] = workers(app)
     if as_json:
         click.echo(json.dumps(report, indent=1))
@@ -211,6 +214,9 @@ def status(selector: str | None, storage: str | None, as_json: bool) -> None:
         console.print("no broker (DARKROOM_BROKER_URL unset): embedded runs convert in their own workers")
     else:
         console.print("queues: " + ", ".join(f"{q.split('.', 1)[1]}={n}" for q, n in report["queues"].items()))
+        ages = {q: a for q, a in report["oldest_waiting_seconds"].items() if a is not None}
+        if ages:
+            console.print("oldest waiting: " + ", ".join(f"{q.split('.', 1)[1]} {a:.0f} s" for q, a in ages.items()))
         online = report["workers"] or {}
         console.print(f"workers online: {len(online)}")
         for name, queues in online.items():
@@ -220,6 +226,150 @@ def status(selector: str | None, storage: str | None, as_json: bool) -> None:
         table.add_row(r["run"], str(r["state"]), str(r["logged"]), str(r["converted"]), str(r["failed"]),
                       str(r["pending"]))
     console.print(table)
+    batch_rows = [(r["run"], b) for r in report["runs"] for b in r["batches"]]
+    if batch_rows:
+        table = Table("run", "reprocess batch", "items", "converted", "failed", "pending", "superseded")
+        for run, b in batch_rows:
+            table.add_row(run, b["batch"], *(str(b[k]) for k in ("items", "converted", "failed", "pending",
+                                                                   "superseded")))
+        console.print(table)
+
+
+@main.command()
+@click.argument("selector")
+@click.option("--kind", type=click.Choice(["image", "video", "audio", "table", "html", "molecule", "object3d",
+                                           "plot"]), default=None, help="Only items of this kind.")
+@click.option("--key", default=None, help="Only this log key, or a glob of keys ('val/*').")
+@click.option("--steps", default=None, metavar="A:B",
+              help="Only steps A <= step < B; either side may be empty (100:, :50).")
+@click.option("--status", "status_", type=click.Choice(["ok", "failed", "any"]), default="any",
+              show_default=True, help="Only items whose newest conversion ended so.")
+@click.option("--set", "sets", multiple=True, metavar="OPTION=VALUE",
+              help="Convert with this option changed (repeatable); VALUE is JSON if it parses (fps=8, "
+              "format=webm, loop=true).")
+@click.option("--force", is_flag=True,
+              help="Convert again items already made by this converter version with these options.")
+@click.option("--dry-run", is_flag=True, help="Print the plan; send nothing.")
+@click.option("--wait", "wait_", is_flag=True, help="Follow the batch until every item is converted or failed.")
+@click.option("--timeout", type=float, default=None, help="Seconds --wait waits at most.")
+@click.option("--storage", default=None, help="Storage URL (default: DARKROOM_STORAGE_URL or ./darkroom-data).")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan (and outcome) as JSON.")
+def reprocess(selector: str, kind: str | None, key: str | None, steps: str | None, status_: str,
+              sets: tuple[str, ...], force: bool, dry_run: bool, wait_: bool, timeout: float | None,
+              storage: str | None, as_json: bool) -> None:
+    """Convert stored media again: new options, a fixed converter, failed items.
+
+    SELECTOR is a project, project/run_id, or a glob of them ("vision/*").
+    The plan is read from each item's newest manifest; the raw payloads kept
+    in storage are the input.  Every reprocessed item gets a new manifest
+    revision (`Api().run(...).revisions(step, key, index)` lists the older
+    ones).
+
+    \b
+    Examples:
+      darkroom reprocess vision --kind video --set format=webm --set fps=8
+      darkroom reprocess vision/3k2j9x --status failed
+      darkroom reprocess vision --key 'val/masks' --steps 1000: --dry-run
+
+    \b
+    With DARKROOM_BROKER_URL set, the batch goes to the workers' queues in
+    chunks; `darkroom status` shows its progress, or add --wait.  Without a
+    broker it converts here, with local worker processes.  Running the same
+    command again (also after killing it) sends only what is not done yet:
+    items already made by this converter version with these options are
+    skipped unless --force.
+    """
+    from darkroom import _reprocess
+    from darkroom._api import Api
+    from darkroom.pipeline.reprocess import Selection
+
+    api = Api(storage)
+    selection = Selection(selector=selector, kind=kind, key=key, steps=_reprocess.parse_steps(steps),
+                          status=status_, options=_reprocess.parse_sets(sets), force=force)
+    result = _reprocess.make_plan(api.storage, selection)
+    report: dict[str, Any] = {"plan": result.summary(), "dry_run": dry_run, "embedded": api.settings.embedded}
+    if not as_json:
+        _print_plan(result, dry_run)
+    if dry_run or not result.requests:
+        if as_json:
+            click.echo(json.dumps(report, indent=1))
+        return
+    report["sent"] = _reprocess.send(result, selection, api.storage, api.settings, quiet=as_json)
+    if api.settings.embedded:
+        report["outcome"] = report["sent"]
+    elif wait_:
+        report["outcome"] = _reprocess.wait(result, api.storage, timeout, quiet=as_json)
+    if as_json:
+        click.echo(json.dumps(report, indent=1))
+        return
+    outcome = report.get("outcome")
+    if outcome is None:
+        click.echo(f"sent in {report['sent']['messages']} message(s); follow it with: darkroom status {selector}")
+    else:
+        line = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in outcome.items() if k != "items")
+        click.echo(f"batch {result.batch}: {line}")
+
+
+def _print_plan(result: Any, dry_run: bool) -> None:
+    kinds = ", ".join(f"{k} {n}" for k, n in result.by_kind().items()) or "none"
+    click.echo(f"batch {result.batch}: {result.item_count} item(s) to convert ({kinds})"
+               + (" -- dry run, nothing sent" if dry_run else ""))
+    for run, items in sorted(result.items.items()):
+        click.echo(f"  {run}: {len(items)}")
+    if result.unchanged:
+        click.echo(f"skipped {result.unchanged} item(s) already made by this converter version with these "
+                   "options (--force converts them again)")
+    if result.unbuildable:
+        click.echo(f"cannot rebuild {len(result.unbuildable)} item(s):", err=True)
+        for u in result.unbuildable[:20]:
+            click.echo(f"  {u['run']} step {u['step']} {u['key']!r}[{u['index']}]: {u['reason']}", err=True)
+        if len(result.unbuildable) > 20:
+            click.echo(f"  ... and {len(result.unbuildable) - 20} more (--json lists all)", err=True)
+
+
+@main.command()
+@click.option("--storage", default=None, help="Storage URL (default: DARKROOM_STORAGE_URL or ./darkroom-data).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on.  Anything but loopback (e.g. 0.0.0.0) requires a token.")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on (0: any free port).")
+@click.option("--token", default=None, metavar="TOKEN",
+              help="Require this token on every request (default: DARKROOM_UI_TOKEN; a new random one "
+              "when --host is not loopback; none on loopback).")
+def ui(storage: str | None, host: str, port: int, token: str | None) -> None:
+    """Serve a web viewer of the runs in storage, and print its URL.
+
+    \b
+    The page lists every run (state, items converted / failed / pending) and
+    shows a run's config, summary, scalar charts and media: images with box
+    and mask overlays, a step slider, video and audio players, tables,
+    histograms, HTML (sandboxed), molecules and 3-D objects.  It updates
+    while the run goes on.  Works offline, over a folder or S3/MinIO.
+
+    \b
+    Safe by default: it listens on 127.0.0.1 only.  With --host 0.0.0.0 it
+    requires a token, printed once in the URL (…/?token=…); open that URL,
+    or send "Authorization: Bearer <token>".
+
+    \b
+    Examples:
+      darkroom ui                                  # ./darkroom-data on http://127.0.0.1:8765/
+      darkroom ui --storage s3://bucket/prefix     # a fleet's storage (DARKROOM_S3_* set)
+      darkroom ui --host 0.0.0.0 --port 8080       # reachable from other machines, with a token
+    """
+    from darkroom.pipeline.settings import Settings
+
+    where = Settings.from_env(storage_url=storage).resolved_storage_url()
+    try:
+        from darkroom.ui.serve import choose_token, serve
+
+        serve(storage, host, port, choose_token(host, token),
+              announce=lambda url: click.echo(f"darkroom ui: {where}\n  open {url}\n  (Ctrl+C to stop)"))
+    except ImportError as e:  # starlette or uvicorn: the `ui` extra
+        raise click.ClickException(f"the viewer needs the 'ui' extra ({e.name} is missing): "
+                                   "pip install 'darkroom[ui]'") from None
+    except (ValueError, OSError) as e:  # a token that cannot be one, a port in use
+        raise click.ClickException(str(e)) from None
 
 
 @main.command()

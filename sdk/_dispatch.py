@@ -36,6 +36,9 @@ class CeleryDispatch:
 
         from darkroom.pipeline.queue import TASK_NAME, queue_for
 
+        from darkroom.pipeline.manifest import now_iso
+
+        request = {**request, "sent_at": now_iso()}
         try:
             self.app.send_task(TASK_NAME, args=[request], queue=queue_for(request["kind"]), retry=False)
         except (OperationalError, OSError) as e:

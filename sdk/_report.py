@@ -97,21 +97,20 @@ def wait_for_conversions(run: "Run", expected: dict[tuple[int, str, int], str], 
 def _collect(reader: Any, run: "Run", expected: dict[tuple[int, str, int], str], sender: "Sender",
              seen: dict[tuple[int, str, int], tuple[str, str, str]]) -> None:
     """Add to `seen` the expected items whose manifests are now stored."""
-    found = reader.manifest_keys() if run.mode == "online" else {}
+    found = reader.entries() if run.mode == "online" else {}
     for (step, key, index) in expected:
         ident = (step, key, index)
         if ident in seen:
             continue
-        storage_key = found.get((step, paths.segment(key), index))
-        if storage_key is None:
+        entry = found.get((step, paths.segment(key), index))
+        if entry is None:
             continue
         outcome = sender.outcomes.get(ident)
-        if outcome is not None and outcome[0] == "ok":
+        if entry.status == "ok" or (outcome is not None and outcome[0] == "ok"):
             seen[ident] = ("ok", "", "")
         else:
-            m = reader.load_manifest(storage_key)
-            error = m.get("error") or {}
-            seen[ident] = (m["status"], error.get("code", ""), error.get("message", ""))
+            error = entry.manifest().get("error") or {}
+            seen[ident] = (entry.status, error.get("code", ""), error.get("message", ""))
 
 
 class _Progress:

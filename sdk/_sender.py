@@ -28,6 +28,7 @@ from darkroom._histogram import resolve
 from darkroom._media import NPY, ArraySnapshot, BytesSnapshot, FileSnapshot, Media
 from darkroom._spool import Spool
 from darkroom._table import JsonSnapshot
+from darkroom.pipeline import index as run_index
 from darkroom.pipeline import paths
 from darkroom.pipeline.errors import InvalidInput, Transient
 from darkroom.pipeline.settings import Settings
@@ -201,6 +202,9 @@ class Sender:
                 manifest = _failed_manifest(self.project, self.run, work, index, media, e)
                 key = paths.manifest_key(self.project, self.run, work.step, work.key, index)
                 self.spool.append({"type": "object", "key": key, "body": manifest.to_json_bytes().decode()}, {})
+                # Sent after the manifest, as a worker does: the run's index names it.
+                key, body = run_index.journal_object(self.project, self.run, [manifest])
+                self.spool.append({"type": "object", "key": key, "body": body.decode()}, {})
                 continue
             groups.setdefault(options, []).append({
                 "index": index, "caption": media.caption, "source": source,

@@ -70,6 +70,18 @@ def test_every_variable_the_workers_get_is_one_the_settings_read_and_no_secret_i
         assert settings.visibility_timeout > settings.task_time_limit
 
 
+def test_the_viewer_reads_the_workers_storage_off_loopback_with_a_token_from_the_environment():
+    services = _compose()["services"]
+    ui, worker = services["ui"], services["worker-image"]
+    command = ui["command"]
+    assert command[0] == "ui" and command[command.index("--host") + 1] == "0.0.0.0"
+    port = command[command.index("--port") + 1]
+    assert f"{port}:{port}" in ui["ports"]
+    env = dict(ui["environment"])
+    assert env.pop("DARKROOM_UI_TOKEN").startswith("${DARKROOM_UI_TOKEN:?")  # never written down, never empty
+    assert env == worker["environment"]  # the same storage, endpoint and credentials as the workers
+
+
 def test_the_worker_image_installs_darkroom_with_every_codec():
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert 'pip install --no-cache-dir ".[all]"' in dockerfile

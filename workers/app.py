@@ -6,12 +6,13 @@ Settings are read once, from the environment, when the worker starts.
 from __future__ import annotations
 
 import logging
+import random
 from typing import Any
 
 from celery.signals import worker_process_init
 
 from darkroom.pipeline.errors import StorageError, Transient
-from darkroom.pipeline.queue import TASK_NAME, make_celery
+from darkroom.pipeline.queue import CHUNK_TASK_NAME, TASK_NAME, make_celery
 from darkroom.pipeline.settings import Settings
 from darkroom.pipeline.storage import Storage, open_storage
 from darkroom.workers.conversion import process_message
@@ -54,6 +55,35 @@ def convert(self, message: Any) -> None:
     """Convert one `ConvertRequest` (a JSON dict).  Writes manifests; returns nothing."""
     delivery = self.request.delivery_info or {}
     redelivered = bool(self.request.retries or delivery.get("redelivered"))
-    manifests = process_message(message, _storage_here(), settings.limits, redelivered)
+    manifests = process_message(message, _storage_here(), settings.limits, redelivered,
+                                settings.index_compact_every)
     failed = sum(m.status == "failed" for m in manifests)
     log.info("converted %d item(s), %d failed", len(manifests) - failed, failed)
+
+
+@app.task(
+    name=CHUNK_TASK_NAME,
+    bind=True,
+    autoretry_for=(),
+    max_retries=50,
+    acks_late=True,
+    reject_on_worker_lost=True,
+)
+def convert_chunk(self, messages: list[Any]) -> None:
+    """Convert several `ConvertRequest`s sent as one message (`darkroom reprocess`).
+
+    Each request is converted alone, so one bad request costs only its own
+    items; if storage fails mid-chunk, the chunk is retried from that request
+    on, with the same backoff as `convert`.
+    """
+    if not isinstance(messages, list):
+        log.error("rejected a chunk that is not a list of requests: %.200r", messages)
+        return
+    delivery = self.request.delivery_info or {}
+    redelivered = bool(self.request.retries or delivery.get("redelivered"))
+    for position, message in enumerate(messages):
+        try:
+            process_message(message, _storage_here(), settings.limits, redelivered, settings.index_compact_every)
+        except (Transient, StorageError) as e:
+            countdown = min(60.0, 2.0 ** self.request.retries) * (0.5 + random.random())
+            raise self.retry(args=[messages[position:]], exc=e, countdown=countdown) from e

@@ -13,7 +13,7 @@ import json
 import logging
 from typing import Any
 
-from darkroom.pipeline import paths
+from darkroom.pipeline import index, paths
 from darkroom.pipeline.errors import InvalidInput, MessageDecodeError, NotFound, Transient
 from darkroom.pipeline.manifest import (
     ArtifactInfo,
@@ -31,7 +31,8 @@ from darkroom.workers.converters import Converter, ItemInput, Output, Payload, c
 log = logging.getLogger("darkroom.worker")
 
 
-def process_message(raw: object, storage: Storage, limits: Limits, redelivered: bool = False) -> list[Manifest]:
+def process_message(raw: object, storage: Storage, limits: Limits, redelivered: bool = False,
+                    compact_every: int = 0) -> list[Manifest]:
     """Decode and process a queue message; return the manifests written.
 
     A malformed message is logged and yields failed manifests where it names
@@ -46,16 +47,25 @@ def process_message(raw: object, storage: Storage, limits: Limits, redelivered: 
     except MessageDecodeError as e:
         log.error("rejected a malformed message: %s", e.message)
         return []
-    return process_request(request, storage, limits, redelivered)
+    return process_request(request, storage, limits, redelivered, compact_every)
 
 
 def process_request(request: ConvertRequest, storage: Storage, limits: Limits,
-                    redelivered: bool = False) -> list[Manifest]:
+                    redelivered: bool = False, compact_every: int = 0) -> list[Manifest]:
     """Convert every item of `request`; one item's failure never costs the others.
 
     `redelivered`: the queue delivers this request again (a retry, a crashed
     worker); its artifacts may be stored already, whatever the message says.
+    `compact_every`: compact the run's manifest index about once in this many
+    requests (0: never).
     """
+    manifests = _process(request, storage, limits, redelivered)
+    # After the manifests: a journal object names only manifests already stored.
+    index.append(storage, request.project, request.run, manifests, compact_every)
+    return manifests
+
+
+def _process(request: ConvertRequest, storage: Storage, limits: Limits, redelivered: bool) -> list[Manifest]:
     try:
         converter = converter_for(request.kind)
         options = converter.parse_options(request.options)
@@ -119,7 +129,7 @@ def _convert_item(request: ConvertRequest, item: Item, converter: Converter, opt
         artifact=ArtifactInfo(**cached["artifact"]),
         related=[RelatedInfo(**r) for r in cached["related"]],
         **_manifest_fields(cached["fields"]),
-        converter=info, batch=request.batch,
+        converter=info, batch=request.batch, input=_input(request, item),
     )
 
 
@@ -207,7 +217,12 @@ def _failed(request: ConvertRequest, item: Item, info: ConverterInfo, error: Inv
         index=item.index, kind=request.kind, revision=request.revision, status="failed",
         error=ErrorInfo(code=error.code, message=error.message), caption=item.caption,
         source=_source_info(item.source), converter=info, batch=request.batch,
+        input=_input(request, item),
     )
+
+
+def _input(request: ConvertRequest, item: Item) -> dict[str, Any]:
+    return {"options": request.options, "item": item.model_dump(mode="json", exclude={"new_payload"})}
 
 
 def _write(storage: Storage, request: ConvertRequest, manifest: Manifest) -> Manifest:

@@ -55,7 +55,8 @@ def serve(lines: Any, out: Any) -> None:
             continue
         for attempt in range(_ATTEMPTS):
             try:
-                manifests = process_message(envelope["request"], storage, settings.limits)
+                manifests = process_message(envelope["request"], storage, settings.limits,
+                                            compact_every=settings.index_compact_every)
                 answer["results"] = [[m.status, m.error.code if m.error else ""] for m in manifests]
                 break
             except (Transient, StorageError) as e:

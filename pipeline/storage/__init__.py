@@ -46,6 +46,12 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def _delete(self, key: str) -> None: ...
 
+    def _stream(self, key: str, start: int, end: int, chunk_size: int) -> Iterator[bytes]:
+        # Backends that can read part of an object override this; the fallback reads it whole.
+        data = self._get(key, None)[start:end]
+        for i in range(0, len(data), chunk_size):
+            yield data[i:i + chunk_size]
+
     # -- the interface the rest of darkroom uses ------------------------------
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> str:
         """Write `data` at `key` (replacing it); return the object's URI."""
@@ -64,6 +70,27 @@ class Storage(abc.ABC):
 
     def size(self, key: str) -> int | None:
         return self._size(check_storage_key(key))
+
+    def stream(self, key: str, start: int = 0, end: int | None = None,
+               chunk_size: int = 256 * 1024) -> Iterator[bytes]:
+        """The bytes ``[start, end)`` of the object at `key`, in chunks of at most `chunk_size`.
+
+        For serving media with HTTP ranges (a viewer seeking in a video) without
+        holding the object in memory.  The key is checked now; the object is
+        read as the chunks are taken.
+
+        Raises
+        ------
+        NotFound: no object there (`end` not given), or, while iterating, it went away.
+        ValueError: `start` and `end` are not a range of bytes.
+        """
+        if end is None:
+            end = self.size(key)
+            if end is None:
+                raise NotFound(f"no object {key} in {self.url}")
+        if start < 0 or end < start:
+            raise ValueError(f"range [{start}, {end}) of {key} is not a range of bytes")
+        return self._stream(check_storage_key(key), start, end, chunk_size)
 
     def exists(self, key: str) -> bool:
         return self.size(key) is not None

@@ -55,6 +55,24 @@ class FileStorage(Storage):
         except PermissionError as e:
             raise PermissionDenied(f"cannot read {path}: {e}") from e
 
+    def _stream(self, key: str, start: int, end: int, chunk_size: int) -> Iterator[bytes]:
+        path = self._path(key)
+        try:
+            f = open(path, "rb")
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise NotFound(f"no object {key} in {self.url}") from None
+        except PermissionError as e:
+            raise PermissionDenied(f"cannot read {path}: {e}") from e
+        with f:
+            f.seek(start)
+            left = end - start
+            while left > 0:
+                chunk = f.read(min(chunk_size, left))
+                if not chunk:  # the object is shorter than asked: replaced meanwhile
+                    return
+                left -= len(chunk)
+                yield chunk
+
     def _size(self, key: str) -> int | None:
         try:
             stat = self._path(key).stat()

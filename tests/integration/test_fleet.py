@@ -189,7 +189,7 @@ def test_a_training_process_killed_after_its_last_log_loses_nothing_on_a_fleet(f
     project, run_id = run_dir.parent.name, run_dir.name
     reader = darkroom.Api().run(f"{project}/{run_id}")
     deadline = time.monotonic() + 120
-    while len(reader.manifest_keys()) < 80 and time.monotonic() < deadline:
+    while len(reader.entries()) < 80 and time.monotonic() < deadline:
         time.sleep(0.2)
     manifests = reader.manifests(key="img")
     assert len(manifests) == 80 and all(m["status"] == "ok" for m in manifests)

@@ -31,7 +31,7 @@ def test_status_shows_waiting_messages_then_the_worker_and_the_runs_counts(fleet
     before = _status(fleet, "watch")
     assert before["queues"]["darkroom.image"] == 6 and before["workers"] == {}
     assert before["runs"] == [{"run": run.path, "state": "running", "logged": 6, "converted": 0,
-                               "failed": 0, "pending": 6}]
+                               "failed": 0, "pending": 6, "batches": []}]
 
     worker = fleet.start_worker(queues="image")
     report = run.finish(timeout=60, quiet=True)
@@ -40,6 +40,6 @@ def test_status_shows_waiting_messages_then_the_worker_and_the_runs_counts(fleet
     assert after["queues"]["darkroom.image"] == 0
     assert any(queues == ["darkroom.image"] for queues in after["workers"].values()), after["workers"]
     assert after["runs"] == [{"run": run.path, "state": "finished", "logged": 6, "converted": 5,
-                              "failed": 1, "pending": 0}]
+                              "failed": 1, "pending": 0, "batches": []}]
     assert worker.poll() is None
     assert _status(fleet, "other-project")["runs"] == []

@@ -111,6 +111,22 @@ def test_get_accepts_an_object_exactly_at_max_bytes(storage: Storage) -> None:
     assert storage.get("raw/big.npy", max_bytes=1000) == b"x" * 1000
 
 
+def test_stream_gives_a_byte_range_in_chunks_without_reading_the_rest(storage: Storage) -> None:
+    data = bytes(range(256)) * 40  # 10,240 bytes
+    storage.put("media/image/big.bin", data)
+    assert b"".join(storage.stream("media/image/big.bin")) == data
+    chunks = list(storage.stream("media/image/big.bin", 1000, 9000, chunk_size=3000))
+    assert b"".join(chunks) == data[1000:9000] and max(len(c) for c in chunks) <= 3000 and len(chunks) >= 3
+    assert b"".join(storage.stream("media/image/big.bin", 10_000, 10_240)) == data[10_000:]
+    assert list(storage.stream("media/image/big.bin", 5, 5)) == []
+    with pytest.raises(NotFound):
+        storage.stream("media/image/missing.bin")
+    with pytest.raises(NotFound):
+        list(storage.stream("media/image/missing.bin", 0, 10))
+    with pytest.raises(ValueError, match="is not a range of bytes"):
+        storage.stream("media/image/big.bin", 9, 3)
+
+
 def test_delete_removes_an_object_and_deleting_a_missing_one_is_harmless(storage: Storage) -> None:
     storage.put("raw/gone", b"1")
     storage.delete("raw/gone")
@@ -160,7 +176,7 @@ def test_storages_under_sibling_roots_do_not_see_each_others_objects(
 
 
 @pytest.mark.parametrize("key", UNSAFE_KEYS)
-@pytest.mark.parametrize("operation", ["put", "get", "size", "exists", "delete"])
+@pytest.mark.parametrize("operation", ["put", "get", "size", "exists", "delete", "stream"])
 def test_a_key_that_could_escape_the_root_is_refused_by_every_operation(
     storage: Storage, operation: str, key: str
 ) -> None:
@@ -170,6 +186,7 @@ def test_a_key_that_could_escape_the_root_is_refused_by_every_operation(
         "size": lambda: storage.size(key),
         "exists": lambda: storage.exists(key),
         "delete": lambda: storage.delete(key),
+        "stream": lambda: storage.stream(key, 0, 4),
     }[operation]
     with pytest.raises(UnsafeKey) as info:
         call()

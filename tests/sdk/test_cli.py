@@ -46,6 +46,7 @@ def test_demo_exits_zero_and_prints_the_report(demo):
     assert "  report: 24 converted, 0 failed, 0 pending" in done.stdout
     assert f"  media and manifests: {url}/runs/{path}/" in done.stdout
     assert f"  look at it:  darkroom show {path}" in done.stdout
+    assert f"  in a browser: darkroom ui --storage {url}\n" in done.stdout
     assert f"darkroom: run {path}: 24 converted, 0 failed, 0 pending" in done.stderr
 
 
@@ -138,7 +139,7 @@ def test_every_command_has_help(command, first_line):
 def test_the_top_level_help_lists_every_command():
     result = CliRunner().invoke(main, ["--help"])
     commands = result.stdout.split("Commands:", 1)[1]
-    assert [line.split()[0] for line in commands.strip().splitlines()] == ["demo", "runs", "show", "status", "sync", "worker"]
+    assert [line.split()[0] for line in commands.strip().splitlines()] == ["demo", "reprocess", "runs", "show", "status", "sync", "ui", "worker"]
 
 
 def test_the_version_option_prints_the_package_version():

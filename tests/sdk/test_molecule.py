@@ -192,13 +192,15 @@ def test_a_run_builds_smiles_in_3d_keeps_files_as_given_and_fails_bad_molecules_
     assert (art["format"], art["media_type"], art["atoms"], art["bonds"]) == ("pdb", "chemical/x-pdb", 21, 21)
     assert back.GetNumAtoms() == 21 and np.ptp(back.GetConformer().GetPositions()[:, 2]) > 0.5
     assert manifest["caption"] == "aspirin" and manifest["converter"]["options"]["source"] == "smiles"
-    (related,) = manifest["related"]
+    related, geometry_file = manifest["related"]
     assert (related["role"], related["format"], related["width"]) == ("depiction", "png", 300)
+    assert (geometry_file["role"], geometry_file["atoms"], geometry_file["bonds"]) == ("geometry", 21, 21)
     with Image.open(io.BytesIO(reader.read(manifest, role="depiction"))) as image:
         assert image.format == "PNG" and image.size == (300, 300)
 
     manifest, data = read("acid")
-    assert data == pdb.encode() and manifest["artifact"]["atoms"] == 8 and manifest["related"] == []
+    assert data == pdb.encode() and manifest["artifact"]["atoms"] == 8
+    assert [r["role"] for r in manifest["related"]] == ["geometry"]
     assert Chem.MolFromPDBBlock(data.decode(), removeHs=False).GetNumAtoms() == 8
 
     manifest, data = read("benzene")

@@ -222,8 +222,9 @@ def test_a_run_stores_clouds_as_pts_json_and_meshes_as_given_with_a_glb(embedded
     assert data == obj_path.read_bytes()
     assert (manifest["artifact"]["vertices"], manifest["artifact"]["faces"]) == (len(sphere.vertices), len(sphere.faces))
     assert len(trimesh.load_scene(io.BytesIO(data), file_type="obj").to_mesh().vertices) == len(sphere.vertices)
-    (related,) = manifest["related"]
+    related, geometry_file = manifest["related"]
     assert (related["role"], related["format"], related["vertices"]) == ("glb", "glb", len(sphere.vertices))
+    assert (geometry_file["role"], geometry_file["format"]) == ("geometry", "bin")
     back = trimesh.load_scene(io.BytesIO(reader.read(manifest, role="glb")), file_type="glb").to_mesh()
     assert len(back.vertices) == len(sphere.vertices) and len(back.faces) == len(sphere.faces)
 
@@ -232,4 +233,5 @@ def test_a_run_stores_clouds_as_pts_json_and_meshes_as_given_with_a_glb(embedded
 
     manifest, data = read("quad")
     assert json.loads(data)["meshes"][0]["indices"] == [0, 1, 2, 0, 2, 3]
-    assert (manifest["artifact"]["vertices"], manifest["artifact"]["faces"]) == (4, 2) and manifest["related"] == []
+    assert (manifest["artifact"]["vertices"], manifest["artifact"]["faces"]) == (4, 2)
+    assert [r["role"] for r in manifest["related"]] == ["geometry"]

@@ -123,7 +123,7 @@ def test_a_pdb_file_is_stored_byte_for_byte_with_rdkits_atom_and_bond_counts() -
     output = stored(pdb, "pdb")
     assert output.data == pdb.encode() and (output.format, output.media_type) == ("pdb", "chemical/x-pdb")
     assert output.measurements == {"atoms": 8, "bonds": 7} and read_pdb(output).GetNumAtoms() == 8
-    assert output.related == [] and output.warnings == []
+    assert [r.role for r in output.related] == ["geometry"] and output.warnings == []
 
 
 @pytest.mark.parametrize("fmt", ["sdf", "sd"])
@@ -238,7 +238,8 @@ def test_a_smiles_becomes_a_3d_pdb_with_hydrogens_and_a_depiction_png() -> None:
     assert sorted(a.GetSymbol() for a in mol.GetAtoms()).count("H") == 8
     z = mol.GetConformer().GetPositions()[:, 2]
     assert np.ptp(z) > 0.5  # 3-D, not a flat drawing
-    (depiction,) = output.related
+    depiction, geometry_file = output.related
+    assert geometry_file.role == "geometry"
     assert (depiction.role, depiction.format, depiction.media_type) == ("depiction", "png", "image/png")
     with Image.open(io.BytesIO(depiction.data)) as image:
         assert image.format == "PNG" and image.size == (300, 300)

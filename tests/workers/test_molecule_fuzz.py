@@ -18,7 +18,7 @@ from rdkit.Chem import AllChem
 
 from darkroom.pipeline.errors import InvalidInput
 from darkroom.pipeline.settings import Limits
-from darkroom.workers.converters import ItemInput, Output, Payload
+from darkroom.workers.converters import ItemInput, Output, Payload, geometry
 from darkroom.workers.converters.molecule import MoleculeOptions, convert
 
 LIMITS = Limits(max_points=60, max_payload_bytes=1 << 20)
@@ -43,6 +43,11 @@ def outcome(data: bytes, options: MoleculeOptions) -> Output | InvalidInput:
         mol = Chem.MolFromPDBBlock(output.data.decode(), removeHs=False, sanitize=False)
         assert mol is not None and mol.GetNumAtoms() == atoms
         for related in output.related:
+            if related.role == "geometry":  # the viewer's binary: every atom, bonds between them
+                header, arrays = geometry.decode(related.data)
+                assert len(arrays["positions"]) == len(arrays["elements"]) == atoms
+                assert not len(arrays["bonds"]) or int(arrays["bonds"].max()) < atoms
+                continue
             assert related.role == "depiction"
             Image.open(io.BytesIO(related.data)).load()
     return output

@@ -211,7 +211,8 @@ def test_malformed_boxes_and_vectors_are_refused_naming_the_entry_and_field(scen
 def test_a_pts_json_file_of_rows_is_checked_and_stored_as_given() -> None:
     text = json.dumps([[0, 0, 0, 1, 2, 3], [1.5, 2.5, 3.5, 255, 255, 255]])
     output = run_file(text, "pts.json")
-    assert output.data == text.encode() and output.format == "pts.json" and output.related == []
+    assert output.data == text.encode() and output.format == "pts.json"
+    assert [r.role for r in output.related] == ["geometry"]
     assert output.measurements == {"points": 2, "display_truncated": False}
     assert len(json.loads(output.data)) == 2
 
@@ -253,8 +254,9 @@ def test_a_mesh_file_is_kept_as_given_and_also_stored_as_glb_with_its_counts(fmt
     assert output.data == data and output.format == fmt
     assert output.measurements == {"vertices": len(sphere.vertices), "faces": len(sphere.faces)}
     assert len(load(output.data, fmt).vertices) == len(sphere.vertices)
-    (glb,) = output.related
+    glb, geometry_file = output.related
     assert (glb.role, glb.format, glb.media_type) == ("glb", "glb", "model/gltf-binary")
+    assert geometry_file.role == "geometry"
     back = load(glb.data, "glb")
     assert (len(back.vertices), len(back.faces)) == (len(sphere.vertices), len(sphere.faces))
     np.testing.assert_allclose(np.sort(back.vertices, axis=0), np.sort(sphere.vertices, axis=0), atol=1e-6)
@@ -335,7 +337,8 @@ def test_a_babylon_file_is_checked_as_json_and_its_meshes_counted() -> None:
                        "geometries": {"vertexData": [{"id": "g", "positions": [0, 0, 0, 1, 1, 1, 2, 2, 2],
                                                       "indices": [0, 1, 2]}]}})
     output = run_file(text, "babylon")
-    assert output.data == text.encode() and output.related == [] and output.media_type == "application/json"
+    assert output.data == text.encode() and output.media_type == "application/json"
+    assert [r.role for r in output.related] == ["geometry"]
     assert output.measurements == {"vertices": 7, "faces": 3}
     assert len(json.loads(output.data)["meshes"][0]["positions"]) // 3 == 4
 

@@ -20,7 +20,7 @@ from hypothesis.extra import numpy as hnp
 
 from darkroom.pipeline.errors import InvalidInput
 from darkroom.pipeline.settings import Limits
-from darkroom.workers.converters import ItemInput, Output, Payload
+from darkroom.workers.converters import ItemInput, Output, Payload, geometry
 from darkroom.workers.converters.object3d import Object3DOptions, convert
 
 NPY = "application/x-npy"
@@ -48,9 +48,18 @@ def outcome(item: ItemInput, options: Object3DOptions) -> Output | InvalidInput:
     assert all(isinstance(w, str) and w for w in output.warnings)
     m = output.measurements
     assert 0 <= m.get("points", 0) <= LIMITS.max_points and 0 <= m.get("vertices", 0)
-    for related in output.related:  # a mesh's GLB reads back with its counts
-        mesh = trimesh.load_scene(io.BytesIO(related.data), file_type="glb").to_mesh()
-        assert (len(mesh.vertices), len(mesh.faces)) == (m["vertices"], m["faces"])
+    for related in output.related:
+        if related.role == "glb":  # a mesh's GLB reads back with its counts
+            mesh = trimesh.load_scene(io.BytesIO(related.data), file_type="glb").to_mesh()
+            assert (len(mesh.vertices), len(mesh.faces)) == (m["vertices"], m["faces"])
+            continue
+        assert related.role in ("geometry", "display")  # the viewer's binary reads back too
+        header, arrays = geometry.decode(related.data)
+        if header["kind"] == "mesh":
+            assert arrays["positions"].shape == (m["vertices"], 3) and arrays["indices"].shape == (m["faces"], 3)
+            assert not len(arrays["indices"]) or int(arrays["indices"].max()) < m["vertices"]
+        else:
+            assert header["total_points"] == m["points"] and len(arrays["positions"]) == header["points"]
     return output
 
 

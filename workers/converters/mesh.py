@@ -18,6 +18,7 @@ import numpy as np
 
 from darkroom.pipeline.errors import InvalidInput
 from darkroom.pipeline.settings import Limits
+from darkroom.workers.converters import geometry
 
 _INSTALL = "pip install 'darkroom[object3d]'"
 _OBJ_VERTEX = re.compile(rb"^[ \t]*v[ \t]", re.MULTILINE)
@@ -27,8 +28,13 @@ _COMPONENT_BYTES = {5120: 1, 5121: 1, 5122: 2, 5123: 2, 5125: 4, 5126: 4}
 _TYPE_COMPONENTS = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2": 4, "MAT3": 9, "MAT4": 16}
 
 
-def load_mesh(data: bytes, fmt: str, limits: Limits, warnings: list[str]) -> tuple[dict[str, int], bytes]:
-    """Load an obj, gltf, glb or stl file: its vertex and face counts, and the mesh as GLB.
+def load_mesh(data: bytes, fmt: str, limits: Limits, warnings: list[str]) -> tuple[dict[str, int], bytes, bytes]:
+    """Load an obj, gltf, glb or stl file: its vertex and face counts, the mesh as GLB, and its geometry file.
+
+    The geometry file (workers/converters/geometry.py) holds ``positions``
+    (float32 V×3), ``indices`` (uint32 F×3, triangles) and, when the mesh has
+    per-vertex colours, ``colors`` (uint8 V×4 RGBA): a viewer draws it with no
+    glTF parser.
 
     Raises
     ------
@@ -61,12 +67,17 @@ def load_mesh(data: bytes, fmt: str, limits: Limits, warnings: list[str]) -> tup
                                "log a point cloud as an N×3 array or pts.json)")
         mesh = scene.to_mesh()
         glb = mesh.export(file_type="glb")
+        arrays = {"positions": np.asarray(mesh.vertices), "indices": np.asarray(mesh.faces).astype(np.uint32)}
+        if getattr(mesh.visual, "kind", None) == "vertex":
+            arrays["colors"] = np.asarray(mesh.visual.vertex_colors, dtype=np.uint8)
     except InvalidInput:
         raise
     except Exception as e:  # trimesh raises anything (IndexError, KeyError, ...) on a corrupt file
         raise InvalidInput("invalid_mesh", f"{fmt} file could not be read by trimesh: "
                            f"{type(e).__name__}: {str(e)[:200]}") from None
-    return {"vertices": len(mesh.vertices), "faces": len(mesh.faces)}, glb
+    counts = {"vertices": len(mesh.vertices), "faces": len(mesh.faces)}
+    info = {**counts, "bounds": geometry.bounds(arrays["positions"])}
+    return counts, glb, geometry.encode("mesh", arrays, info)
 
 
 def _check_count(vertices: int, fmt: str, limits: Limits, verb: str) -> None:
@@ -146,8 +157,11 @@ def _list(value: dict[str, Any], field: str, fmt: str) -> list[Any]:
     return entries
 
 
-def check_babylon(data: bytes, limits: Limits) -> dict[str, int]:
-    """Check a Babylon file (JSON: meshes with positions and indices); return its counts.
+def check_babylon(data: bytes, limits: Limits) -> tuple[dict[str, int], bytes]:
+    """Check a Babylon file (JSON: meshes with positions and indices); return its counts and geometry file.
+
+    The geometry file joins every mesh's positions and triangles, as they are
+    given (each mesh's own position, rotation and scaling are not applied).
 
     Memory grows with the file, which DARKROOM_MAX_PAYLOAD_BYTES bounds; the
     vertex count is checked before any array is built.
@@ -180,12 +194,20 @@ def check_babylon(data: bytes, limits: Limits) -> dict[str, int]:
     _check_count(vertices, "babylon", limits, "declares")
     if vertices == 0:
         raise InvalidInput("invalid_mesh", "babylon file has no mesh positions")
+    xyz, faces = [], []
     for where, positions, indices in arrays:
-        _babylon_numbers(positions, indices, where)
-    return {"vertices": vertices, "faces": sum(len(i) // 3 for _, _, i in arrays)}
+        points, triangles = _babylon_numbers(positions, indices, where)
+        faces.append(triangles.reshape(-1, 3) + sum(len(p) for p in xyz))
+        xyz.append(points.reshape(-1, 3).astype(np.float64))
+    counts = {"vertices": vertices, "faces": sum(len(i) // 3 for _, _, i in arrays)}
+    joined = np.concatenate(xyz)
+    geometry_file = geometry.encode(
+        "mesh", {"positions": joined, "indices": np.concatenate(faces).astype(np.uint32)},
+        {**counts, "bounds": geometry.bounds(joined)})
+    return counts, geometry_file
 
 
-def _babylon_numbers(positions: list[Any], indices: list[Any], where: str) -> None:
+def _babylon_numbers(positions: list[Any], indices: list[Any], where: str) -> tuple[np.ndarray, np.ndarray]:
     try:
         xyz = np.array(positions)
         faces = np.array(indices)
@@ -197,3 +219,4 @@ def _babylon_numbers(positions: list[Any], indices: list[Any], where: str) -> No
                        or faces.max() >= len(positions) // 3):
         raise InvalidInput("invalid_mesh", f"babylon {where} indices must be whole numbers below its "
                            f"{len(positions) // 3} vertices")
+    return xyz, faces if faces.size else np.zeros(0, dtype=np.int64)

@@ -16,14 +16,16 @@ import re
 from collections.abc import Iterator
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from darkroom.pipeline.errors import InvalidInput
 from darkroom.pipeline.settings import Limits
-from darkroom.workers.converters import Converter, ItemInput, Output, RelatedOutput
+from darkroom.workers.converters import Converter, ItemInput, Output, RelatedOutput, geometry
 from darkroom.workers.converters.molecule_text import check_mmtf, check_text_format, declared_atoms, decode_text
 
-VERSION = "1"
+# 2: a `geometry` related file (atoms, elements, bonds) for the viewer.
+VERSION = "2"
 FileType = Literal["pdb", "pqr", "mmcif", "mcif", "cif", "sdf", "sd", "gro", "mol2", "mmtf", "mol"]
 _STORED = ("pdb", "pqr", "mmcif", "mcif", "cif", "sdf", "sd", "gro", "mol2", "mmtf")
 _BUILT_FROM = ("mol", "sdf", "sd", "mol2")  # formats with bond orders
@@ -86,35 +88,39 @@ def convert(item: ItemInput, options: MoleculeOptions, limits: Limits) -> Output
 
 def _stored(data: bytes, fmt: str, limits: Limits, warnings: list[str]) -> Output:
     measurements: dict[str, Any] = {}
+    related = []
     if fmt == "mmtf":
         check_mmtf(data)
     else:
         text = decode_text(data, fmt, warnings)
         _check_bound(declared_atoms(text, fmt), fmt, limits)
         if fmt in ("pdb", "sdf", "sd", "mol2"):
-            measurements = _rdkit_counts(text, fmt, warnings)
+            mols = _rdkit_mols(text, fmt, warnings)
+            measurements = {"atoms": sum(m.GetNumAtoms() for m in mols), "bonds": sum(m.GetNumBonds() for m in mols)}
+            related.append(_geometry(mols))
         else:
             atoms = check_text_format(text, fmt)
             if atoms is not None:
                 measurements = {"atoms": atoms}
     return Output(data=data, format=fmt, media_type=_MEDIA_TYPES[fmt], measurements=measurements,
-                  warnings=warnings)
+                  warnings=warnings, related=related)
 
 
-def _rdkit_counts(text: str, fmt: str, warnings: list[str]) -> dict[str, int]:
-    """Parse without sanitizing (a file a viewer shows need not pass rdkit's valence rules)."""
+def _rdkit_mols(text: str, fmt: str, warnings: list[str]) -> list[Any]:
+    """The file's molecules (an sdf's records), parsed without sanitizing (a file a viewer shows
+    need not pass rdkit's valence rules)."""
     Chem = _chem()
     text = _ascii(text)
     if fmt in ("sdf", "sd"):
-        atoms = bonds = records = 0
+        mols = []
         supplier = Chem.ForwardSDMolSupplier(io.BytesIO(text.encode("utf-8")), sanitize=False, removeHs=False)
         with _rdkit_log() as messages:
             for records, mol in enumerate(supplier, 1):
                 if mol is None:
                     raise InvalidInput("invalid_molecule", f"{fmt} record {records} is not a molfile rdkit can "
                                        f"read: {_reason(messages, 'unreadable')}")
-                atoms, bonds = atoms + mol.GetNumAtoms(), bonds + mol.GetNumBonds()
-        if not records:
+                mols.append(mol)
+        if not mols:
             raise InvalidInput("invalid_molecule", f"{fmt} file holds no molecule record")
     else:
         with _rdkit_log() as messages:
@@ -128,8 +134,8 @@ def _rdkit_counts(text: str, fmt: str, warnings: list[str]) -> dict[str, int]:
         if mol is None or mol.GetNumAtoms() == 0:
             raise InvalidInput("invalid_molecule", f"{fmt} file is not a {fmt} molecule rdkit can read: "
                                f"{_reason(messages, 'no atoms found')}")
-        atoms, bonds = mol.GetNumAtoms(), mol.GetNumBonds()
-    return {"atoms": atoms, "bonds": bonds}
+        mols = [mol]
+    return mols
 
 
 # -- molecules built in 3-D ----------------------------------------------------------------
@@ -196,6 +202,7 @@ def _built(mol: Any, options: MoleculeOptions, limits: Limits, warnings: list[st
     except (RuntimeError, ValueError) as e:
         raise InvalidInput("invalid_molecule", f"rdkit could not build this molecule: {e}") from None
     related = [depiction] if depiction else []
+    related.append(_geometry([mol]))
     return Output(data=pdb.encode("utf-8"), format="pdb", media_type=_MEDIA_TYPES["pdb"],
                   measurements={"atoms": mol.GetNumAtoms(), "bonds": mol.GetNumBonds()},
                   warnings=warnings, related=related)
@@ -259,6 +266,37 @@ def _depiction(mol: Any, warnings: list[str]) -> RelatedOutput | None:
 
 
 # -- shared -------------------------------------------------------------------------------------
+
+# rdkit's bond type as the viewer draws it: 1 single, 2 double, 3 triple, 4 aromatic, 0 anything else.
+_BOND_ORDERS = {"SINGLE": 1, "DOUBLE": 2, "TRIPLE": 3, "AROMATIC": 4}
+
+
+def _geometry(mols: list[Any]) -> RelatedOutput:
+    """The atoms and bonds of `mols` (an sdf's records side by side) as a geometry file
+    (workers/converters/geometry.py): ``positions`` (float32 A×3, Å), ``elements`` (uint8 A,
+    atomic numbers), ``bonds`` (uint32 B×2, atom indices) and ``bond_orders`` (uint8 B, see
+    `_BOND_ORDERS`).  A molecule without coordinates has its atoms at 0."""
+    positions, elements, bonds, orders = [], [], [], []
+    offset = 0
+    for mol in mols:
+        n = mol.GetNumAtoms()
+        positions.append(mol.GetConformer().GetPositions() if mol.GetNumConformers() else np.zeros((n, 3)))
+        elements.append(np.array([a.GetAtomicNum() for a in mol.GetAtoms()], dtype=np.int64).reshape(n))
+        pairs = [(b.GetBeginAtomIdx(), b.GetEndAtomIdx()) for b in mol.GetBonds()]
+        bonds.append(np.array(pairs, dtype=np.int64).reshape(len(pairs), 2) + offset)
+        orders.append(np.array([_BOND_ORDERS.get(str(b.GetBondType()), 0) for b in mol.GetBonds()], dtype=np.int64))
+        offset += n
+    xyz = np.concatenate(positions).astype(np.float64).reshape(-1, 3)
+    arrays = {
+        "positions": xyz,
+        "elements": np.clip(np.concatenate(elements), 0, 255).astype(np.uint8),
+        "bonds": np.concatenate(bonds).astype(np.uint32).reshape(-1, 2),
+        "bond_orders": np.concatenate(orders).astype(np.uint8),
+    }
+    info = {"atoms": len(xyz), "bonds": len(arrays["bonds"]), "bounds": geometry.bounds(xyz),
+            "bond_orders": {"1": "single", "2": "double", "3": "triple", "4": "aromatic", "0": "other"}}
+    return RelatedOutput(role="geometry", data=geometry.encode("molecule", arrays, info), format="bin",
+                         media_type=geometry.MEDIA_TYPE, info={"atoms": info["atoms"], "bonds": info["bonds"]})
 
 
 def _check_bound(atoms: int | None, fmt: str, limits: Limits) -> None:

@@ -14,18 +14,20 @@ from pydantic import BaseModel, ConfigDict
 
 from darkroom.pipeline.errors import InvalidInput
 from darkroom.pipeline.settings import Limits
-from darkroom.workers.converters import Converter, ItemInput, Output, RelatedOutput
+from darkroom.workers.converters import Converter, ItemInput, Output, RelatedOutput, geometry
 from darkroom.workers.converters.mesh import check_babylon, load_mesh
 from darkroom.workers.converters.point_cloud import (
     DISPLAY_POINTS,
     check_points,
     check_pts_json,
     check_scene,
+    display_file,
     rows_of,
 )
 from darkroom.workers.payloads import NPY_MEDIA_TYPE, load_npy
 
-VERSION = "1"
+# 2: a `geometry` related file (or `display` for a cloud over DISPLAY_POINTS) for the viewer.
+VERSION = "2"
 _MEDIA_TYPES = {
     "obj": "model/obj", "gltf": "model/gltf+json", "glb": "model/gltf-binary", "stl": "model/stl",
     "babylon": "application/json", "pts.json": "application/json",
@@ -57,12 +59,15 @@ def convert(item: ItemInput, options: Object3DOptions, limits: Limits) -> Output
                            "file_type; accepted: an .npy point cloud, or a file with file_type")
     points = check_points(load_npy(item.payload.data, limits.max_payload_bytes), limits, "points", warnings)
     content: Any = rows_of(points)
+    boxes: list[dict] = []
+    vectors: list[dict] = []
     if options.point_cloud_type is not None:
         boxes, vectors = check_scene(_scene(item), "point cloud", warnings)
         content = {"type": options.point_cloud_type, "points": content, "boxes": boxes, "vectors": vectors}
     data = json.dumps(content, separators=(",", ":")).encode()
     return Output(data=data, format="pts.json", media_type="application/json",
-                  measurements=_cloud(len(points), warnings), warnings=warnings)
+                  measurements=_cloud(len(points), warnings), warnings=warnings,
+                  related=[_display(points, boxes, vectors)])
 
 
 def _scene(item: ItemInput) -> Any:
@@ -78,15 +83,29 @@ def _scene(item: ItemInput) -> Any:
 def _file(data: bytes, fmt: str, limits: Limits, warnings: list[str]) -> Output:
     related = []
     if fmt == "pts.json":
-        measurements = _cloud(check_pts_json(data, limits, warnings), warnings)
+        points, boxes, vectors = check_pts_json(data, limits, warnings)
+        measurements = _cloud(len(points), warnings)
+        related.append(_display(points, boxes, vectors))
     elif fmt == "babylon":
-        measurements = check_babylon(data, limits)
+        measurements, geometry_file = check_babylon(data, limits)
+        related.append(_geometry("geometry", geometry_file, measurements))
     else:
-        measurements, glb = load_mesh(data, fmt, limits, warnings)
+        measurements, glb, geometry_file = load_mesh(data, fmt, limits, warnings)
         related.append(RelatedOutput(role="glb", data=glb, format="glb", media_type="model/gltf-binary",
                                      info=dict(measurements)))
+        related.append(_geometry("geometry", geometry_file, measurements))
     return Output(data=data, format=fmt, media_type=_MEDIA_TYPES[fmt], measurements=measurements,
                   warnings=warnings, related=related)
+
+
+def _display(points: Any, boxes: list[dict], vectors: list[dict]) -> RelatedOutput:
+    role, data = display_file(points, boxes, vectors)
+    return _geometry(role, data, {"points": min(len(points), DISPLAY_POINTS)})
+
+
+def _geometry(role: str, data: bytes, info: dict[str, Any]) -> RelatedOutput:
+    """A geometry file (workers/converters/geometry.py) as a related file of the item."""
+    return RelatedOutput(role=role, data=data, format="bin", media_type=geometry.MEDIA_TYPE, info=dict(info))
 
 
 def _cloud(points: int, warnings: list[str]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import numpy as np
 
 from darkroom.pipeline.errors import InvalidInput
 from darkroom.pipeline.settings import Limits
+from darkroom.workers.converters import geometry
 
 COLUMNS = "rows of 3 (x, y, z), 4 (x, y, z, category 1..14) or 6 (x, y, z, r, g, b with 0..255) numbers"
 # Viewers show at most this many points (MEDIA_TYPES.md); more are stored whole and flagged.
@@ -140,8 +141,8 @@ def check_scene(scene: Any, what: str, warnings: list[str]) -> tuple[list[dict],
     return boxes, vectors
 
 
-def check_pts_json(data: bytes, limits: Limits, warnings: list[str]) -> int:
-    """Check a pts.json file (a plain list of rows, or a lidar/beta scene); return its point count.
+def check_pts_json(data: bytes, limits: Limits, warnings: list[str]) -> tuple[np.ndarray, list[dict], list[dict]]:
+    """Check a pts.json file (a plain list of rows, or a lidar/beta scene); return its points, boxes and vectors.
 
     Raises
     ------
@@ -154,7 +155,7 @@ def check_pts_json(data: bytes, limits: Limits, warnings: list[str]) -> int:
     except (ValueError, RecursionError) as e:
         raise InvalidInput("invalid_json", f"pts.json is not JSON ({str(e)[:200]})") from None
     if isinstance(value, list):
-        return len(points_from_json(value, limits, "pts.json points", warnings))
+        return points_from_json(value, limits, "pts.json points", warnings), [], []
     if not isinstance(value, dict):
         raise InvalidInput("invalid_scene", f"pts.json must be a list of rows or a lidar/beta object; "
                            f"got {type(value).__name__}")
@@ -162,9 +163,39 @@ def check_pts_json(data: bytes, limits: Limits, warnings: list[str]) -> int:
     if unknown or value.get("type") != "lidar/beta" or "points" not in value:
         raise InvalidInput("invalid_scene", f"pts.json object must have type 'lidar/beta' and points (type "
                            f"{value.get('type')!r}, unknown keys {unknown}); accepted keys: {', '.join(_SCENE_KEYS)}")
-    count = len(points_from_json(value["points"], limits, "pts.json points", warnings))
-    check_scene(value, "pts.json", warnings)
-    return count
+    points = points_from_json(value["points"], limits, "pts.json points", warnings)
+    boxes, vectors = check_scene(value, "pts.json", warnings)
+    return points, boxes, vectors
+
+
+def display_file(array: np.ndarray, boxes: list[dict], vectors: list[dict]) -> tuple[str, bytes]:
+    """The cloud as the viewer draws it: (role, geometry file) (workers/converters/geometry.py).
+
+    Up to `DISPLAY_POINTS` points: role ``geometry``, every point.  More: role
+    ``display``, a subsample of `DISPLAY_POINTS` points drawn uniformly with a
+    fixed seed (the same cloud always gives the same file), in their original
+    order; a stride would alias with a lidar's scan lines.  Arrays:
+    ``positions`` (float32 N×3), and ``categories`` (uint8 N, 1..14) or
+    ``colors`` (uint8 N×3) for 4- and 6-column clouds.  The header carries the
+    boxes, the vectors, ``points`` (in the file), ``total_points`` and ``bounds``.
+    """
+    total = len(array)
+    role = "geometry"
+    info: dict[str, Any] = {}
+    if total > DISPLAY_POINTS:
+        keep = np.sort(np.random.default_rng(0).choice(total, DISPLAY_POINTS, replace=False))
+        array = array[keep]
+        role = "display"
+        info["subsample"] = {"of": total, "method": "uniform random, seed 0"}
+    positions = np.asarray(array[:, :3], dtype=np.float64)
+    arrays: dict[str, np.ndarray] = {"positions": positions}
+    if array.shape[1] == 4:
+        arrays["categories"] = array[:, 3].astype(np.uint8)
+    elif array.shape[1] == 6:
+        arrays["colors"] = array[:, 3:].astype(np.uint8)
+    info.update({"points": len(array), "total_points": total, "bounds": geometry.bounds(positions),
+                 "boxes": boxes, "vectors": vectors})
+    return role, geometry.encode("points", arrays, info)
 
 
 def _entries(value: Any, what: str, keys: tuple[str, ...]) -> list[dict]:

@@ -1,0 +1,251 @@
+"""A run's compacted manifest index: read every manifest without listing them.
+
+Each manifest still lives at its deterministic key (DESIGN.md, Storage layout);
+the index is how a reader sees all of a run's manifests in a handful of reads.
+
+- **Journal.** Whoever writes manifests (a worker after a request, the sender
+  for an item it refused) also writes them as one new object under
+  ``index/journal/``.  A manifest is therefore in the index the moment it is
+  written, with no coordination between writers.
+- **Segments.** A compaction folds the journal into one segment at level 0,
+  and any ``FANOUT`` segments of a level into one of the level above (a
+  log-structured merge), so a run of N manifests is read from
+  O(FANOUT x log N) objects and each manifest is rewritten O(log N) times.
+  Workers compact now and then (`append`'s ``compact_every``).
+
+Compaction needs no lock.  A compactor deletes only objects it has read and
+whose entries it has already written into a new segment, so two compactors
+racing at worst leave duplicate entries, which every read merges away
+(newest revision, then newest ``created_at``, wins).  A reader lists the
+journal before the segments and starts over if an object it listed vanished
+while it read, so it never misses an entry that moved from one to the other.
+
+The format is lines of text, one entry a line: the fields a reader sorts and
+counts by, tab-separated, then the manifest's compact JSON.  Listing and
+status read the fields; the JSON is decoded only for the manifests a caller
+asks for.  A mis-encoded line makes the run's index unreadable
+(`IndexCorrupt`); `rebuild` makes it again from the manifests themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+import uuid
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from darkroom.pipeline import paths
+from darkroom.pipeline.errors import NotFound, StorageError
+
+if TYPE_CHECKING:  # `import darkroom` loads this module and stays light (no pydantic)
+    from darkroom.pipeline.manifest import Manifest
+    from darkroom.pipeline.storage import Storage
+
+log = logging.getLogger("darkroom.index")
+
+INDEX_SCHEMA = "darkroom.index/1"
+_HEADER = f"#{INDEX_SCHEMA}\n"
+# Segments of one level merged into one of the next.
+FANOUT = 8
+# A reader starts over at most this many times while compactions move entries.
+_READ_ATTEMPTS = 5
+
+Ident = tuple[int, str, int]  # (step, key segment, index)
+
+
+class IndexCorrupt(StorageError):
+    """An index object that darkroom did not write (or that was damaged)."""
+
+
+class Entry(NamedTuple):
+    """One manifest in the index: the fields readers sort and count by, and the manifest."""
+
+    ident: Ident
+    revision: int
+    status: str
+    kind: str
+    batch: str  # "" when not made by a reprocess batch
+    created_at: str
+    body: str  # the manifest's compact JSON
+
+    def manifest(self) -> dict[str, Any]:
+        return json.loads(self.body)
+
+    def newer_than(self, other: "Entry") -> bool:
+        return (self.revision, self.created_at) > (other.revision, other.created_at)
+
+
+def encode(manifests: "Iterable[Manifest | dict[str, Any]]") -> bytes:
+    """Index lines for `manifests` (objects or dicts in their JSON form)."""
+    lines = [_HEADER]
+    for m in manifests:
+        data = m if isinstance(m, dict) else m.model_dump(mode="json", by_alias=True)
+        lines.append(_line(data))
+    return "".join(lines).encode()
+
+
+def _line(m: dict[str, Any]) -> str:
+    # json.dumps escapes tabs and newlines inside strings, so the body holds
+    # neither; the fields before it are numbers, a path segment, and names
+    # darkroom checks (kind, status, batch ids, timestamps).
+    fields = (m["step"], paths.segment(m["key"]), m["index"], m.get("revision", 1), m["status"],
+              m["kind"], m.get("batch") or "", m.get("created_at", ""))
+    body = json.dumps(m, separators=(",", ":"), ensure_ascii=False)
+    return "\t".join(str(f) for f in fields) + "\t" + body + "\n"
+
+
+def parse(data: bytes, into: dict[Ident, Entry], where: str = "index object") -> None:
+    """Merge the entries of one index object into `into`, keeping each item's newest.
+
+    Raises
+    ------
+    IndexCorrupt: not an index object, or a line that does not parse.
+    """
+    text = data.decode("utf-8", errors="replace")
+    if not text.startswith(_HEADER):
+        raise IndexCorrupt(f"{where} does not start with {_HEADER.strip()!r}")
+    lines = text.split("\n")
+    for number, line in enumerate(lines[1:], start=2):
+        if not line:
+            continue
+        parts = line.split("\t", 8)
+        try:
+            entry = Entry((int(parts[0]), parts[1], int(parts[2])), int(parts[3]), parts[4],
+                          parts[5], parts[6], parts[7], parts[8])
+        except (ValueError, IndexError, TypeError):
+            raise IndexCorrupt(f"{where}, line {number}: not an index entry") from None
+        old = into.get(entry.ident)
+        if old is None or entry.newer_than(old):
+            into[entry.ident] = entry
+
+
+def _name() -> str:
+    # Time first so that listings come out oldest first; the random part keeps
+    # two writers in the same nanosecond apart.
+    return f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}"
+
+
+def journal_object(project: str, run: str, manifests: "list[Manifest | dict[str, Any]]") -> tuple[str, bytes]:
+    """The key and body of a journal object for `manifests` (for writers that put it themselves)."""
+    return paths.index_journal_key(project, run, _name()), encode(manifests)
+
+
+def append(storage: "Storage", project: str, run: str, manifests: "list[Manifest]", compact_every: int = 0) -> None:
+    """Add `manifests` to the run's index; compact it about once in `compact_every` calls.
+
+    Compaction is best effort: its failure is logged, never raised, since the
+    entries are safe in the journal either way.
+    """
+    if not manifests:
+        return
+    key, body = journal_object(project, run, manifests)
+    storage.put(key, body, "text/plain")
+    if compact_every > 0 and random.random() < 1.0 / compact_every:
+        try:
+            compact(storage, project, run)
+        except Exception as e:  # the journal write above already made the entries durable
+            log.warning("compacting the index of %s/%s failed (will be retried): %s", project, run, e)
+
+
+def read(storage: "Storage", project: str, run: str) -> dict[Ident, Entry] | None:
+    """Every item's newest entry, or None when the run has no index (or it stayed busy).
+
+    None tells the caller to list the manifests instead.
+    """
+    journal_prefix, segment_prefix = _prefixes(project, run)
+    for _ in range(_READ_ATTEMPTS):
+        # The journal is listed first: an entry compacted away after this
+        # listing is in a segment the second listing sees (see the module doc).
+        journal = sorted(storage.list(journal_prefix))
+        segments = sorted(storage.list(segment_prefix))
+        if not journal and not segments:
+            return None
+        found: dict[Ident, Entry] = {}
+        try:
+            for key in segments + journal:
+                parse(storage.get(key), found, key)
+        except NotFound:
+            continue  # a compaction moved what we listed: list again
+        return found
+    log.warning("the index of %s/%s kept moving under %d reads; listing manifests instead",
+                project, run, _READ_ATTEMPTS)
+    return None
+
+
+def compact(storage: "Storage", project: str, run: str, fanout: int = FANOUT) -> int:
+    """Fold the journal into a level-0 segment, then merge full levels upward.
+
+    Returns the number of index objects merged away.
+    """
+    journal_prefix, segment_prefix = _prefixes(project, run)
+    merged = _merge(storage, project, run, sorted(storage.list(journal_prefix)), level=0)
+    level = 0
+    while True:
+        by_level: dict[int, list[str]] = {}
+        for key in storage.list(segment_prefix):
+            by_level.setdefault(_level_of(key), []).append(key)
+        if not by_level or level > max(by_level):
+            return merged
+        keys = sorted(by_level.get(level, []))
+        if len(keys) >= fanout:
+            merged += _merge(storage, project, run, keys, level + 1)
+        level += 1
+
+
+def rebuild(storage: "Storage", project: str, run: str) -> int:
+    """Make the run's index again from its manifest objects; return the items indexed.
+
+    For runs written before the index existed, or an index reported corrupt.
+    """
+    from darkroom.pipeline.reader import RunReader
+
+    journal_prefix, segment_prefix = _prefixes(project, run)
+    # Listed before the manifests: a journal object written after this listing
+    # is kept, and one listed here names manifests the listing below finds
+    # (writers put manifests before their journal object).
+    old = sorted(storage.list(journal_prefix)) + sorted(storage.list(segment_prefix))
+    reader = RunReader(storage, project, run)
+    manifests = [reader.load_manifest(k) for k in reader.listed_manifest_keys().values()]
+    # The new segment goes at the top level, so no merge rewrites it soon.
+    storage.put(paths.index_segment_key(project, run, 9, _name()), encode(manifests), "text/plain")
+    for key in old:
+        storage.delete(key)
+    return len(manifests)
+
+
+def _merge(storage: "Storage", project: str, run: str, keys: list[str], level: int) -> int:
+    if not keys:
+        return 0
+    found: dict[Ident, Entry] = {}
+    try:
+        for key in keys:
+            parse(storage.get(key), found, key)
+    except NotFound:
+        return 0  # another compactor took these; its segment holds them
+    body = _HEADER + "".join(_entry_line(e) for e in found.values())
+    storage.put(paths.index_segment_key(project, run, level, _name()), body.encode(), "text/plain")
+    # Only now, with every entry in the new segment, may what it merged go.
+    for key in keys:
+        storage.delete(key)
+    return len(keys)
+
+
+def _entry_line(e: Entry) -> str:
+    step, seg, index = e.ident
+    return f"{step}\t{seg}\t{index}\t{e.revision}\t{e.status}\t{e.kind}\t{e.batch}\t{e.created_at}\t{e.body}\n"
+
+
+def _level_of(key: str) -> int:
+    name = key.rsplit("/", 1)[-1]
+    try:
+        return int(name.split("-", 1)[0])
+    except ValueError:
+        return 0
+
+
+def _prefixes(project: str, run: str) -> tuple[str, str]:
+    base = paths.index_prefix(project, run)
+    return base + "journal/", base + "segments/"

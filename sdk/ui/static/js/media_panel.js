@@ -1,0 +1,243 @@
+// One panel per media key: a step slider (and "compare": a second slider, two
+// steps side by side), the overlay controls its images share, and the items
+// of the chosen step.  A panel asks the server for one step's items at a
+// time, never for the whole run: a run of 1,000 steps costs one request.
+
+import { h, replaceChildren } from "./dom.js";
+import { api } from "./api.js";
+import { OverlayState, OverlayControls } from "./overlays.js";
+import { renderItem } from "./items.js";
+
+let firstPaintMarked = false;
+
+/** Marks the first media panel painted (bench/ui_latency.py reads this mark). */
+function markFirstPaint() {
+  if (firstPaintMarked) return;
+  firstPaintMarked = true;
+  performance.mark("darkroom:media-painted");
+}
+
+function signature(item) {
+  return [item.status, item.url, item.revision, item.created_at, item.error?.message].join("|");
+}
+
+/** The largest side of an image in a grid of `count` items (CSS pixels). */
+function itemSize(count, compare) {
+  const size = count <= 1 ? 512 : count <= 4 ? 256 : 192;
+  return compare ? Math.min(size, 320) : size;
+}
+
+class StepView {
+  constructor(panel, side) {
+    this.panel = panel;
+    this.side = side;
+    this.index = -1;
+    this.step = null;
+    this.views = [];       // [{signature, view}]
+    this.request = null;   // the AbortController of the fetch in flight
+    this.timer = 0;
+    this.slider = h("input", {
+      type: "range", min: 0, max: 0, value: 0, class: "step-slider", dataset: { side },
+      "aria-label": `${panel.key} step${side === "b" ? " (compare)" : ""}`,
+      oninput: () => this.#onSlide(),
+    });
+    this.label = h("span", { class: "step-label" });
+    this.grid = h("div", { class: "item-grid" });
+    this.element = h("div", { class: "step-view", dataset: { side } },
+      h("div", { class: "step-controls" },
+        h("button", { type: "button", class: "step-prev", title: "previous step", onclick: () => this.move(-1) }, "‹"),
+        this.slider,
+        h("button", { type: "button", class: "step-next", title: "next step", onclick: () => this.move(1) }, "›"),
+        this.label),
+      this.grid);
+  }
+
+  get steps() {
+    return this.panel.steps;
+  }
+
+  #onSlide() {
+    this.index = Number(this.slider.value);
+    this.#showLabel();
+    if (this.side === "a") this.panel.following = this.index === this.steps.length - 1;
+    // Dragging the slider fires many events: fetch once it rests.
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.load(), 60);
+  }
+
+  move(delta) {
+    const index = Math.min(this.steps.length - 1, Math.max(0, this.index + delta));
+    if (index === this.index) return;
+    this.slider.value = String(index);
+    this.#onSlide();
+  }
+
+  /** Show the step at `index` of the panel's steps. */
+  show(index) {
+    this.index = index;
+    this.slider.max = String(Math.max(0, this.steps.length - 1));
+    this.slider.value = String(index);
+    this.#showLabel();
+    return this.load();
+  }
+
+  syncRange() {
+    this.slider.max = String(Math.max(0, this.steps.length - 1));
+    this.slider.value = String(this.index);
+    this.#showLabel();
+  }
+
+  #showLabel() {
+    const step = this.steps[this.index];
+    this.label.textContent = step === undefined ? "" : `step ${step} (${this.index + 1} of ${this.steps.length})`;
+  }
+
+  /** Fetch the items of the current step and draw those that changed. */
+  async load() {
+    const step = this.steps[this.index];
+    if (step === undefined) return;
+    this.request?.abort();
+    const request = new AbortController();
+    this.request = request;
+    const { project, run } = this.panel.context;
+    let data;
+    try {
+      data = await api.media(project, run, this.panel.key, step, { signal: request.signal });
+    } catch (error) {
+      if (error.name === "AbortError") return;
+      this.#clear();
+      replaceChildren(this.grid, h("div", { class: "failed", role: "alert" }, `could not load step ${step}: ${error.message}`));
+      this.step = null;
+      return;
+    }
+    if (this.request !== request) return;
+    this.request = null;
+    await this.#render(step, data.items || []);
+  }
+
+  async #render(step, items) {
+    const panel = this.panel;
+    if (panel.overlay.absorb(items)) panel.controls.update();
+    const sameStep = this.step === step && this.views.length === items.length;
+    this.step = step;
+    this.element.dataset.step = String(step);
+    this.pending = items.some((i) => i.status !== "ok" && i.status !== "failed");
+    const size = itemSize(items.length, panel.comparing);
+    const ready = [];
+    if (!sameStep) {
+      this.#clear();
+      this.grid.classList.toggle("single", items.length === 1);
+    }
+    items.forEach((item, i) => {
+      const sig = signature(item);
+      if (sameStep && this.views[i].signature === sig) return;  // unchanged: no flicker
+      const view = renderItem(item, { ...panel.context, overlay: panel.overlay, maxSize: size });
+      ready.push(view.ready);
+      if (sameStep) {
+        this.views[i].view.dispose();
+        this.views[i].view.element.replaceWith(view.element);
+        this.views[i] = { signature: sig, view };
+      } else {
+        this.views.push({ signature: sig, view });
+        this.grid.append(view.element);
+      }
+    });
+    await Promise.all(ready);
+    if (this.step === step && items.length) {
+      this.element.dataset.painted = "1";
+      markFirstPaint();
+    }
+  }
+
+  #clear() {
+    for (const { view } of this.views) view.dispose();
+    this.views = [];
+    this.grid.replaceChildren();
+    delete this.element.dataset.painted;
+  }
+
+  dispose() {
+    this.request?.abort();
+    clearTimeout(this.timer);
+    this.#clear();
+  }
+}
+
+export class MediaPanel {
+  /**
+   * @param context {project, run}
+   * @param key     the media key
+   * @param info    {kind, steps: [step, ...]} from the run's JSON
+   */
+  constructor(context, key, info) {
+    this.context = context;
+    this.key = key;
+    this.kind = info.kind;
+    this.steps = [...info.steps];
+    this.following = true;  // at the newest step: new steps move slider A along
+    this.comparing = false;
+    this.overlay = new OverlayState();
+    this.controls = new OverlayControls(this.overlay);
+    this.a = new StepView(this, "a");
+    this.b = null;
+    this.sides = h("div", { class: "step-views" }, this.a.element);
+    this.compareBox = h("input", { type: "checkbox", class: "compare-toggle", onchange: (e) => this.setCompare(e.target.checked) });
+    this.element = h("section", { class: "panel media-panel", dataset: { key, kind: info.kind } },
+      h("header", { class: "panel-header" },
+        h("h3", {}, key),
+        h("span", { class: "kind" }, info.kind),
+        h("label", { class: "compare", title: "two steps side by side" }, this.compareBox, "compare")),
+      this.controls.element,
+      this.sides);
+  }
+
+  /** Show the newest step. */
+  start() {
+    return this.a.show(this.steps.length - 1);
+  }
+
+  setCompare(on) {
+    this.comparing = on;
+    this.compareBox.checked = on;
+    this.element.classList.toggle("comparing", on);
+    if (on && !this.b) {
+      this.b = new StepView(this, "b");
+      this.sides.append(this.b.element);
+      this.b.show(Math.max(0, this.a.index - 1));
+      this.a.load();  // redrawn at the compare size
+    } else if (!on && this.b) {
+      this.b.dispose();
+      this.b.element.remove();
+      this.b = null;
+      this.a.load();
+    }
+  }
+
+  /**
+   * New run JSON arrived (live): take new steps, follow the newest step if the
+   * slider was there, and re-fetch a shown step whose items may still change.
+   */
+  update(info, running) {
+    const grew = info.steps.length !== this.steps.length || info.steps.some((s, i) => s !== this.steps[i]);
+    if (grew) {
+      this.steps = [...info.steps];
+      for (const side of [this.a, this.b]) side?.syncRange();
+    }
+    const last = this.steps.length - 1;
+    const tasks = [];
+    if (this.following && this.a.index !== last) {
+      tasks.push(this.a.show(last));
+    }
+    for (const side of [this.a, this.b]) {
+      if (!side || tasks.length && side === this.a) continue;
+      // A pending item may have converted; the newest step may gain items.
+      if (side.pending || (running && side.index === last) || side.step === null) tasks.push(side.load());
+    }
+    return Promise.all(tasks);
+  }
+
+  dispose() {
+    this.a.dispose();
+    this.b?.dispose();
+  }
+}

@@ -1,0 +1,296 @@
+// A run: its header (state, counts), config and summary, a line chart per
+// scalar key (other runs of the project can be overlaid), a histogram panel
+// per histogram key and a media panel per media key.  While the run is
+// running the page polls its JSON, so new steps and newly converted items
+// appear without a reload.
+
+import { h, replaceChildren, formatNumber, formatTime } from "./dom.js";
+import { api } from "./api.js";
+import { runColour } from "./palette.js";
+import { LineChart } from "./line_chart.js";
+import { HistogramView } from "./histogram_view.js";
+import { MediaPanel } from "./media_panel.js";
+
+const LIVE_POLL_MS = 500;      // while running: an item shows within ~0.5 s of its manifest
+const PENDING_POLL_MS = 2000;  // finished, but items still converting (a fleet's queue)
+const PROJECT_POLL_MS = 5000;  // counts and the runs to overlay
+
+export class RunPage {
+  /** `first`: the run's JSON, already asked for (app.js starts it before this module loads). */
+  constructor(root, project, run, first = null) {
+    this.root = root;
+    this.context = { project, run };
+    this.first = first;
+    this.charts = new Map();
+    this.histograms = new Map();
+    this.panels = new Map();
+    this.overlaid = new Map();  // path -> {data, colour}
+    this.projectRuns = [];
+    this.stopped = false;
+    this.timer = 0;
+    this.projectTimer = 0;
+  }
+
+  async start() {
+    replaceChildren(this.root, h("p", { class: "loading" }, "loading run…"));
+    let data;
+    try {
+      data = await (this.first || api.run(this.context.project, this.context.run));
+    } catch (error) {
+      replaceChildren(this.root, h("div", { class: "failed", role: "alert" }, `could not open run ${this.context.project}/${this.context.run}: ${error.message}`),
+        h("p", {}, h("a", { href: "#/" }, "all runs")));
+      return;
+    }
+    this.#skeleton();
+    await this.#apply(data, true);
+    this.#refreshProject();
+    this.#schedule();
+  }
+
+  #skeleton() {
+    const { project, run } = this.context;
+    this.header = h("div", { class: "run-header" });
+    this.config = h("div", { class: "key-values" });
+    this.summary = h("div", { class: "key-values" });
+    this.overlayPicker = h("div", { class: "overlay-runs" });
+    this.chartGrid = h("div", { class: "chart-grid" });
+    this.histogramList = h("div", { class: "panel-list" });
+    this.mediaList = h("div", { class: "panel-list" });
+    this.notice = h("div", { class: "notice", hidden: true, role: "status" });
+    replaceChildren(this.root,
+      h("nav", { class: "breadcrumbs" }, h("a", { href: "#/" }, "runs"), " / ",
+        h("a", { href: `#/project/${encodeURIComponent(project)}` }, project), " / ", run),
+      this.header, this.notice,
+      h("div", { class: "run-meta" },
+        h("details", { open: true }, h("summary", {}, "config"), this.config),
+        h("details", { open: true }, h("summary", {}, "summary"), this.summary)),
+      h("section", { class: "charts", dataset: { section: "charts" } }, h("h2", {}, "Scalars"), this.overlayPicker, this.chartGrid),
+      h("section", { class: "histograms", dataset: { section: "histograms" } }, h("h2", {}, "Histograms"), this.histogramList),
+      h("section", { class: "media", dataset: { section: "media" } }, h("h2", {}, "Media"), this.mediaList));
+  }
+
+  async #apply(data, first = false) {
+    this.data = data;
+    this.state = data.state || data.info?.state || "finished";
+    this.root.dataset.state = this.state;
+    this.root.dataset.lastStep = String(data.last_step ?? "");
+    this.#renderHeader();
+    if (first) {
+      keyValues(this.config, data.config || {});
+    }
+    keyValues(this.summary, data.summary || {});
+    const media = this.#renderMedia();  // its requests first: the charts draw while they travel
+    this.#renderCharts();
+    this.#renderHistograms();
+    await media;
+  }
+
+  #renderHeader() {
+    const d = this.data;
+    const counts = this.projectRuns.find((r) => r.path === d.path)?.counts;
+    replaceChildren(this.header,
+      h("h1", {}, d.info?.name && d.info.name !== this.context.run ? `${d.info.name} (${this.context.run})` : this.context.run),
+      h("span", { class: `state state-${this.state}` }, this.state),
+      h("span", { class: "muted" }, `started ${formatTime(d.info?.created_at)}`),
+      d.last_step >= 0 ? h("span", { class: "muted" }, `last step ${d.last_step}`) : null,
+      counts ? h("span", { class: "counts" },
+        `${counts.converted} converted · `,
+        h("span", { class: counts.failed ? "has-failed" : "" }, `${counts.failed} failed`),
+        ` · ${counts.pending} pending`) : null);
+  }
+
+  #renderCharts() {
+    const scalars = this.data.scalars || {};
+    const keys = Object.keys(scalars).sort();
+    this.chartGrid.closest("section").hidden = keys.length === 0;
+    for (const key of keys) {
+      let chart = this.charts.get(key);
+      if (!chart) {
+        chart = new LineChart(key);
+        this.charts.set(key, chart);
+        this.chartGrid.append(chart.element);
+      }
+      const series = [{ label: this.data.info?.name || this.context.run, colour: runColour(0), points: scalars[key] }];
+      for (const [path, other] of this.overlaid) {
+        const points = other.data?.scalars?.[key];
+        if (points) series.push({ label: other.label, colour: other.colour, points });
+      }
+      chart.setSeries(series);
+    }
+  }
+
+  #renderOverlayPicker() {
+    const others = this.projectRuns.filter((r) => r.path !== this.data.path);
+    if (!others.length) {
+      this.overlayPicker.hidden = true;
+      return;
+    }
+    this.overlayPicker.hidden = false;
+    replaceChildren(this.overlayPicker, h("span", { class: "muted" }, "overlay runs of this project: "),
+      others.slice(0, 20).map((r) => {
+        const chosen = this.overlaid.get(r.path);
+        return h("label", { class: "overlay-run", dataset: { path: r.path } },
+          h("input", { type: "checkbox", checked: Boolean(chosen), onchange: (e) => this.#overlay(r, e.target.checked) }),
+          chosen ? h("span", { class: "swatch", style: { background: chosen.colour } }) : null,
+          r.name && r.name !== r.run ? r.name : r.run);
+      }));
+  }
+
+  async #overlay(r, on) {
+    if (!on) {
+      this.overlaid.delete(r.path);
+    } else {
+      const used = new Set([...this.overlaid.values()].map((o) => o.colour));
+      let i = 1;
+      while (used.has(runColour(i))) i++;
+      this.overlaid.set(r.path, { colour: runColour(i), label: r.name || r.run, data: null });
+      try {
+        this.overlaid.get(r.path).data = await api.run(r.project, r.run);
+      } catch (error) {
+        this.overlaid.delete(r.path);
+        this.#notice(`could not overlay ${r.path}: ${error.message}`);
+      }
+    }
+    this.#renderOverlayPicker();
+    this.#renderCharts();
+  }
+
+  #renderHistograms() {
+    const histograms = this.data.histograms || {};
+    const keys = Object.keys(histograms).sort();
+    this.histogramList.closest("section").hidden = keys.length === 0;
+    for (const key of keys) {
+      let view = this.histograms.get(key);
+      if (!view) {
+        view = new HistogramView(key);
+        this.histograms.set(key, view);
+        this.histogramList.append(view.element);
+      }
+      view.update(histograms[key]);
+    }
+  }
+
+  async #renderMedia() {
+    const media = this.data.media || {};
+    const keys = Object.keys(media).filter((k) => !k.startsWith("_") && media[k].steps?.length).sort(byKindThenKey(media));
+    this.mediaList.closest("section").hidden = keys.length === 0;
+    const running = this.state === "running";
+    const tasks = [];
+    for (const key of keys) {
+      let panel = this.panels.get(key);
+      if (!panel) {
+        panel = new MediaPanel(this.context, key, media[key]);
+        this.panels.set(key, panel);
+        // Keep panels in order as new keys arrive.
+        const order = byKindThenKey(media);
+        const next = [...this.panels.keys()].filter((k) => order(k, key) > 0).sort(order)[0];
+        this.mediaList.insertBefore(panel.element, next ? this.panels.get(next).element : null);
+        tasks.push(panel.start());
+      } else {
+        tasks.push(panel.update(media[key], running));
+      }
+    }
+    await Promise.all(tasks);
+  }
+
+  #pendingItems() {
+    return [...this.panels.values()].some((p) => p.a.pending || p.b?.pending);
+  }
+
+  #schedule() {
+    if (this.stopped) return;
+    const live = this.state === "running";
+    if (!live && !this.#pendingItems()) return;
+    this.timer = setTimeout(() => this.#poll(), live ? LIVE_POLL_MS : PENDING_POLL_MS);
+  }
+
+  async #poll() {
+    if (this.stopped) return;
+    if (document.hidden) {  // a background tab: check again later, fetch nothing
+      this.#schedule();
+      return;
+    }
+    try {
+      const data = await api.run(this.context.project, this.context.run);
+      if (this.stopped) return;
+      this.notice.hidden = true;
+      const wasRunning = this.state === "running";
+      await this.#apply(data);
+      if (wasRunning && this.state !== "running") this.#refreshProject();
+    } catch (error) {
+      this.#notice(`lost contact with the server (${error.message}); retrying`);
+    }
+    this.#schedule();
+  }
+
+  async #refreshProject() {
+    clearTimeout(this.projectTimer);
+    if (this.stopped) return;
+    try {
+      this.projectRuns = (await api.runs(this.context.project)).runs || [];
+      this.#renderHeader();
+      this.#renderOverlayPicker();
+      // Overlaid runs that are still running get their new steps too.
+      for (const [path, other] of this.overlaid) {
+        const r = this.projectRuns.find((x) => x.path === path);
+        if (r?.state === "running") other.data = await api.run(r.project, r.run);
+      }
+      if (this.overlaid.size) this.#renderCharts();
+    } catch { /* counts and overlays are extras: the next refresh tries again */ }
+    if (this.state === "running" || this.projectRuns.some((r) => r.state === "running")) {
+      this.projectTimer = setTimeout(() => this.#refreshProject(), PROJECT_POLL_MS);
+    }
+  }
+
+  #notice(text) {
+    this.notice.textContent = text;
+    this.notice.hidden = false;
+  }
+
+  dispose() {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    clearTimeout(this.projectTimer);
+    for (const panel of this.panels.values()) panel.dispose();
+  }
+}
+
+// Media panels: images first (what people look at most), then by kind, then by key.
+const KIND_ORDER = ["image", "video", "audio", "plot", "table", "molecule", "object3d", "html"];
+
+function byKindThenKey(media) {
+  const rank = (key) => {
+    const i = KIND_ORDER.indexOf(media[key]?.kind);
+    return i < 0 ? KIND_ORDER.length : i;
+  };
+  return (a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+/** A table of key/value pairs; nested objects flattened to dotted keys; media shown by kind and step. */
+function keyValues(el, object) {
+  const rows = [];
+  const walk = (prefix, value) => {
+    if (value && typeof value === "object" && !Array.isArray(value) && !value._type) {
+      const entries = Object.entries(value);
+      if (entries.length === 0) rows.push([prefix, "{}"]);
+      for (const [k, v] of entries) walk(prefix ? `${prefix}.${k}` : k, v);
+    } else {
+      rows.push([prefix, describe(value)]);
+    }
+  };
+  walk("", object);
+  replaceChildren(el, rows.length
+    ? h("table", { class: "kv-table" }, h("tbody", {}, rows.map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, v)))))
+    : h("span", { class: "muted" }, "none"));
+}
+
+function describe(value) {
+  if (value === null || value === undefined) return "—";
+  if (typeof value === "number") return formatNumber(value);
+  if (typeof value === "object" && value._type === "media-ref") {
+    return `${value.kind}${value.list ? ` ×${value.count}` : ""} at step ${value.step}`;
+  }
+  if (typeof value === "object" && value._type === "histogram") return `histogram (${(value.values || []).length} bins)`;
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
