@@ -17,8 +17,9 @@ Compaction needs no lock.  A compactor deletes only objects it has read and
 whose entries it has already written into a new segment, so two compactors
 racing at worst leave duplicate entries, which every read merges away
 (newest revision, then newest ``created_at``, wins).  A reader lists the
-journal before the segments and starts over if an object it listed vanished
-while it read, so it never misses an entry that moved from one to the other.
+journal before the segments, and if an object it listed vanished while it
+read, lists again and reads what is new: it never misses an entry that moved
+from one to the other.
 
 The format is lines of text, one entry a line: the fields a reader sorts and
 counts by, tab-separated, then the manifest's compact JSON.  Listing and
@@ -34,7 +35,8 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from darkroom.pipeline import paths
@@ -50,8 +52,10 @@ INDEX_SCHEMA = "darkroom.index/1"
 _HEADER = f"#{INDEX_SCHEMA}\n"
 # Segments of one level merged into one of the next.
 FANOUT = 8
-# A reader starts over at most this many times while compactions move entries.
-_READ_ATTEMPTS = 5
+# A reader lists again at most this many times while compactions move entries.
+_READ_ATTEMPTS = 10
+# Index objects fetched at once (S3 gets are round trips; the file backend does not mind).
+_PARALLEL_GETS = 8
 
 Ident = tuple[int, str, int]  # (step, key segment, index)
 
@@ -156,20 +160,25 @@ def read(storage: "Storage", project: str, run: str) -> dict[Ident, Entry] | Non
     None tells the caller to list the manifests instead.
     """
     journal_prefix, segment_prefix = _prefixes(project, run)
+    found: dict[Ident, Entry] = {}
+    done: set[str] = set()
     for _ in range(_READ_ATTEMPTS):
         # The journal is listed first: an entry compacted away after this
-        # listing is in a segment the second listing sees (see the module doc).
+        # listing is in a segment the second listing sees.  What was read in
+        # an earlier round stays: merging is idempotent, and the newest wins.
         journal = sorted(storage.list(journal_prefix))
         segments = sorted(storage.list(segment_prefix))
-        if not journal and not segments:
+        if not journal and not segments and not done:
             return None
-        found: dict[Ident, Entry] = {}
-        try:
-            for key in segments + journal:
-                parse(storage.get(key), found, key)
-        except NotFound:
-            continue  # a compaction moved what we listed: list again
-        return found
+        moved = False
+        for key, data in _get_all(storage, [k for k in segments + journal if k not in done]):
+            if data is None:
+                moved = True  # a compaction took it: its entries are in a segment the next round lists
+                continue
+            parse(data, found, key)
+            done.add(key)
+        if not moved:
+            return found
     log.warning("the index of %s/%s kept moving under %d reads; listing manifests instead",
                 project, run, _READ_ATTEMPTS)
     return None
@@ -220,17 +229,33 @@ def _merge(storage: "Storage", project: str, run: str, keys: list[str], level: i
     if not keys:
         return 0
     found: dict[Ident, Entry] = {}
-    try:
-        for key in keys:
-            parse(storage.get(key), found, key)
-    except NotFound:
-        return 0  # another compactor took these; its segment holds them
+    for key, data in _get_all(storage, keys):
+        if data is None:
+            return 0  # another compactor took these; its segment holds them
+        parse(data, found, key)
     body = _HEADER + "".join(_entry_line(e) for e in found.values())
     storage.put(paths.index_segment_key(project, run, level, _name()), body.encode(), "text/plain")
     # Only now, with every entry in the new segment, may what it merged go.
     for key in keys:
         storage.delete(key)
     return len(keys)
+
+
+def _get_all(storage: "Storage", keys: list[str]) -> Iterator[tuple[str, bytes | None]]:
+    """(key, bytes, or None if it is gone) of each object, in order; fetched side by side,
+    since each get is a round trip."""
+    def get(key: str) -> bytes | None:
+        try:
+            return storage.get(key)
+        except NotFound:
+            return None
+
+    if len(keys) <= 2:
+        for key in keys:
+            yield key, get(key)
+        return
+    with ThreadPoolExecutor(max_workers=min(_PARALLEL_GETS, len(keys))) as pool:
+        yield from zip(keys, pool.map(get, keys))
 
 
 def _entry_line(e: Entry) -> str:

@@ -249,11 +249,18 @@ def _validated(body: str) -> dict[str, Any]:
 
 
 def list_runs(storage: Storage, project: str | None = None) -> list[tuple[str, str]]:
-    """(project, run) pairs that have a run.json, sorted."""
-    prefix = f"runs/{paths.segment(project)}/" if project else "runs/"
-    found = set()
-    for key in storage.list(prefix):
-        parts = key.split("/")
-        if len(parts) == 4 and parts[3] == "run.json":
-            found.add((parts[1], parts[2]))
+    """(project, run) pairs that have a run.json, sorted.
+
+    Lists the ``runs/`` level and each project's level, not the objects
+    inside runs, so it costs the same for a run of ten items or a million.
+    """
+    projects = [paths.segment(project)] if project else storage.children("runs/")
+    found = []
+    for p in projects:
+        for r in storage.children(f"runs/{p}/"):
+            try:
+                if storage.exists(f"runs/{p}/{r}/run.json"):
+                    found.append((p, r))
+            except InvalidInput:  # a folder name that is not a valid key: not one of ours
+                continue
     return sorted(found)

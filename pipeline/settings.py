@@ -64,7 +64,7 @@ class Settings:
     # A worker compacts a run's manifest index about once in this many
     # requests (pipeline/index.py): the journal a reader lists stays near
     # this size, and each compaction rewrites about this many entries.
-    index_compact_every: int = 64
+    index_compact_every: int = 16
     strict: bool = False
 
     @property

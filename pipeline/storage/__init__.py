@@ -46,6 +46,10 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def _delete(self, key: str) -> None: ...
 
+    @abc.abstractmethod
+    def _children(self, prefix: str) -> Iterator[str]:
+        """Names of the folders right under `prefix` (which ends in ``/``)."""
+
     def _stream(self, key: str, start: int, end: int, chunk_size: int) -> Iterator[bytes]:
         # Backends that can read part of an object override this; the fallback reads it whole.
         data = self._get(key, None)[start:end]
@@ -100,6 +104,16 @@ class Storage(abc.ABC):
         if prefix:
             check_storage_key(prefix.rstrip("/") or "x")
         return self._list(prefix)
+
+    def children(self, prefix: str) -> list[str]:
+        """The folder names one level under `prefix` (``"runs/"`` -> projects), sorted.
+
+        One listing of that level, not of everything beneath it.
+        """
+        if not prefix.endswith("/"):
+            prefix += "/"
+        check_storage_key(prefix.rstrip("/") or "x")
+        return sorted(set(self._children(prefix)))
 
     def delete(self, key: str) -> None:
         self._delete(check_storage_key(key))

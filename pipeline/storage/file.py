@@ -96,6 +96,13 @@ class FileStorage(Storage):
                 if key.startswith(prefix):
                     yield key
 
+    def _children(self, prefix: str) -> Iterator[str]:
+        base = self._path(prefix.rstrip("/"))
+        if base.is_dir():
+            for entry in os.scandir(base):
+                if entry.is_dir() and not entry.name.startswith(".tmp-"):
+                    yield entry.name
+
     def _delete(self, key: str) -> None:
         try:
             self._path(key).unlink()

@@ -189,6 +189,17 @@ class S3Storage(Storage):
         except Exception as e:
             raise _translate(e, f"listing {prefix}") from e
 
+    def _children(self, prefix: str) -> Iterator[str]:
+        self._ensure_bucket()
+        full = self._full(prefix)
+        try:
+            # Not recursive: S3 answers with the common prefixes of this level.
+            for obj in self.client.list_objects(self.bucket, prefix=full, recursive=False):
+                if obj.is_dir:
+                    yield obj.object_name[len(full):].rstrip("/")
+        except Exception as e:
+            raise _translate(e, f"listing {prefix}") from e
+
     def _delete(self, key: str) -> None:
         self._ensure_bucket()
         try:

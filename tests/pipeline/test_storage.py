@@ -156,6 +156,16 @@ def test_list_gives_every_key_under_a_prefix_and_nothing_else(storage: Storage) 
     assert list(storage.list("runs/nobody/")) == []
 
 
+def test_children_names_the_folders_of_one_level_only(storage: Storage) -> None:
+    for key in ("runs/a/r1/run.json", "runs/a/r1/manifests/0/k/0.json", "runs/a/r2/run.json",
+                "runs/b%20c/r3/history/0.jsonl", "runs/top.json", "raw/x.npy"):
+        storage.put(key, b"{}")
+    assert storage.children("runs/") == ["a", "b%20c"]
+    assert storage.children("runs/a") == ["r1", "r2"]
+    assert storage.children("runs/a/r1/") == ["manifests"]
+    assert storage.children("nothing/") == []
+
+
 def test_encoded_user_keys_are_stored_and_listed_as_they_are(storage: Storage) -> None:
     key = paths.manifest_key("demo", "run1", 3, "val/driving scene ü", 0)
     storage.put(key, b"{}")
