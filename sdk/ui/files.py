@@ -28,7 +28,10 @@ _TYPES = {
 # Sent with every media file: the browser must not guess a type (a text file
 # sniffed as HTML), and a file opened on its own runs no script and cannot
 # reach the viewer's origin (`sandbox` without allow-same-origin).  Html items
-# are user content: this is what keeps them apart from the page.
+# are user content: this is what keeps them apart from the page.  Their own
+# scripts may run (logged HTML is often an interactive chart), but only in an
+# opaque origin: `HTML_SANDBOX` never grants allow-same-origin.
+HTML_SANDBOX = "sandbox allow-scripts"
 SAFETY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "sandbox",
@@ -86,11 +89,13 @@ def file_response(reader: RunReader, manifest: dict[str, Any], role: str | None,
     size = reader.file_size(manifest, role)
     entry = manifest["artifact"] if role is None else next(f for f in manifest["related"] if f["role"] == role)
     headers = {**SAFETY_HEADERS, "Accept-Ranges": "bytes"}
+    media_type = content_type(manifest, role)
+    if media_type.startswith("text/html"):
+        headers["Content-Security-Policy"] = HTML_SANDBOX
     if entry.get("sha256"):
         headers["ETag"] = f'"{entry["sha256"]}"'
         if if_none_match and headers["ETag"] in [t.strip() for t in if_none_match.split(",")]:
             return Response(status_code=304, headers=headers)
-    media_type = content_type(manifest, role)
     wanted = parse_range(range_header, size)
     if wanted == "unsatisfiable":
         return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"})

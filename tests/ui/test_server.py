@@ -202,6 +202,8 @@ def test_files_answer_byte_ranges_so_players_can_seek(client, stored):
     whole = client.get(item["url"])
     size = len(whole.content)
     assert whole.headers["accept-ranges"] == "bytes" and whole.headers["content-length"] == str(size) and size > 100
+    # Not HTML: opened on its own it runs nothing at all.
+    assert whole.headers["content-security-policy"] == "sandbox"
     part = client.get(item["url"], headers={"Range": "bytes=10-19"})
     assert part.status_code == 206 and part.content == whole.content[10:20]
     assert part.headers["content-range"] == f"bytes 10-19/{size}" and part.headers["content-length"] == "10"
@@ -222,7 +224,8 @@ def test_html_is_served_sandboxed_and_never_sniffed(client, stored):
     response = client.get(item["url"])
     assert response.status_code == 200 and b"<p>hello</p>" in response.content
     assert response.headers["content-type"] == "text/html; charset=utf-8"
-    assert response.headers["content-security-policy"] == "sandbox"  # no allow-same-origin: an opaque origin
+    # Its scripts may run, never with allow-same-origin: an opaque origin that cannot reach the page.
+    assert response.headers["content-security-policy"] == "sandbox allow-scripts"
     assert response.headers["x-content-type-options"] == "nosniff"
 
 

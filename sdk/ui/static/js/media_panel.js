@@ -122,6 +122,7 @@ class StepView {
     this.step = step;
     this.element.dataset.step = String(step);
     this.pending = items.some((i) => i.status !== "ok" && i.status !== "failed");
+    this.itemCount = items.length;
     const size = itemSize(items.length, panel.comparing);
     const ready = [];
     if (!sameStep) {
@@ -229,9 +230,13 @@ export class MediaPanel {
       tasks.push(this.a.show(last));
     }
     for (const side of [this.a, this.b]) {
-      if (!side || tasks.length && side === this.a) continue;
-      // A pending item may have converted; the newest step may gain items.
-      if (side.pending || (running && side.index === last) || side.step === null) tasks.push(side.load());
+      if (!side || (tasks.length && side === this.a)) continue;
+      // Ask again only when something can have changed: a pending item may
+      // have converted, or the step now holds more items than are shown (the
+      // run's JSON counts them; without counts, the newest step of a live run).
+      const count = info.counts?.[side.index];
+      const changed = count === undefined ? running && side.index === last : count !== side.itemCount;
+      if (side.pending || side.step === null || changed) tasks.push(side.load());
     }
     return Promise.all(tasks);
   }

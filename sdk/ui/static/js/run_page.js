@@ -201,7 +201,10 @@ export class RunPage {
     if (this.stopped) return;
     const live = this.state === "running";
     if (!live && !this.#pendingItems()) return;
-    this.timer = setTimeout(() => this.#poll(), live ? LIVE_POLL_MS : PENDING_POLL_MS);
+    // A long run's JSON costs the server more to build: wait at least twice
+    // as long as the last answer took, so an open page never keeps it busy.
+    const base = live ? LIVE_POLL_MS : PENDING_POLL_MS;
+    this.timer = setTimeout(() => this.#poll(), Math.max(base, 2 * (this.lastPollMs || 0)));
   }
 
   async #poll() {
@@ -211,7 +214,9 @@ export class RunPage {
       return;
     }
     try {
+      const asked = performance.now();
       const data = await api.run(this.context.project, this.context.run);
+      this.lastPollMs = performance.now() - asked;
       if (this.stopped) return;
       this.notice.hidden = true;
       const wasRunning = this.state === "running";
