@@ -84,6 +84,30 @@ class RunReader:
             row = rows[step]
             yield {k: self._resolve(v, found) for k, v in row.items()} if resolve else row
 
+    def history_row(self, step: int) -> dict[str, Any] | None:
+        """The row logged at `step` (unresolved), reading only the chunks that can hold it.
+
+        Chunks are named by their first step, and a later-named chunk wins
+        (as in `history`), so the search runs from the newest chunk starting
+        at or before `step` back to the first that has it.
+        """
+        prefix = paths.history_prefix(self.project, self.run)
+        starts = []
+        for key in self.storage.list(prefix):
+            name = key.rsplit("/", 1)[-1].split(".", 1)[0]
+            if name.isdigit() and int(name) <= step:
+                starts.append((int(name), key))
+        for _, key in sorted(starts, reverse=True):
+            found = None
+            for line in self.storage.get(key).decode().splitlines():
+                if line.strip():
+                    row = json.loads(line)
+                    if int(row["_step"]) == step:
+                        found = row
+            if found is not None:
+                return found
+        return None
+
     # -- manifests -----------------------------------------------------------
     def entries(self) -> dict[Ident, Entry]:
         """Every item's newest manifest as an index entry (status, kind, batch, ...), unordered.

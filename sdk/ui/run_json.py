@@ -151,7 +151,8 @@ def step_media(reader: RunReader, key: str, step: int) -> dict[str, Any]:
     """
     found = reader.manifests(key=key, step=step)
     by_index = {m["index"]: m for m in found}
-    ref = next((row.get(key) for row in reader.history(resolve=False) if int(row["_step"]) == step), None)
+    row = reader.history_row(step)
+    ref = row.get(key) if row is not None else None
     if is_media_ref(ref):
         for index in range(int(ref["count"])):
             by_index.setdefault(index, {"status": "pending", "kind": ref["kind"], "step": step,

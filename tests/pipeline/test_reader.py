@@ -106,6 +106,20 @@ def test_history_has_one_row_per_step_in_step_order_and_the_last_written_wins(re
     assert is_media_ref(rows[0][KEY])
 
 
+def test_history_row_agrees_with_history_and_reads_one_step(storage: Storage) -> None:
+    reader = RunReader(storage, PROJECT, "rows")
+    put_rows = lambda first, rows: storage.put(  # noqa: E731
+        paths.history_chunk_key(PROJECT, "rows", first), "".join(json.dumps(r) + "\n" for r in rows).encode())
+    put_rows(0, [{"_step": s, "v": s} for s in range(5)])
+    put_rows(5, [{"_step": s, "v": s} for s in range(5, 10)])
+    # Sent again after a crash (darkroom sync): a chunk from step 3 that rewrites 3..7.
+    put_rows(3, [{"_step": s, "v": -s} for s in range(3, 8)])
+    whole = {row["_step"]: row for row in reader.history(resolve=False)}
+    for step in range(10):
+        assert reader.history_row(step) == whole[step], step
+    assert reader.history_row(10) is None
+
+
 def test_history_resolves_a_media_list_to_a_list_of_newest_manifests(reader: RunReader, run: dict) -> None:
     row = next(reader.history())
     items = row[KEY]
