@@ -220,8 +220,7 @@ def rebuild(storage: "Storage", project: str, run: str) -> int:
     manifests = [reader.load_manifest(k) for k in reader.listed_manifest_keys().values()]
     # The new segment goes at the top level, so no merge rewrites it soon.
     storage.put(paths.index_segment_key(project, run, 9, _name()), encode(manifests), "text/plain")
-    for key in old:
-        storage.delete(key)
+    storage.delete_many(old)
     return len(manifests)
 
 
@@ -236,8 +235,7 @@ def _merge(storage: "Storage", project: str, run: str, keys: list[str], level: i
     body = _HEADER + "".join(_entry_line(e) for e in found.values())
     storage.put(paths.index_segment_key(project, run, level, _name()), body.encode(), "text/plain")
     # Only now, with every entry in the new segment, may what it merged go.
-    for key in keys:
-        storage.delete(key)
+    storage.delete_many(keys)
     return len(keys)
 
 

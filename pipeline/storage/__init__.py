@@ -118,6 +118,14 @@ class Storage(abc.ABC):
     def delete(self, key: str) -> None:
         self._delete(check_storage_key(key))
 
+    def delete_many(self, keys: list[str]) -> None:
+        """Delete every key (missing ones are fine); a backend may do it in one request."""
+        self._delete_many([check_storage_key(k) for k in keys])
+
+    def _delete_many(self, keys: list[str]) -> None:
+        for key in keys:
+            self._delete(key)
+
     def uri(self, key: str) -> str:
         return f"{self.url}/{key}"
 

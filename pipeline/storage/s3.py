@@ -53,6 +53,12 @@ def _translate(error: Exception, what: str) -> StorageError:
     return StorageUnavailable(f"{what}: S3 endpoint unreachable ({type(error).__name__}: {error})")
 
 
+def _translate_delete(error: object) -> StorageError:
+    code = getattr(error, "code", "") or ""
+    cls = _S3_CODES.get(code, StorageError)
+    return cls(f"deleting {getattr(error, 'name', '?')}: S3 {code}: {getattr(error, 'message', '')}")
+
+
 class S3Storage(Storage):
     """Objects under ``prefix/`` in one bucket."""
 
@@ -199,6 +205,22 @@ class S3Storage(Storage):
                     yield obj.object_name[len(full):].rstrip("/")
         except Exception as e:
             raise _translate(e, f"listing {prefix}") from e
+
+    def _delete_many(self, keys: list[str]) -> None:
+        from minio.deleteobjects import DeleteObject
+
+        self._ensure_bucket()
+        try:
+            # One DeleteObjects request per 1,000 keys (S3's limit for one request).
+            for start in range(0, len(keys), 1000):
+                errors = list(self.client.remove_objects(
+                    self.bucket, [DeleteObject(self._full(k)) for k in keys[start:start + 1000]]))
+                if errors:
+                    raise _translate_delete(errors[0])
+        except StorageError:
+            raise
+        except Exception as e:
+            raise _translate(e, f"deleting {len(keys)} objects") from e
 
     def _delete(self, key: str) -> None:
         self._ensure_bucket()

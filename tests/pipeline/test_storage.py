@@ -156,6 +156,15 @@ def test_list_gives_every_key_under_a_prefix_and_nothing_else(storage: Storage) 
     assert list(storage.list("runs/nobody/")) == []
 
 
+def test_delete_many_removes_every_key_and_ignores_missing_ones(storage: Storage) -> None:
+    keys = [f"index/j/{i:04d}.idx" for i in range(1005)]  # past S3's 1,000 keys a request
+    for key in keys[:3] + keys[-3:]:
+        storage.put(key, b"x")
+    storage.put("index/keep.idx", b"y")
+    storage.delete_many(keys)
+    assert list(storage.list("index/")) == ["index/keep.idx"]
+
+
 def test_children_names_the_folders_of_one_level_only(storage: Storage) -> None:
     for key in ("runs/a/r1/run.json", "runs/a/r1/manifests/0/k/0.json", "runs/a/r2/run.json",
                 "runs/b%20c/r3/history/0.jsonl", "runs/top.json", "raw/x.npy"):
