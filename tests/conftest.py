@@ -19,6 +19,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -147,6 +148,25 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
             monkeypatch.delenv(name)
     monkeypatch.setenv("DARKROOM_DIR", str(tmp_path / "runs"))
     return tmp_path
+
+
+@contextmanager
+def _embedded_in(root: Path) -> Iterator[str]:
+    url = f"file://{root / 'data'}"
+    with pytest.MonkeyPatch.context() as mp:
+        for name in list(os.environ):
+            if name.startswith(DARKROOM_VARS):
+                mp.delenv(name)
+        mp.setenv("DARKROOM_STORAGE_URL", url)
+        mp.setenv("DARKROOM_DIR", str(root / "runs"))
+        yield url
+
+
+@pytest.fixture(scope="session")
+def embedded_in():
+    """``with embedded_in(folder) as url:`` the embedded default with storage under `folder`,
+    for module-scoped fixtures that log runs (`monkeypatch` lives one test only)."""
+    return _embedded_in
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 
 import numpy as np
 import pytest
@@ -13,16 +12,10 @@ from darkroom.pipeline.errors import ConfigError, InvalidInput, NotFound
 
 
 @pytest.fixture(scope="module")
-def stored(tmp_path_factory):
+def stored(tmp_path_factory, embedded_in):
     """Two finished runs in one file:// storage: (storage_url, first run path, second run path)."""
     root = tmp_path_factory.mktemp("api")
-    url = f"file://{root / 'data'}"
-    with pytest.MonkeyPatch.context() as mp:
-        for name in list(os.environ):
-            if name.startswith(("DARKROOM_", "AWS_")):
-                mp.delenv(name)
-        mp.setenv("DARKROOM_STORAGE_URL", url)
-        mp.setenv("DARKROOM_DIR", str(root / "runs"))
+    with embedded_in(root) as url:
         mask = np.zeros((4, 6), np.uint8)
         mask[1:3, 2:5] = 3
         run = darkroom.init(project="vision", name="first", config={"lr": 0.01, "layers": [2, 3]})

@@ -59,19 +59,13 @@ def _cube_obj() -> bytes:
 
 
 @pytest.fixture(scope="module")
-def logged(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def logged(tmp_path_factory: pytest.TempPathFactory, embedded_in) -> dict:
     """A finished run with every kind, an earlier run of its project and a run of another; URL and paths."""
     root = tmp_path_factory.mktemp("browser")
-    url = f"file://{root / 'data'}"
     rng = np.random.default_rng(0)
     mesh = root / "cube.obj"
     mesh.write_bytes(_cube_obj())
-    with pytest.MonkeyPatch.context() as mp:
-        for name in list(os.environ):
-            if name.startswith(("DARKROOM_", "AWS_")):
-                mp.delenv(name)
-        mp.setenv("DARKROOM_STORAGE_URL", url)
-        mp.setenv("DARKROOM_DIR", str(root / "runs"))
+    with embedded_in(root) as url:
         earlier = darkroom.init(project="viewer", name="earlier")
         for step in range(3):
             earlier.log({"loss": 2.0 - step / 2}, step=step)
@@ -557,7 +551,8 @@ def test_a_pending_item_shows_a_placeholder_until_it_is_converted(page, ui_serve
     api_run = darkroom.Api().run(run.path)
     manifest = api_run.manifests(key="picture")[0]
     row = {"_step": 0, "_timestamp": time.time(), "picture": media_ref("image", 0, "picture", 2, True)}
-    storage.put(paths.history_chunk_key("live", run.id, 1), json.dumps(row).encode() + b"\n")
+    # The sender names a chunk by its first step, so the row is written over chunk 0.
+    storage.put(paths.history_chunk_key("live", run.id, 0), json.dumps(row).encode() + b"\n")
     open_run(page, ui_server(embedded_env["DARKROOM_STORAGE_URL"]), run.path)
     placeholder = page.locator("section.media-panel[data-key='picture'] figure[data-status='pending']")
     assert "converting" in placeholder.inner_text()

@@ -31,17 +31,11 @@ BOXES = {"predictions": {"box_data": [{"position": {"minX": 0.1, "maxX": 0.5, "m
 
 
 @pytest.fixture(scope="module")
-def stored(tmp_path_factory):
+def stored(tmp_path_factory, embedded_in):
     """Two runs in one file:// storage; one item of the first made pending. (url, first, second)."""
     root = tmp_path_factory.mktemp("ui")
-    url = f"file://{root / 'data'}"
     rng = np.random.default_rng(0)
-    with pytest.MonkeyPatch.context() as mp:
-        for name in list(os.environ):
-            if name.startswith(("DARKROOM_", "AWS_")):
-                mp.delenv(name)
-        mp.setenv("DARKROOM_STORAGE_URL", url)
-        mp.setenv("DARKROOM_DIR", str(root / "runs"))
+    with embedded_in(root) as url:
         mask = np.zeros((32, 32), np.uint8)
         mask[4:12, 8:20] = 2
         run = darkroom.init(project="vision", name="first", config={"lr": 0.01, "odd": float("nan")})
