@@ -31,8 +31,12 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
 
 
 @contextmanager
-def fleet_env() -> Iterator[dict[str, str]]:
-    """Start redis-server and a moto S3 server (its own process); yield the darkroom env for them."""
+def fleet_env(s3_log: Path | None = None) -> Iterator[dict[str, str]]:
+    """Start redis-server and a moto S3 server (its own process); yield the darkroom env for them.
+
+    `s3_log`: a file that receives the S3 server's access log, one line per
+    request (werkzeug's: ``"PUT /bucket/key HTTP/1.1" 200``), to count requests.
+    """
     work = Path(tempfile.mkdtemp(prefix="darkroom-bench-"))
     redis_port, s3_port = free_port(), free_port()
     exe = shutil.which("redis-server")
@@ -41,8 +45,9 @@ def fleet_env() -> Iterator[dict[str, str]]:
     redis = subprocess.Popen([exe, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
                               "--appendonly", "no", "--pidfile", str(work / "redis.pid"),
                               "--logfile", str(work / "redis.log"), "--dir", str(work)])
+    log = open(s3_log, "w") if s3_log is not None else None
     moto = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(s3_port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=log or subprocess.DEVNULL)
     try:
         wait_for_port(redis_port)
         wait_for_port(s3_port, 30)
@@ -58,7 +63,17 @@ def fleet_env() -> Iterator[dict[str, str]]:
         for proc in (redis, moto):
             proc.terminate()
             proc.wait(timeout=10)
+        if log is not None:
+            log.close()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def reset_s3(env: dict[str, str]) -> None:
+    """Empty the moto server (every bucket), so each measurement starts from the same store."""
+    import urllib.request
+
+    url = env["DARKROOM_S3_ENDPOINT_URL"] + "/moto-api/reset"
+    urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=30).read()
 
 
 def use_env(env: dict[str, str]) -> None:

@@ -48,6 +48,15 @@ def pillow_rate(images: list[np.ndarray]) -> float:
 
 def pipeline_rate(images: list[np.ndarray], env: dict[str, str], workdir: Path, concurrency: int | None = None,
                   workers: int = 1, extra: tuple[str, ...] = ()) -> float:
+    """Images/s of `workers` worker processes in steady state (see `steady_window`)."""
+    first, last, converted = steady_window(pipeline_stamps(images, env, workdir, concurrency, workers, extra))
+    return converted / (last - first)
+
+
+def pipeline_stamps(images: list[np.ndarray], env: dict[str, str], workdir: Path, concurrency: int | None = None,
+                    workers: int = 1, extra: tuple[str, ...] = ()) -> list[float]:
+    """Log `images` with no worker running, then start `workers` worker processes; return the
+    manifests' created_at times, sorted."""
     import darkroom
     from darkroom.pipeline import paths
 
@@ -85,10 +94,14 @@ def pipeline_rate(images: list[np.ndarray], env: dict[str, str], workdir: Path, 
             p.wait(timeout=30)
     report = run.finish(quiet=True)
     assert report.converted == len(images) and not report.failed, report
-    stamps = sorted(_ts(m["created_at"]) for m in reader.manifests())
-    # Steady state: from the 10th manifest on, past the first tasks' imports and warm-up.
+    return sorted(_ts(m["created_at"]) for m in reader.manifests())
+
+
+def steady_window(stamps: list[float]) -> tuple[float, float, int]:
+    """(start, end, images converted between them) of the steady state: from the 10th
+    manifest on, past the first tasks' imports and warm-up."""
     warm = min(10, len(stamps) // 4)
-    return (len(stamps) - 1 - warm) / (stamps[-1] - stamps[warm])
+    return stamps[warm], stamps[-1], len(stamps) - 1 - warm
 
 
 def _ts(text: str) -> float:
