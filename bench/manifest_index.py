@@ -1,8 +1,9 @@
 """Reading all of a run's manifests through its compacted index vs listing and reading them one by one.
 
-Builds a run of N manifests (default 100,000: 25,000 steps x 4 images, one
-journal object per request of 4, compacted as workers do) in a `file://` folder
-and in a loopback S3 endpoint (moto's server in its own process), then times:
+Builds a run of N manifests (default 100,000: 25,000 steps x 4 images) with its
+index as compaction leaves it (8 segments and a journal of the last 16
+requests) in a `file://` folder and in a loopback S3 endpoint (moto's server
+in its own process), then times:
 
 - indexed: `RunReader.entries()`: every item's newest manifest (its JSON and
   the fields status and reprocess count by), from the index;
@@ -54,27 +55,40 @@ def manifest(step: int, index: int, storage_url: str) -> dict[str, Any]:
     }
 
 
-def build(storage: Any, items: int, threads: int) -> float:
-    """Write the run as workers would: each request's manifests, then its journal object."""
+def build(storage: Any, items: int, threads: int, journal_tail: int = 16) -> float:
+    """Write the run's manifests at their keys, and its index as compaction leaves it.
+
+    The index is FANOUT segments holding every manifest but the last
+    `journal_tail` requests', which sit in the journal, one object a request, as
+    workers write them after a compaction.  (Building it through the journal
+    and compactions costs moto's S3 server hours: it sorts every key of the
+    bucket on each listing.  The write path's cost is measured by
+    bench/scaling_figures.py.)
+    """
     from darkroom.pipeline import index, paths
-    from darkroom.pipeline.settings import Settings
 
     steps = items // PER_REQUEST
+    requests = [[manifest(step, i, storage.url) for i in range(PER_REQUEST)] for step in range(steps)]
 
-    def one_request(step: int) -> None:
-        ms = [manifest(step, i, storage.url) for i in range(PER_REQUEST)]
+    def put_manifests(ms: list[dict[str, Any]]) -> None:
         for m in ms:
-            storage.put(paths.manifest_key(PROJECT, RUN, step, m["key"], m["index"]),
+            storage.put(paths.manifest_key(PROJECT, RUN, m["step"], m["key"], m["index"]),
                         json.dumps(m, indent=1).encode(), "application/json")
-        index.append(storage, PROJECT, RUN, ms, compact_every=Settings.index_compact_every)
 
     started = time.perf_counter()
     done = 0
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        for _ in pool.map(one_request, range(steps)):
+        for _ in pool.map(put_manifests, requests):
             done += 1
             if done % 2500 == 0:
                 print(f"  built {done * PER_REQUEST:,} / {items:,} manifests", file=sys.stderr, flush=True)
+    compacted = requests[:-journal_tail]
+    per_segment = -(-len(compacted) // index.FANOUT)
+    for n in range(index.FANOUT):
+        part = [m for ms in compacted[n * per_segment:(n + 1) * per_segment] for m in ms]
+        storage.put(paths.index_segment_key(PROJECT, RUN, 3, f"bench-{n}"), index.encode(part), "text/plain")
+    for ms in requests[-journal_tail:]:
+        index.append(storage, PROJECT, RUN, ms)
     return time.perf_counter() - started
 
 

@@ -65,7 +65,11 @@ class IndexCorrupt(StorageError):
 
 
 class Entry(NamedTuple):
-    """One manifest in the index: the fields readers sort and count by, and the manifest."""
+    """One manifest in the index: the fields readers sort and count by, and the manifest.
+
+    The manifest's JSON stays where it was read (``data[start:end]``) until
+    a caller asks for it: listing and counting never copy or decode it.
+    """
 
     ident: Ident
     revision: int
@@ -73,13 +77,25 @@ class Entry(NamedTuple):
     kind: str
     batch: str  # "" when not made by a reprocess batch
     created_at: str
-    body: str  # the manifest's compact JSON
+    data: bytes
+    start: int
+    end: int
+
+    @property
+    def body(self) -> bytes:
+        """The manifest's compact JSON."""
+        return self.data[self.start:self.end] if self.start or self.end != len(self.data) else self.data
 
     def manifest(self) -> dict[str, Any]:
         return json.loads(self.body)
 
     def newer_than(self, other: "Entry") -> bool:
         return (self.revision, self.created_at) > (other.revision, other.created_at)
+
+
+def entry(ident: Ident, revision: int, status: str, kind: str, batch: str, created_at: str, body: bytes) -> Entry:
+    """An entry for a manifest read some other way (its JSON in `body`)."""
+    return Entry(ident, revision, status, kind, batch, created_at, body, 0, len(body))
 
 
 def encode(manifests: "Iterable[Manifest | dict[str, Any]]") -> bytes:
@@ -108,22 +124,33 @@ def parse(data: bytes, into: dict[Ident, Entry], where: str = "index object") ->
     ------
     IndexCorrupt: not an index object, or a line that does not parse.
     """
-    text = data.decode("utf-8", errors="replace")
-    if not text.startswith(_HEADER):
+    header = _HEADER.encode()
+    if not data.startswith(header):
         raise IndexCorrupt(f"{where} does not start with {_HEADER.strip()!r}")
-    lines = text.split("\n")
-    for number, line in enumerate(lines[1:], start=2):
-        if not line:
+    find, make, get = data.find, tuple.__new__, into.get
+    pos, end, number = len(header), len(data), 1
+    while pos < end:
+        number += 1
+        newline = find(b"\n", pos)
+        if newline < 0:
+            newline = end
+        if newline == pos:
+            pos += 1
             continue
-        parts = line.split("\t", 8)
+        # The fields end where the JSON starts: no field holds a tab followed by "{".
+        body = find(b"\t{", pos, newline) + 1
+        fields = data[pos:body - 1].decode("utf-8", errors="replace").split("\t") if body else []
+        if len(fields) != 8:
+            raise IndexCorrupt(f"{where}, line {number}: not an index entry")
         try:
-            entry = Entry((int(parts[0]), parts[1], int(parts[2])), int(parts[3]), parts[4],
-                          parts[5], parts[6], parts[7], parts[8])
-        except (ValueError, IndexError, TypeError):
+            e = make(Entry, ((int(fields[0]), fields[1], int(fields[2])), int(fields[3]), fields[4], fields[5],
+                             fields[6], fields[7], data, body, newline))
+        except ValueError:
             raise IndexCorrupt(f"{where}, line {number}: not an index entry") from None
-        old = into.get(entry.ident)
-        if old is None or entry.newer_than(old):
-            into[entry.ident] = entry
+        old = get(e.ident)
+        if old is None or (e.revision, e.created_at) > (old.revision, old.created_at):
+            into[e.ident] = e
+        pos = newline + 1
 
 
 def _name() -> str:
@@ -232,8 +259,8 @@ def _merge(storage: "Storage", project: str, run: str, keys: list[str], level: i
         if data is None:
             return 0  # another compactor took these; its segment holds them
         parse(data, found, key)
-    body = _HEADER + "".join(_entry_line(e) for e in found.values())
-    storage.put(paths.index_segment_key(project, run, level, _name()), body.encode(), "text/plain")
+    body = _HEADER.encode() + b"".join(_entry_line(e) for e in found.values())
+    storage.put(paths.index_segment_key(project, run, level, _name()), body, "text/plain")
     # Only now, with every entry in the new segment, may what it merged go.
     storage.delete_many(keys)
     return len(keys)
@@ -256,9 +283,10 @@ def _get_all(storage: "Storage", keys: list[str]) -> Iterator[tuple[str, bytes |
         yield from zip(keys, pool.map(get, keys))
 
 
-def _entry_line(e: Entry) -> str:
+def _entry_line(e: Entry) -> bytes:
     step, seg, index = e.ident
-    return f"{step}\t{seg}\t{index}\t{e.revision}\t{e.status}\t{e.kind}\t{e.batch}\t{e.created_at}\t{e.body}\n"
+    fields = f"{step}\t{seg}\t{index}\t{e.revision}\t{e.status}\t{e.kind}\t{e.batch}\t{e.created_at}\t"
+    return fields.encode() + e.body + b"\n"
 
 
 def _level_of(key: str) -> int:

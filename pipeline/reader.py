@@ -262,13 +262,13 @@ class RunReader:
 
 def entry_of(manifest: dict[str, Any]) -> Entry:
     """The index entry of a manifest dict read some other way."""
-    return Entry((manifest["step"], paths.segment(manifest["key"]), manifest["index"]),
-                 manifest.get("revision", 1), manifest["status"], manifest["kind"],
-                 manifest.get("batch") or "", manifest.get("created_at", ""),
-                 json.dumps(manifest, separators=(",", ":")))
+    return index.entry((manifest["step"], paths.segment(manifest["key"]), manifest["index"]),
+                       manifest.get("revision", 1), manifest["status"], manifest["kind"],
+                       manifest.get("batch") or "", manifest.get("created_at", ""),
+                       json.dumps(manifest, separators=(",", ":")).encode())
 
 
-def _validated(body: str) -> dict[str, Any]:
+def _validated(body: bytes) -> dict[str, Any]:
     return Manifest.model_validate_json(body).model_dump(mode="json", by_alias=True)
 
 

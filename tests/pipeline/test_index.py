@@ -42,6 +42,11 @@ def write(storage: Storage, *manifests: Manifest, compact_every: int = 0) -> Non
     index.append(storage, PROJECT, RUN, list(manifests), compact_every)
 
 
+def contents(found: dict[Any, index.Entry]) -> dict[Any, tuple[Any, ...]]:
+    """What an index read says, apart from where each manifest's bytes happen to sit."""
+    return {ident: (*e[:6], e.body) for ident, e in found.items()}
+
+
 def objects(storage: Storage, part: str) -> list[str]:
     return sorted(storage.list(paths.index_prefix(PROJECT, RUN) + part + "/"))
 
@@ -77,11 +82,11 @@ def test_the_newest_revision_wins_and_then_the_newest_write(storage: Storage) ->
 def test_compaction_folds_the_journal_and_reads_the_same(storage: Storage) -> None:
     for step in range(10):
         write(storage, manifest(step, 0), manifest(step, 1))
-    before = index.read(storage, PROJECT, RUN)
+    before = contents(index.read(storage, PROJECT, RUN))
     assert len(objects(storage, "journal")) == 10
     assert index.compact(storage, PROJECT, RUN) == 10
     assert objects(storage, "journal") == [] and len(objects(storage, "segments")) == 1
-    assert index.read(storage, PROJECT, RUN) == before
+    assert contents(index.read(storage, PROJECT, RUN)) == before
     # Written after the compaction: seen at once, from the journal.
     write(storage, manifest(99))
     assert (99, "val%2Fexamples", 0) in index.read(storage, PROJECT, RUN)
