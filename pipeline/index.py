@@ -40,7 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from darkroom.pipeline import paths
-from darkroom.pipeline.errors import NotFound, StorageError
+from darkroom.pipeline.errors import NotFound, StorageError, StorageUnavailable
 
 if TYPE_CHECKING:  # `import darkroom` loads this module and stays light (no pydantic)
     from darkroom.pipeline.manifest import Manifest
@@ -193,8 +193,8 @@ def read(storage: "Storage", project: str, run: str) -> dict[Ident, Entry] | Non
         # The journal is listed first: an entry compacted away after this
         # listing is in a segment the second listing sees.  What was read in
         # an earlier round stays: merging is idempotent, and the newest wins.
-        journal = sorted(storage.list(journal_prefix))
-        segments = sorted(storage.list(segment_prefix))
+        journal = _listed(storage, journal_prefix)
+        segments = _listed(storage, segment_prefix)
         if not journal and not segments and not done:
             return None
         moved = False
@@ -264,6 +264,21 @@ def _merge(storage: "Storage", project: str, run: str, keys: list[str], level: i
     # Only now, with every entry in the new segment, may what it merged go.
     storage.delete_many(keys)
     return len(keys)
+
+
+def _listed(storage: "Storage", prefix: str) -> list[str]:
+    """The sorted keys under `prefix`, asking again on a server error.
+
+    A reader has no queue to retry it, and S3 answers a listing with a 500
+    now and then under load (InternalError: "retry"); so does moto's server
+    while keys change under it.
+    """
+    for attempt in range(2):
+        try:
+            return sorted(storage.list(prefix))
+        except StorageUnavailable:
+            time.sleep(0.1 * 3**attempt)
+    return sorted(storage.list(prefix))
 
 
 def _get_all(storage: "Storage", keys: list[str]) -> Iterator[tuple[str, bytes | None]]:
