@@ -33,7 +33,9 @@ from __future__ import annotations
 import json
 import logging
 import random
+import threading
 import time
+from collections import OrderedDict
 import uuid
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -174,6 +176,7 @@ def append(storage: "Storage", project: str, run: str, manifests: "list[Manifest
         return
     key, body = journal_object(project, run, manifests)
     storage.put(key, body, "text/plain")
+    _remember(storage, key, body)
     if compact_every > 0 and random.random() < 1.0 / compact_every:
         try:
             compact(storage, project, run)
@@ -263,6 +266,9 @@ def _merge(storage: "Storage", project: str, run: str, keys: list[str], level: i
     storage.put(paths.index_segment_key(project, run, level, _name()), body, "text/plain")
     # Only now, with every entry in the new segment, may what it merged go.
     storage.delete_many(keys)
+    with _written_lock:
+        for key in keys:
+            _WRITTEN.pop((storage.url, key), None)
     return len(keys)
 
 
@@ -281,10 +287,29 @@ def _listed(storage: "Storage", prefix: str) -> list[str]:
     return sorted(storage.list(prefix))
 
 
+# Journal objects this process wrote, by (storage, key): a worker's compaction
+# folds mostly what the same process wrote, and needs no round trip for it.
+# Journal objects never change once written, so a copy is never stale.
+_WRITTEN: "OrderedDict[tuple[str, str], bytes]" = OrderedDict()
+_WRITTEN_MAX = 256
+_written_lock = threading.Lock()
+
+
+def _remember(storage: "Storage", key: str, body: bytes) -> None:
+    with _written_lock:
+        _WRITTEN[(storage.url, key)] = body
+        while len(_WRITTEN) > _WRITTEN_MAX:
+            _WRITTEN.popitem(last=False)
+
+
 def _get_all(storage: "Storage", keys: list[str]) -> Iterator[tuple[str, bytes | None]]:
     """(key, bytes, or None if it is gone) of each object, in order; fetched side by side,
-    since each get is a round trip."""
+    since each get is a round trip.  A journal object this process wrote is not fetched."""
     def get(key: str) -> bytes | None:
+        with _written_lock:
+            known = _WRITTEN.get((storage.url, key))
+        if known is not None:
+            return known
         try:
             return storage.get(key)
         except NotFound:

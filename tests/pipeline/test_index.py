@@ -106,7 +106,10 @@ def test_full_levels_merge_upward_so_objects_stay_few(tmp_path: Path) -> None:
     assert sorted(step for step, _, _ in found) == list(range(200))
 
 
-def test_racing_writers_and_compactors_lose_nothing_a_reader_saw_or_was_written(tmp_path: Path) -> None:
+def test_racing_writers_and_compactors_lose_nothing_a_reader_saw_or_was_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # As if every writer were its own process: nothing comes from this process's copies.
+    monkeypatch.setattr(index, "_WRITTEN_MAX", 0)
     storage = open_storage(f"file://{tmp_path}")
     written: list[set[tuple[int, str, int]]] = [set() for _ in range(4)]
     errors: list[BaseException] = []
@@ -161,3 +164,16 @@ def test_a_line_that_does_not_parse_names_its_object_and_line() -> None:
     found: dict[Any, Any] = {}
     with pytest.raises(index.IndexCorrupt, match="x.idx, line 3"):
         index.parse(index.encode([manifest(1)]) + b"1\t2\n", found, "x.idx")
+
+
+def test_a_compaction_does_not_fetch_the_journal_objects_this_process_wrote(storage: Storage,
+                                                                            monkeypatch) -> None:
+    for step in range(5):
+        write(storage, manifest(step))
+    fetched: list[str] = []
+    real_get = type(storage).get
+    monkeypatch.setattr(type(storage), "get", lambda self, key, *a, **k: fetched.append(key) or real_get(self, key, *a, **k))
+    assert index.compact(storage, PROJECT, RUN) == 5
+    assert not [k for k in fetched if "/journal/" in k]
+    monkeypatch.undo()
+    assert sorted(step for step, _, _ in index.read(storage, PROJECT, RUN)) == list(range(5))
