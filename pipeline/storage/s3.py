@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from darkroom.pipeline.errors import (
@@ -130,11 +131,25 @@ class S3Storage(Storage):
         except Exception as e:
             raise _translate(e, f"writing {key}") from e
 
-    def _get(self, key: str, max_bytes: int | None) -> bytes:
+    @contextmanager
+    def _opened(self, key: str, **byte_range: int) -> Iterator[Any]:
+        """A GET response for `key` (of `offset`/`length` if given), closed after; errors translated."""
         self._ensure_bucket()
         response = None
         try:
-            response = self.client.get_object(self.bucket, self._full(key))
+            response = self.client.get_object(self.bucket, self._full(key), **byte_range)
+            yield response
+        except (InvalidInput, StorageError):
+            raise
+        except Exception as e:
+            raise _translate(e, f"reading {key}") from e
+        finally:
+            if response is not None:
+                response.close()
+                response.release_conn()
+
+    def _get(self, key: str, max_bytes: int | None) -> bytes:
+        with self._opened(key) as response:
             length = response.headers.get("Content-Length")
             if max_bytes is not None and length is not None and int(length) > max_bytes:
                 raise InvalidInput(
@@ -149,32 +164,13 @@ class S3Storage(Storage):
                 raise InvalidInput("too_large", f"{key} is over the bound of {max_bytes} bytes "
                                    "(DARKROOM_MAX_PAYLOAD_BYTES)")
             return data
-        except (InvalidInput, StorageError):
-            raise
-        except Exception as e:
-            raise _translate(e, f"reading {key}") from e
-        finally:
-            if response is not None:
-                response.close()
-                response.release_conn()
 
     def _stream(self, key: str, start: int, end: int, chunk_size: int) -> Iterator[bytes]:
         if end <= start:
             return
-        self._ensure_bucket()
-        response = None
-        try:
-            # A ranged GET: only the bytes asked for cross the network.
-            response = self.client.get_object(self.bucket, self._full(key), offset=start, length=end - start)
+        # A ranged GET: only the bytes asked for cross the network.
+        with self._opened(key, offset=start, length=end - start) as response:
             yield from response.stream(chunk_size)
-        except StorageError:
-            raise
-        except Exception as e:
-            raise _translate(e, f"reading {key}") from e
-        finally:
-            if response is not None:
-                response.close()
-                response.release_conn()
 
     def _size(self, key: str) -> int | None:
         self._ensure_bucket()
