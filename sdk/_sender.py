@@ -6,6 +6,12 @@ sends requests, deleting each spool entry once it is delivered.  Memory holds
 only what has not reached the spool yet, bounded: when that is full, `put`
 waits.  While storage or the broker is unreachable, work keeps reaching the
 spool and sending is retried with backoff; it resumes by itself.
+
+History rows go to an open chunk object, rewritten with the rows that came
+since (at most every `_HISTORY_REWRITE_S` seconds, at once when flushing)
+until it holds `_HISTORY_CHUNK` rows or `_HISTORY_CHUNK_BYTES`: a run has a
+history object per thousand rows, not one per step, however its rows and
+media interleave in the spool.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ from darkroom.pipeline.settings import Settings
 from darkroom.pipeline.storage import Storage, open_storage
 
 _HISTORY_CHUNK = 1000  # rows per history object at most
+_HISTORY_CHUNK_BYTES = 64 * 1024  # a chunk is sealed past this: bounds what each rewrite sends
+_HISTORY_REWRITE_S = 0.5  # the open chunk is rewritten at most this often (rows wait in the spool)
 _BACKOFF_MAX = 30.0
 _POLL = 0.02  # seconds the idle sender waits before looking at the queue again
 _WAKE_BYTES = 16 * 1024 * 1024
@@ -84,6 +92,12 @@ class Sender:
         self._outage: str | None = None
         self._warned_full = False
         self._stopping = False
+        self._flushing = 0  # flush() calls waiting: rows are sent at once
+        # The open history chunk: its key, its lines as written, their bytes, when it was last put.
+        self._chunk_key: str | None = None
+        self._chunk_lines: list[str] = []
+        self._chunk_bytes = 0
+        self._chunk_put_at = 0.0
         # (step, key, index) -> (status, error code): what embedded workers reported.
         self.outcomes: dict[tuple[int, str, int], tuple[str, str]] = {}
         self.sent_items: set[tuple[int, str, int]] = set()
@@ -117,18 +131,22 @@ class Sender:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             self._retry_at = 0.0  # try now, not after the current backoff
+            self._flushing += 1
             self._cond.notify_all()
-            while True:
-                left = len(self._queue) + len(self.spool) if self.online else len(self._queue)
-                if progress:
-                    progress(left)
-                if left == 0 and not self._busy:
-                    return True
-                if not self._thread.is_alive():
-                    return False
-                if deadline is not None and time.monotonic() >= deadline:
-                    return False
-                self._cond.wait(timeout=0.2)
+            try:
+                while True:
+                    left = len(self._queue) + len(self.spool) if self.online else len(self._queue)
+                    if progress:
+                        progress(left)
+                    if left == 0 and not self._busy:
+                        return True
+                    if not self._thread.is_alive():
+                        return False
+                    if deadline is not None and time.monotonic() >= deadline:
+                        return False
+                    self._cond.wait(timeout=0.2)
+            finally:
+                self._flushing -= 1
 
     def close(self, timeout: float | None = None) -> None:
         with self._cond:
@@ -169,8 +187,16 @@ class Sender:
                     self._cond.notify_all()  # a flush() waiting for the spool to drain
 
     def _can_send(self) -> bool:
-        return (self.online and time.monotonic() >= self._retry_at
-                and any(e["seq"] not in self._inflight for e in self.spool.pending()))
+        if not self.online or time.monotonic() < self._retry_at:
+            return False
+        rows_due = self._rows_due()
+        return any(e["seq"] not in self._inflight and (rows_due or e["type"] != "history")
+                   for e in self.spool.pending())
+
+    def _rows_due(self) -> bool:
+        """Whether history rows may be sent now: a new chunk, a flush, or the open one is old enough."""
+        return (not self._chunk_lines or bool(self._flushing) or self._stopping
+                or time.monotonic() - self._chunk_put_at >= _HISTORY_REWRITE_S)
 
     def _wait_time(self) -> float:
         return _POLL
@@ -248,23 +274,17 @@ class Sender:
     def _send_pending(self) -> None:
         pending = [e for e in self.spool.pending() if e["seq"] not in self._inflight]
         try:
-            i = 0
-            while i < len(pending):
-                entry = pending[i]
+            rows = [e for e in pending if e["type"] == "history"]
+            if rows and self._rows_due():
+                self._send_history(rows)
+            for entry in pending:
                 if entry["type"] == "history":
-                    run = [entry]
-                    while (i + len(run) < len(pending) and len(run) < _HISTORY_CHUNK
-                           and pending[i + len(run)]["type"] == "history"):
-                        run.append(pending[i + len(run)])
-                    self._send_history(run)
-                    i += len(run)
                     continue
                 if entry["type"] == "object":
                     self._storage_here().put(entry["key"], entry["body"].encode(), "application/json")
                     self.spool.done(entry["seq"])
                 else:
                     self._send_convert(entry)
-                i += 1
                 with self._cond:
                     if self._queue:  # spool new work first: memory is the scarce side
                         return
@@ -280,12 +300,32 @@ class Sender:
         self._backoff = 0.5
 
     def _send_history(self, entries: list[dict[str, Any]]) -> None:
-        rows = [e["row"] for e in entries]
-        body = "".join(json.dumps(r) + "\n" for r in rows).encode()
-        key = paths.history_chunk_key(self.project, self.run, int(rows[0]["_step"]))
-        self._storage_here().put(key, body, "application/x-ndjson")
-        for e in entries:
-            self.spool.done(e["seq"])
+        """Append the rows of `entries` to the open chunk (or new ones), rewriting it whole.
+
+        A chunk is named by its first row's step, and a reader takes a
+        later-named chunk's row over an earlier one's, so rows sent twice
+        after a crash (put, then killed before the spool knew) read once.
+        The open chunk's state changes only once its put succeeded.
+        """
+        storage = self._storage_here()
+        i = 0
+        while i < len(entries):
+            lines, size, j = list(self._chunk_lines), self._chunk_bytes, i
+            while j < len(entries) and len(lines) < _HISTORY_CHUNK and (not lines or size < _HISTORY_CHUNK_BYTES):
+                line = json.dumps(entries[j]["row"]) + "\n"
+                lines.append(line)
+                size += len(line)
+                j += 1
+            key = self._chunk_key or paths.history_chunk_key(self.project, self.run, int(entries[i]["row"]["_step"]))
+            storage.put(key, "".join(lines).encode(), "application/x-ndjson")
+            for e in entries[i:j]:
+                self.spool.done(e["seq"])
+            if len(lines) >= _HISTORY_CHUNK or size >= _HISTORY_CHUNK_BYTES:
+                self._chunk_key, self._chunk_lines, self._chunk_bytes = None, [], 0  # sealed
+            else:
+                self._chunk_key, self._chunk_lines, self._chunk_bytes = key, lines, size
+            self._chunk_put_at = time.monotonic()
+            i = j
 
     def _send_convert(self, entry: dict[str, Any]) -> None:
         storage = self._storage_here()

@@ -130,6 +130,40 @@ def test_history_rows_hold_references_that_the_reader_resolves_to_manifests(embe
     assert raw["many"]["count"] == 2 and raw["many"]["list"] is True
 
 
+def history_objects(run) -> list:
+    from darkroom.pipeline import paths
+
+    return sorted(darkroom.Api().storage.list(paths.history_prefix(run.project, run.id)))
+
+
+def test_rows_between_media_share_one_history_object_and_all_read_back(embedded_env):
+    run = darkroom.init(project="e2e")
+    for step in range(30):  # media every step: rows and requests interleave in the spool
+        run.log({"loss": 1.0 / (step + 1), "img": darkroom.Image(np.full((2, 2), step, np.uint8))})
+        time.sleep(0.01)
+    run.finish(quiet=True)
+    assert len(history_objects(run)) == 1
+    rows = list(darkroom.Api().run(run.path).history())
+    assert [r["_step"] for r in rows] == list(range(30))
+    assert [r["loss"] for r in rows] == [1.0 / (s + 1) for s in range(30)]
+    assert all(r["img"]["status"] == "ok" for r in rows)
+
+
+def test_a_full_history_object_is_sealed_and_the_next_rows_start_another(embedded_env, monkeypatch):
+    from darkroom import _sender
+
+    monkeypatch.setattr(_sender, "_HISTORY_CHUNK", 40)
+    run = darkroom.init(project="e2e")
+    for step in range(100):
+        run.log({"x": step})
+    run.finish(quiet=True)
+    objects = history_objects(run)
+    assert [o.rsplit("/", 1)[-1] for o in objects] == ["0000000000.jsonl", "0000000040.jsonl", "0000000080.jsonl"]
+    reader = darkroom.Api().run(run.path)
+    assert [r["x"] for r in reader.history()] == list(range(100))
+    assert reader.history_row(57)["x"] == 57 and reader.history_row(100) is None
+
+
 # -- timing: media of an open row, and what finish waits for ---------------------------------------
 
 
