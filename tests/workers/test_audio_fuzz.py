@@ -11,53 +11,39 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
-import tempfile
 from typing import Any
 
 import av
 import numpy as np
 import soundfile as sf
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from darkroom.pipeline import paths
 from darkroom.pipeline.errors import InvalidInput
-from darkroom.pipeline.manifest import Manifest
-from darkroom.pipeline.messages import decode_request
 from darkroom.pipeline.settings import Limits
-from darkroom.pipeline.storage import Storage, open_storage
-from darkroom.workers.conversion import process_request
+from darkroom.pipeline.storage import Storage
 from darkroom.workers.converters import ItemInput, Output, Payload
 from darkroom.workers.converters.audio import AudioOptions, convert
 
-NPY = "application/x-npy"
+from converter_harness import (NPY, byte_flips, check_outcome, convert_request, damaged, file_item, fuzz_settings,
+                               npy_bytes, npy_item, processed, put_raw, run_converter, scratch_storage,
+                               stored_manifest)
+
 LIMITS = Limits(max_audio_samples=40, max_payload_bytes=1 << 20)
 FILE_LIMITS = Limits(max_audio_samples=20_000, max_payload_bytes=1 << 20)
 DTYPES = ["bool", "uint8", "int8", "int16", ">i2", "int32", ">i4", "int64", "float16", "float32", "float64", ">f8"]
-FUZZ = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-def npy_bytes(array: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, array, allow_pickle=False)
-    return buf.getvalue()
+FUZZ = fuzz_settings(50)
 
 
 def outcome(item: ItemInput, options: AudioOptions, limits: Limits = LIMITS) -> Output | InvalidInput:
-    """Run the converter; anything but an Output or an InvalidInput fails the test."""
-    try:
-        output = convert(item, options, limits)
-    except InvalidInput as e:
-        assert isinstance(e.code, str) and e.code
-        assert isinstance(e.message, str) and e.message.strip()
-        return e
-    assert isinstance(output, Output)
-    m = output.measurements
-    assert 1 <= m["channels"] <= 32 and 1 <= m["samples"] <= limits.max_audio_samples and m["sample_rate"] > 0
-    assert m["duration"] == round(m["samples"] / m["sample_rate"], 6)
-    assert all(isinstance(w, str) and w for w in output.warnings)
-    return output
+    """Run the converter (converter_harness.run_converter); an Output's measurements must agree."""
+    result = run_converter(convert, item, options, limits)
+    if isinstance(result, Output):
+        m = result.measurements
+        assert 1 <= m["channels"] <= 32 and 1 <= m["samples"] <= limits.max_audio_samples and m["sample_rate"] > 0
+        assert m["duration"] == round(m["samples"] / m["sample_rate"], 6)
+    return result
 
 
 # -- arrays --------------------------------------------------------------------------------
@@ -126,7 +112,7 @@ def expected_pcm(array: np.ndarray) -> np.ndarray:
 @given(array=audio_arrays(), options=options_strategy)
 def test_any_array_converts_to_the_predicted_samples_or_is_refused_as_predicted(
         array: np.ndarray, options: AudioOptions) -> None:
-    result = outcome(ItemInput(Payload(npy_bytes(array), NPY, "npy")), options)
+    result = outcome(npy_item(array), options)
     refusal = expected_refusal(array, options)
     if refusal is not None:
         assert isinstance(result, InvalidInput) and result.code == refusal, result
@@ -141,15 +127,10 @@ def test_any_array_converts_to_the_predicted_samples_or_is_refused_as_predicted(
 
 
 @FUZZ
-@given(array=audio_arrays(), cut=st.integers(0, 200),
-       flips=st.lists(st.tuples(st.integers(0, 10_000), st.integers(1, 255)), max_size=4))
+@given(array=audio_arrays(), cut=st.integers(0, 200), flips=byte_flips(4))
 def test_truncated_or_damaged_npy_payloads_never_crash(array: np.ndarray, cut: int,
                                                        flips: list[tuple[int, int]]) -> None:
-    data = bytearray(npy_bytes(array))
-    for position, xor in flips:
-        data[position % len(data)] ^= xor
-    del data[len(data) - min(cut, len(data)):]
-    outcome(ItemInput(Payload(bytes(data), NPY, "npy")), AudioOptions(sample_rate=8000))
+    outcome(ItemInput(Payload(damaged(npy_bytes(array), flips, cut), NPY, "npy")), AudioOptions(sample_rate=8000))
 
 
 # -- files ------------------------------------------------------------------------------------
@@ -162,8 +143,7 @@ MAGICS = [b"", b"RIFF\x24\x00\x00\x00WAVEfmt ", b"fLaC", b"OggS\x00\x02", b"ID3\
 @FUZZ
 @given(magic=st.sampled_from(MAGICS), body=st.binary(max_size=2000), ext=st.sampled_from(["wav", "mp3", "bin"]))
 def test_random_bytes_as_an_audio_file_are_refused_or_measured(magic: bytes, body: bytes, ext: str) -> None:
-    result = outcome(ItemInput(Payload(magic + body, "application/octet-stream", ext)), AudioOptions(),
-                     FILE_LIMITS)
+    result = outcome(file_item(magic + body, ext), AudioOptions(), FILE_LIMITS)
     if isinstance(result, Output):
         assert result.data == magic + body  # stored as given
 
@@ -208,8 +188,7 @@ audio_files = st.builds(audio_file, st.sampled_from(FILE_KINDS), st.sampled_from
 def test_a_valid_audio_file_of_any_format_is_stored_as_given_at_its_rate(
         file: tuple[bytes, int, int], sample_rate: int | None) -> None:
     data, rate, channels = file
-    result = outcome(ItemInput(Payload(data, "application/octet-stream", "bin")),
-                     AudioOptions(sample_rate=sample_rate), FILE_LIMITS)
+    result = outcome(file_item(data), AudioOptions(sample_rate=sample_rate), FILE_LIMITS)
     assert isinstance(result, Output), result
     m = result.measurements
     assert result.data == data and (m["sample_rate"], m["channels"]) == (rate, channels)
@@ -220,27 +199,16 @@ def test_a_valid_audio_file_of_any_format_is_stored_as_given_at_its_rate(
 
 
 @FUZZ
-@given(file=audio_files, cut=st.integers(0, 3000),
-       flips=st.lists(st.tuples(st.integers(0, 100_000), st.integers(1, 255)), max_size=6))
+@given(file=audio_files, cut=st.integers(0, 3000), flips=byte_flips(6, max_position=100_000))
 def test_truncated_or_damaged_audio_files_never_crash(file: tuple[bytes, int, int], cut: int,
                                                      flips: list[tuple[int, int]]) -> None:
-    data = bytearray(file[0])
-    for position, xor in flips:
-        data[position % len(data)] ^= xor
-    del data[len(data) - min(cut, len(data)):]
-    outcome(ItemInput(Payload(bytes(data), "application/octet-stream", "bin")), AudioOptions(), FILE_LIMITS)
+    outcome(file_item(damaged(file[0], flips, cut)), AudioOptions(), FILE_LIMITS)
 
 
 # -- process_request end to end ------------------------------------------------------------------
 
 
 ITEM_KINDS = ["array", "file", "bytes", "text", "missing", "mismatch"]
-
-
-def put_raw(storage: Storage, data: bytes, ext: str = "npy", media_type: str = NPY) -> dict[str, Any]:
-    sha = hashlib.sha256(data).hexdigest()
-    uri = storage.put(paths.raw_key(sha, ext), data, media_type)
-    return {"uri": uri, "sha256": sha, "bytes": len(data), "media_type": media_type, "ext": ext}
 
 
 @st.composite
@@ -279,31 +247,19 @@ request_options = st.one_of(
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@fuzz_settings(40)
 @given(specs=st.lists(item_specs(), min_size=1, max_size=4), options=request_options, repeat=st.booleans())
 def test_every_audio_item_of_any_request_gets_an_ok_or_failed_manifest(
         specs: list[tuple[str, Any]], options: dict[str, Any], repeat: bool) -> None:
-    with tempfile.TemporaryDirectory() as root:
-        storage = open_storage(f"file://{root}")
+    with scratch_storage() as storage:
         items = [build_item(storage, i, kind, value) for i, (kind, value) in enumerate(specs)]
-        request = decode_request({"schema": "darkroom.convert/1", "project": "p", "run": "r", "step": 1,
-                                  "key": "k", "kind": "audio", "items": items, "options": options})
-        manifests = process_request(request, storage, FILE_LIMITS)
-        if repeat:
-            again = process_request(request, storage, FILE_LIMITS)
-            assert [(m.status, m.error) for m in again] == [(m.status, m.error) for m in manifests]
-
-        assert [m.index for m in manifests] == list(range(len(items)))
-        for (kind, _), manifest in zip(specs, manifests):
-            stored = Manifest.from_json_bytes(storage.get(paths.manifest_key("p", "r", 1, "k", manifest.index)))
-            assert stored.status == manifest.status
+        request = convert_request("audio", items, options)
+        for (kind, _), manifest in zip(specs, processed(storage, request, FILE_LIMITS, repeat)):
+            stored = stored_manifest(storage, request, manifest)
             if stored.status == "ok":
                 assert kind not in ("text", "missing", "mismatch")
-                data = storage.get(storage.key_of(stored.artifact.uri))
-                assert hashlib.sha256(data).hexdigest() == stored.artifact.sha256
                 extra = stored.artifact.model_extra
                 assert {"sample_rate", "channels", "samples", "duration"} <= set(extra)
             else:
                 assert stored.error.code and stored.error.message
-                # "internal_error" means the converter raised something other than InvalidInput.
-                assert stored.error.code != "internal_error", stored.error.message
+            check_outcome(storage, stored)

@@ -19,26 +19,14 @@ from darkroom.pipeline.settings import Limits
 from darkroom.pipeline.storage import Storage, open_storage
 from darkroom.workers.conversion import process_message, process_request
 
-NPY = "application/x-npy"
+from converter_harness import NPY, npy_bytes, put_raw
+
 PROJECT, RUN, STEP, KEY = "proj", "run-1", 3, "samples/val images"
 
 
 @pytest.fixture
 def storage(tmp_path: Path) -> Storage:
     return open_storage(f"file://{tmp_path / 'store'}")
-
-
-def npy_bytes(array: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, array, allow_pickle=False)
-    return buf.getvalue()
-
-
-def put_raw(storage: Storage, data: bytes, ext: str = "npy", media_type: str = NPY) -> dict[str, Any]:
-    """Store a raw payload the way the SDK does and return its Source dict."""
-    sha = hashlib.sha256(data).hexdigest()
-    uri = storage.put(paths.raw_key(sha, ext), data, media_type)
-    return {"uri": uri, "sha256": sha, "bytes": len(data), "media_type": media_type, "ext": ext}
 
 
 def put_array(storage: Storage, array: np.ndarray) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 from pathlib import Path
@@ -17,7 +16,7 @@ from darkroom.pipeline.settings import Limits, Settings
 from darkroom.pipeline.storage import Storage, open_storage
 from darkroom.workers.embedded import serve, settings_from_json, settings_to_json
 
-NPY = "application/x-npy"
+from converter_harness import npy_bytes, put_raw
 
 
 @pytest.fixture
@@ -30,16 +29,8 @@ def storage(store_url: str) -> Storage:
     return open_storage(store_url)
 
 
-def put_raw(storage: Storage, data: bytes, ext: str = "npy", media_type: str = NPY) -> dict[str, Any]:
-    sha = hashlib.sha256(data).hexdigest()
-    uri = storage.put(paths.raw_key(sha, ext), data, media_type)
-    return {"uri": uri, "sha256": sha, "bytes": len(data), "media_type": media_type, "ext": ext}
-
-
 def put_array(storage: Storage, array: np.ndarray) -> dict[str, Any]:
-    buf = io.BytesIO()
-    np.save(buf, array, allow_pickle=False)
-    return put_raw(storage, buf.getvalue())
+    return put_raw(storage, npy_bytes(array))
 
 
 def request(*sources: dict[str, Any], step: int = 0, **fields: Any) -> dict[str, Any]:

@@ -11,54 +11,40 @@ from __future__ import annotations
 import hashlib
 import io
 import math
-import tempfile
 from typing import Any
 
 import numpy as np
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 
-from darkroom.pipeline import paths
 from darkroom.pipeline.errors import InvalidInput
-from darkroom.pipeline.manifest import Manifest
-from darkroom.pipeline.messages import decode_request
 from darkroom.pipeline.settings import Limits
-from darkroom.pipeline.storage import Storage, open_storage
-from darkroom.workers.conversion import process_request
+from darkroom.pipeline.storage import Storage
 from darkroom.workers.converters import ItemInput, Output, Payload
 from darkroom.workers.converters.image import ImageOptions, convert
 
-NPY = "application/x-npy"
+from converter_harness import (NPY, byte_flips, check_outcome, convert_request, damaged, fuzz_settings,
+                               npy_bytes, npy_item, pixel_arrays, processed, put_raw, run_converter, scratch_storage,
+                               stored_manifest)
+
 # Low enough that a corrupted header cannot make Pillow allocate much.
 LIMITS = Limits(max_pixels=50_000, max_payload_bytes=1 << 20, max_items_per_key=1000)
 DTYPES = ["bool", "uint8", "int8", "int16", "uint16", "int32", "int64", "float16", "float32", "float64"]
-FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = fuzz_settings(100)
 CHANNELS = {1: "L", 3: "RGB", 4: "RGBA"}
 
 
-def npy_bytes(array: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, array, allow_pickle=False)
-    return buf.getvalue()
-
-
 def outcome(item: ItemInput, options: ImageOptions = ImageOptions()) -> Output | InvalidInput:
-    """Run the converter; anything but an Output or an InvalidInput fails the test."""
-    try:
-        output = convert(item, options, LIMITS)
-    except InvalidInput as e:
-        assert isinstance(e.code, str) and e.code
-        assert isinstance(e.message, str) and e.message.strip()
-        return e
-    assert isinstance(output, Output)
-    image = Image.open(io.BytesIO(output.data))
-    image.load()
-    assert image.size == (output.measurements["width"], output.measurements["height"])
-    assert image.width * image.height <= LIMITS.max_pixels
-    assert all(isinstance(w, str) and w for w in output.warnings)
-    return output
+    """Run the converter (converter_harness.run_converter); an Output must decode at its measured size."""
+    result = run_converter(convert, item, options, LIMITS)
+    if isinstance(result, Output):
+        image = Image.open(io.BytesIO(result.data))
+        image.load()
+        assert image.size == (result.measurements["width"], result.measurements["height"])
+        assert image.width * image.height <= LIMITS.max_pixels
+    return result
 
 
 # -- strategies -------------------------------------------------------------------
@@ -73,16 +59,8 @@ shapes = st.one_of(
 )
 
 
-@st.composite
-def image_arrays(draw: st.DrawFn) -> np.ndarray:
-    dtype = np.dtype(draw(st.sampled_from(DTYPES)))
-    shape = draw(shapes)
-    if dtype.kind == "f" and draw(st.booleans()):
-        # Mostly "ordinary" floats, so the [0,1], [-1,1] and clipping branches all get hit.
-        lo, hi = draw(st.sampled_from([(0.0, 1.0), (-1.0, 1.0), (-300.0, 300.0)]))
-        elements = st.floats(lo, hi, width=dtype.itemsize * 8)
-        return draw(hnp.arrays(dtype, shape, elements=elements))
-    return draw(hnp.arrays(dtype, shape))  # floats here include NaN and ±inf
+def image_arrays() -> st.SearchStrategy[np.ndarray]:
+    return pixel_arrays(DTYPES, shapes)
 
 
 options_strategy = st.builds(
@@ -127,7 +105,7 @@ def expected_pixels(array: np.ndarray, normalize: bool) -> np.ndarray:
 @FUZZ
 @given(array=image_arrays(), options=options_strategy)
 def test_any_array_converts_or_is_refused_with_a_message(array: np.ndarray, options: ImageOptions) -> None:
-    result = outcome(ItemInput(Payload(npy_bytes(array), NPY, "npy")), options)
+    result = outcome(npy_item(array), options)
     layout = accepted_layout(array.shape)
     if layout is None:
         assert isinstance(result, InvalidInput) and result.code == "invalid_shape"
@@ -146,7 +124,7 @@ def test_accepted_arrays_decode_to_the_normalised_pixels(array: np.ndarray, norm
     assume(layout is not None)
     assume(array.dtype.kind != "f" or np.isfinite(array).all())
     mode, channels_first = layout
-    result = outcome(ItemInput(Payload(npy_bytes(array), NPY, "npy")), ImageOptions(normalize=normalize))
+    result = outcome(npy_item(array), ImageOptions(normalize=normalize))
     assert isinstance(result, Output)
     assert result.measurements["mode"] == mode
 
@@ -168,15 +146,10 @@ def test_accepted_arrays_decode_to_the_normalised_pixels(array: np.ndarray, norm
 
 
 @FUZZ
-@given(array=image_arrays(), cut=st.integers(0, 200), flips=st.lists(st.tuples(st.integers(0, 10_000),
-                                                                                  st.integers(1, 255)), max_size=4))
+@given(array=image_arrays(), cut=st.integers(0, 200), flips=byte_flips(4))
 def test_truncated_or_damaged_npy_payloads_never_crash(array: np.ndarray, cut: int,
                                                        flips: list[tuple[int, int]]) -> None:
-    data = bytearray(npy_bytes(array))
-    for position, xor in flips:
-        data[position % len(data)] ^= xor
-    del data[len(data) - min(cut, len(data)):]
-    outcome(ItemInput(Payload(bytes(data), NPY, "npy")))
+    outcome(ItemInput(Payload(damaged(npy_bytes(array), flips, cut), NPY, "npy")))
 
 
 # -- files ----------------------------------------------------------------------------
@@ -222,15 +195,10 @@ def test_a_valid_image_file_of_any_format_converts_at_its_size(file: tuple[bytes
 
 
 @FUZZ
-@given(file=image_files(), cut=st.integers(1, 400),
-       flips=st.lists(st.tuples(st.integers(0, 10_000), st.integers(1, 255)), max_size=6))
+@given(file=image_files(), cut=st.integers(1, 400), flips=byte_flips(6))
 def test_truncated_or_damaged_image_files_never_crash(file: tuple[bytes, tuple[int, int]], cut: int,
                                                      flips: list[tuple[int, int]]) -> None:
-    data = bytearray(file[0])
-    for position, xor in flips:
-        data[position % len(data)] ^= xor
-    del data[len(data) - min(cut, len(data)):]
-    outcome(ItemInput(Payload(bytes(data), "image/x", "bin")))
+    outcome(ItemInput(Payload(damaged(file[0], flips, cut), "image/x", "bin")))
 
 
 # -- masks and boxes ----------------------------------------------------------------------
@@ -313,12 +281,6 @@ def test_any_mask_extra_data_is_used_or_refused(masks_extra: Any) -> None:
 ITEM_KINDS = ["good", "array", "bytes", "file", "missing", "mismatch", "outside", "not_raw", "masked", "boxed"]
 
 
-def put_raw(storage: Storage, data: bytes, ext: str = "npy", media_type: str = NPY) -> dict[str, Any]:
-    sha = hashlib.sha256(data).hexdigest()
-    uri = storage.put(paths.raw_key(sha, ext), data, media_type)
-    return {"uri": uri, "sha256": sha, "bytes": len(data), "media_type": media_type, "ext": ext}
-
-
 @st.composite
 def item_specs(draw: st.DrawFn) -> tuple[str, Any]:
     kind = draw(st.sampled_from(ITEM_KINDS))
@@ -363,36 +325,25 @@ request_options = st.one_of(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@fuzz_settings(60)
 @given(specs=st.lists(item_specs(), min_size=1, max_size=4), options=request_options,
        max_items=st.integers(1, 5), repeat=st.booleans())
 def test_every_item_of_any_request_gets_an_ok_or_failed_manifest(
         specs: list[tuple[str, Any]], options: dict[str, Any], max_items: int, repeat: bool) -> None:
     limits = Limits(max_pixels=LIMITS.max_pixels, max_payload_bytes=LIMITS.max_payload_bytes,
                     max_items_per_key=max_items)
-    with tempfile.TemporaryDirectory() as root:
-        storage = open_storage(f"file://{root}")
+    with scratch_storage() as storage:
         items = [build_item(storage, i, kind, value) for i, (kind, value) in enumerate(specs)]
-        request = decode_request({"schema": "darkroom.convert/1", "project": "p", "run": "r", "step": 1,
-                                  "key": "k", "kind": "image", "items": items, "options": options})
-        manifests = process_request(request, storage, limits)
-        if repeat:
-            again = process_request(request, storage, limits)
-            assert [(m.status, m.error) for m in again] == [(m.status, m.error) for m in manifests]
-
-        assert [m.index for m in manifests] == list(range(len(items)))
+        request = convert_request("image", items, options)
+        manifests = processed(storage, request, limits, repeat)
         for (kind, _), manifest in zip(specs, manifests):
-            stored = Manifest.from_json_bytes(storage.get(paths.manifest_key("p", "r", 1, "k", manifest.index)))
-            assert stored.status == manifest.status
+            stored = stored_manifest(storage, request, manifest)
             if stored.status == "ok":
                 assert stored.error is None and stored.artifact is not None
-                data = storage.get(storage.key_of(stored.artifact.uri))
-                assert hashlib.sha256(data).hexdigest() == stored.artifact.sha256
                 assert kind not in ("missing", "mismatch", "outside", "not_raw")
             else:
                 assert stored.status == "failed" and stored.artifact is None
                 assert stored.error.code and stored.error.message
-                # "internal_error" means a converter raised something other than InvalidInput.
-                assert stored.error.code != "internal_error", stored.error.message
+            check_outcome(storage, stored)
         if len(items) > max_items:
             assert {m.error.code for m in manifests if m.error} <= {"too_many_items", "invalid_options"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 from rdkit import Chem
@@ -18,31 +18,28 @@ from rdkit.Chem import AllChem
 
 from darkroom.pipeline.errors import InvalidInput
 from darkroom.pipeline.settings import Limits
-from darkroom.workers.converters import ItemInput, Output, Payload, geometry
+from darkroom.workers.converters import Output, geometry
 from darkroom.workers.converters.molecule import MoleculeOptions, convert
 
+from converter_harness import byte_flips, damaged, file_item, fuzz_settings, run_converter
+
 LIMITS = Limits(max_points=60, max_payload_bytes=1 << 20)
-FUZZ = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = fuzz_settings(50)
 STORED = ["pdb", "pqr", "mmcif", "mcif", "cif", "sdf", "sd", "gro", "mol2", "mmtf"]
 SMILES_ALPHABET = "CNOSPFClBrI()[]=#@+-123456789cnos.%/\\H"
 
 
 def outcome(data: bytes, options: MoleculeOptions) -> Output | InvalidInput:
-    """Run the converter; anything but an Output or an InvalidInput fails the test."""
-    try:
-        output = convert(ItemInput(Payload(data, "application/octet-stream", "bin")), options, LIMITS)
-    except InvalidInput as e:
-        assert isinstance(e.code, str) and e.code
-        assert isinstance(e.message, str) and e.message.strip()
-        return e
-    assert isinstance(output, Output)
-    assert all(isinstance(w, str) and w for w in output.warnings)
-    atoms = output.measurements.get("atoms")
+    """Run the converter on a file (converter_harness.run_converter); an Output's PDB must read back."""
+    result = run_converter(convert, file_item(data), options, LIMITS)
+    if isinstance(result, InvalidInput):
+        return result
+    atoms = result.measurements.get("atoms")
     assert atoms is None or 0 < atoms <= LIMITS.max_points
     if options.source != "file":
-        mol = Chem.MolFromPDBBlock(output.data.decode(), removeHs=False, sanitize=False)
+        mol = Chem.MolFromPDBBlock(result.data.decode(), removeHs=False, sanitize=False)
         assert mol is not None and mol.GetNumAtoms() == atoms
-        for related in output.related:
+        for related in result.related:
             if related.role == "geometry":  # the viewer's binary: every atom, bonds between them
                 header, arrays = geometry.decode(related.data)
                 assert len(arrays["positions"]) == len(arrays["elements"]) == atoms
@@ -50,7 +47,7 @@ def outcome(data: bytes, options: MoleculeOptions) -> Output | InvalidInput:
                 continue
             assert related.role == "depiction"
             Image.open(io.BytesIO(related.data)).load()
-    return output
+    return result
 
 
 def samples() -> dict[str, bytes]:
@@ -93,28 +90,19 @@ def test_random_bytes_or_text_as_any_stored_format_never_crash(data: bytes, text
 
 
 @FUZZ
-@given(fmt=st.sampled_from(STORED), cut=st.integers(0, 2000),
-       flips=st.lists(st.tuples(st.integers(0, 10_000), st.integers(1, 255)), max_size=4))
+@given(fmt=st.sampled_from(STORED), cut=st.integers(0, 2000), flips=byte_flips(4))
 def test_truncated_or_damaged_files_never_crash(fmt: str, cut: int, flips: list[tuple[int, int]]) -> None:
-    data = bytearray(SAMPLES[fmt])
-    for position, xor in flips:
-        data[position % len(data)] ^= xor
-    del data[len(data) - min(cut, len(data)):]
-    result = outcome(bytes(data), MoleculeOptions(source="file", file_type=fmt))
+    result = outcome(damaged(SAMPLES[fmt], flips, cut), MoleculeOptions(source="file", file_type=fmt))
     if not flips and not cut:
         assert isinstance(result, Output)
 
 
 @FUZZ
-@given(fmt=st.sampled_from(["mol", "sdf", "mol2"]), cut=st.integers(0, 800),
-       flips=st.lists(st.tuples(st.integers(0, 10_000), st.integers(1, 255)), max_size=3),
+@given(fmt=st.sampled_from(["mol", "sdf", "mol2"]), cut=st.integers(0, 800), flips=byte_flips(3),
        build=st.booleans())
 def test_damaged_files_given_to_from_rdkit_never_crash(fmt: str, cut: int, flips: list[tuple[int, int]],
                                                       build: bool) -> None:
-    data = bytearray(SAMPLES["sdf" if fmt == "mol" else fmt])
-    for position, xor in flips:
-        data[position % len(data)] ^= xor
-    del data[len(data) - min(cut, len(data)):]
+    data = damaged(SAMPLES["sdf" if fmt == "mol" else fmt], flips, cut)
     options: dict[str, Any] = {"source": "rdkit", "file_type": fmt, "convert_to_3d_and_optimize": build,
                                "mmff_optimize_molecule_max_iterations": 20}
-    outcome(bytes(data), MoleculeOptions(**options))
+    outcome(data, MoleculeOptions(**options))

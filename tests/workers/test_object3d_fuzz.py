@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import trimesh
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -23,32 +23,23 @@ from darkroom.pipeline.settings import Limits
 from darkroom.workers.converters import ItemInput, Output, Payload, geometry
 from darkroom.workers.converters.object3d import Object3DOptions, convert
 
-NPY = "application/x-npy"
+from converter_harness import (NPY, byte_flips, damaged, file_item, fuzz_settings, npy_bytes, npy_item,
+                               run_converter)
+
 LIMITS = Limits(max_points=2_000, max_payload_bytes=1 << 20)
-FUZZ = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = fuzz_settings(50)
 DTYPES = ["bool", "uint8", "int8", "int16", "int32", "int64", ">i4", "float16", "float32", "float64", ">f8"]
 MESHES = ["obj", "stl", "glb", "gltf"]
 
 
-def npy_bytes(array: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, array, allow_pickle=False)
-    return buf.getvalue()
-
-
 def outcome(item: ItemInput, options: Object3DOptions) -> Output | InvalidInput:
-    """Run the converter; anything but an Output or an InvalidInput fails the test."""
-    try:
-        output = convert(item, options, LIMITS)
-    except InvalidInput as e:
-        assert isinstance(e.code, str) and e.code
-        assert isinstance(e.message, str) and e.message.strip()
-        return e
-    assert isinstance(output, Output)
-    assert all(isinstance(w, str) and w for w in output.warnings)
-    m = output.measurements
+    """Run the converter (converter_harness.run_converter); an Output's related files must read back."""
+    result = run_converter(convert, item, options, LIMITS)
+    if isinstance(result, InvalidInput):
+        return result
+    m = result.measurements
     assert 0 <= m.get("points", 0) <= LIMITS.max_points and 0 <= m.get("vertices", 0)
-    for related in output.related:
+    for related in result.related:
         if related.role == "glb":  # a mesh's GLB reads back with its counts
             mesh = trimesh.load_scene(io.BytesIO(related.data), file_type="glb").to_mesh()
             assert (len(mesh.vertices), len(mesh.faces)) == (m["vertices"], m["faces"])
@@ -60,11 +51,7 @@ def outcome(item: ItemInput, options: Object3DOptions) -> Output | InvalidInput:
             assert not len(arrays["indices"]) or int(arrays["indices"].max()) < m["vertices"]
         else:
             assert header["total_points"] == m["points"] and len(arrays["positions"]) == header["points"]
-    return output
-
-
-def file_item(data: bytes) -> ItemInput:
-    return ItemInput(Payload(data, "application/octet-stream", "bin"))
+    return result
 
 
 # -- clouds --------------------------------------------------------------------------------------
@@ -100,7 +87,7 @@ def accepted(array: np.ndarray) -> bool:
 @given(array=clouds(), lidar=st.booleans())
 def test_any_array_converts_to_its_rows_or_is_refused(array: np.ndarray, lidar: bool) -> None:
     options = Object3DOptions(point_cloud_type="lidar/beta" if lidar else None)
-    result = outcome(ItemInput(Payload(npy_bytes(array), NPY, "npy")), options)
+    result = outcome(npy_item(array), options)
     assert isinstance(result, Output) == accepted(array), result
     if isinstance(result, Output):
         content = json.loads(result.data)
@@ -154,14 +141,9 @@ SAMPLES = samples()
 
 
 @FUZZ
-@given(name=st.sampled_from(sorted(SAMPLES)), cut=st.integers(0, 3000),
-       flips=st.lists(st.tuples(st.integers(0, 100_000), st.integers(1, 255)), max_size=4))
+@given(name=st.sampled_from(sorted(SAMPLES)), cut=st.integers(0, 3000), flips=byte_flips(4, max_position=100_000))
 def test_truncated_or_damaged_files_never_crash(name: str, cut: int, flips: list[tuple[int, int]]) -> None:
-    data = bytearray(SAMPLES[name])
-    for position, xor in flips:
-        data[position % len(data)] ^= xor
-    del data[len(data) - min(cut, len(data)):]
-    result = outcome(file_item(bytes(data)), Object3DOptions(file_type=name.split("_")[0]))
+    result = outcome(file_item(damaged(SAMPLES[name], flips, cut)), Object3DOptions(file_type=name.split("_")[0]))
     if not flips and not cut:
         assert isinstance(result, Output)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from darkroom.pipeline.errors import InvalidInput
@@ -17,9 +17,11 @@ from darkroom.workers.converters import ItemInput, Output, Payload
 from darkroom.workers.converters.plot import PlotOptions, convert
 from darkroom.workers.converters.plot_points import COLUMNS
 
+from converter_harness import fuzz_settings
+
 pytestmark = pytest.mark.filterwarnings("ignore:Glyph .* missing from font")  # random label text
 
-FUZZ = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = fuzz_settings(50)
 CHARTS = st.sampled_from(sorted(COLUMNS))
 LIMITS = Limits(max_table_cells=3000)  # small, so the bound is hit as well as passed
 

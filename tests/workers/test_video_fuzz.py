@@ -8,40 +8,31 @@ colours is lossless) the tests check the prediction too.
 
 from __future__ import annotations
 
-import hashlib
 import io
-import tempfile
 from typing import Any
 
 import av
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 
-from darkroom.pipeline import paths
 from darkroom.pipeline.errors import InvalidInput
-from darkroom.pipeline.messages import decode_request
 from darkroom.pipeline.settings import Limits
-from darkroom.pipeline.storage import open_storage
-from darkroom.workers.conversion import process_request
 from darkroom.workers.converters import ItemInput, Output, Payload
 from darkroom.workers.converters.image import to_uint8
 from darkroom.workers.converters.video import VideoOptions, convert, grid
 
-NPY = "application/x-npy"
+from converter_harness import (NPY, byte_flips, check_outcome, convert_request, damaged, file_item, fuzz_settings,
+                               npy_bytes, npy_item, pixel_arrays, processed, put_raw, run_converter,
+                               scratch_storage)
+
 # Low enough that a corrupted header or file cannot make anything big.
 LIMITS = Limits(max_pixels=20_000, max_payload_bytes=1 << 20, max_video_frames=40, max_video_pixels=200_000)
-FUZZ = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = fuzz_settings(50)
 DTYPES = ["bool", "uint8", "int16", "uint16", "int64", "float16", "float32", "float64"]
 FORMATS = ["gif", "mp4", "webm", "ogg"]
-
-
-def npy_bytes(array: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, array, allow_pickle=False)
-    return buf.getvalue()
 
 
 def decoded_frames(output: Output) -> np.ndarray:
@@ -57,19 +48,13 @@ def decoded_frames(output: Output) -> np.ndarray:
 
 
 def outcome(item: ItemInput, options: VideoOptions = VideoOptions()) -> Output | InvalidInput:
-    """Run the converter; anything but an Output or an InvalidInput fails the test."""
-    try:
-        output = convert(item, options, LIMITS)
-    except InvalidInput as e:
-        assert isinstance(e.code, str) and e.code
-        assert isinstance(e.message, str) and e.message.strip()
-        return e
-    assert isinstance(output, Output)
-    m = output.measurements
-    assert m["frames"] >= 1 and m["width"] * m["height"] <= LIMITS.max_pixels
-    assert m["frames"] <= LIMITS.max_video_frames
-    assert all(isinstance(w, str) and w for w in output.warnings)
-    return output
+    """Run the converter (converter_harness.run_converter); an Output must be within the bounds."""
+    result = run_converter(convert, item, options, LIMITS)
+    if isinstance(result, Output):
+        m = result.measurements
+        assert m["frames"] >= 1 and m["width"] * m["height"] <= LIMITS.max_pixels
+        assert m["frames"] <= LIMITS.max_video_frames
+    return result
 
 
 # -- arrays -------------------------------------------------------------------------------------
@@ -84,14 +69,8 @@ shapes = st.one_of(  # half accepted shapes, half anything near them
 )
 
 
-@st.composite
-def clips(draw: st.DrawFn) -> np.ndarray:
-    dtype = np.dtype(draw(st.sampled_from(DTYPES)))
-    shape = draw(shapes)
-    if dtype.kind == "f" and draw(st.booleans()):
-        lo, hi = draw(st.sampled_from([(0.0, 1.0), (-1.0, 1.0), (-300.0, 300.0)]))
-        return draw(hnp.arrays(dtype, shape, elements=st.floats(lo, hi, width=dtype.itemsize * 8)))
-    return draw(hnp.arrays(dtype, shape))  # floats here include NaN and ±inf
+def clips() -> st.SearchStrategy[np.ndarray]:
+    return pixel_arrays(DTYPES, shapes)
 
 
 options = st.builds(VideoOptions, format=st.sampled_from([None, *FORMATS]),
@@ -112,7 +91,7 @@ def frame_size(shape: tuple[int, ...], fmt: str) -> tuple[int, int]:
 @FUZZ
 @given(clip=clips(), opts=options)
 def test_any_array_converts_to_its_frames_or_is_refused(clip: np.ndarray, opts: VideoOptions) -> None:
-    result = outcome(ItemInput(Payload(npy_bytes(clip), NPY, "npy")), opts)
+    result = outcome(npy_item(clip), opts)
     height, width = frame_size(clip.shape, opts.format or "gif") if accepted(clip.shape) else (0, 0)
     within = accepted(clip.shape) and clip.shape[-4] <= 40 and height * width <= LIMITS.max_pixels
     finite = clip.dtype.kind != "f" or bool(np.isfinite(clip).all())
@@ -130,15 +109,10 @@ def test_any_array_converts_to_its_frames_or_is_refused(clip: np.ndarray, opts: 
 
 
 @FUZZ
-@given(clip=clips(), cut=st.integers(0, 200),
-       flips=st.lists(st.tuples(st.integers(0, 10_000), st.integers(1, 255)), max_size=4))
+@given(clip=clips(), cut=st.integers(0, 200), flips=byte_flips(4))
 def test_truncated_or_damaged_npy_payloads_never_crash(clip: np.ndarray, cut: int,
                                                        flips: list[tuple[int, int]]) -> None:
-    data = bytearray(npy_bytes(clip))
-    for position, xor in flips:
-        data[position % len(data)] ^= xor
-    del data[len(data) - min(cut, len(data)):]
-    outcome(ItemInput(Payload(bytes(data), NPY, "npy")))
+    outcome(ItemInput(Payload(damaged(npy_bytes(clip), flips, cut), NPY, "npy")))
 
 
 # -- files ---------------------------------------------------------------------------------------
@@ -174,7 +148,7 @@ def files(draw: st.DrawFn) -> tuple[str, bytes, int]:
 @FUZZ
 @given(magic=st.sampled_from(MAGICS), body=st.binary(max_size=3000), ext=st.sampled_from(["mp4", "webm", "bin"]))
 def test_random_bytes_as_a_video_file_are_refused_or_measured(magic: bytes, body: bytes, ext: str) -> None:
-    result = outcome(ItemInput(Payload(magic + body, "application/octet-stream", ext)))
+    result = outcome(file_item(magic + body, ext))
     if isinstance(result, Output):
         assert result.data == magic + body
 
@@ -183,31 +157,20 @@ def test_random_bytes_as_a_video_file_are_refused_or_measured(magic: bytes, body
 @given(file=files(), opts=options)
 def test_a_valid_video_file_is_kept_as_given_and_counted(file: tuple[str, bytes, int], opts: VideoOptions) -> None:
     container, data, frames = file
-    result = outcome(ItemInput(Payload(data, "application/octet-stream", "bin")), opts)
+    result = outcome(file_item(data), opts)
     assert isinstance(result, Output), result
     assert result.data == data
     assert (result.measurements["frames"], result.measurements["width"], result.measurements["height"]) == (frames, 16, 12)
 
 
 @FUZZ
-@given(file=files(), cut=st.integers(1, 2000),
-       flips=st.lists(st.tuples(st.integers(0, 10_000), st.integers(1, 255)), max_size=6))
+@given(file=files(), cut=st.integers(1, 2000), flips=byte_flips(6))
 def test_truncated_or_damaged_video_files_never_crash(file: tuple[str, bytes, int], cut: int,
                                                      flips: list[tuple[int, int]]) -> None:
-    data = bytearray(file[1])
-    for position, xor in flips:
-        data[position % len(data)] ^= xor
-    del data[len(data) - min(cut, len(data) - 1):]
-    outcome(ItemInput(Payload(bytes(data), "application/octet-stream", "bin")))
+    outcome(file_item(damaged(file[1], flips, cut, keep=1)))
 
 
 # -- process_request end to end -------------------------------------------------------------------
-
-
-def put_raw(storage: Any, data: bytes, ext: str, media_type: str) -> dict[str, Any]:
-    sha = hashlib.sha256(data).hexdigest()
-    uri = storage.put(paths.raw_key(sha, ext), data, media_type)
-    return {"uri": uri, "sha256": sha, "bytes": len(data), "media_type": media_type, "ext": ext}
 
 
 request_options = st.one_of(
@@ -217,22 +180,13 @@ request_options = st.one_of(
 )
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@fuzz_settings(30)
 @given(items=st.lists(st.one_of(clips(), st.binary(max_size=200)), min_size=1, max_size=3), opts=request_options)
 def test_every_item_of_any_video_request_gets_an_ok_or_failed_manifest(items: list[Any], opts: dict) -> None:
-    with tempfile.TemporaryDirectory() as root:
-        storage = open_storage(f"file://{root}")
+    with scratch_storage() as storage:
         sources = [put_raw(storage, npy_bytes(v), "npy", NPY) if isinstance(v, np.ndarray)
                    else put_raw(storage, v, "mp4", "video/mp4") for v in items]
-        request = decode_request({"schema": "darkroom.convert/1", "project": "p", "run": "r", "step": 0, "key": "v",
-                                  "kind": "video", "options": opts,
-                                  "items": [{"index": i, "source": s} for i, s in enumerate(sources)]})
-        manifests = process_request(request, storage, LIMITS)
-        assert [m.index for m in manifests] == list(range(len(items)))
-        for manifest in manifests:
-            if manifest.status == "ok":
-                data = storage.get(storage.key_of(manifest.artifact.uri))
-                assert hashlib.sha256(data).hexdigest() == manifest.artifact.sha256
-            else:
-                # "internal_error" means the converter raised something other than InvalidInput.
-                assert manifest.error.code != "internal_error", manifest.error.message
+        request = convert_request("video", [{"index": i, "source": s} for i, s in enumerate(sources)], opts,
+                                  step=0, key="v")
+        for manifest in processed(storage, request, LIMITS):
+            check_outcome(storage, manifest)
