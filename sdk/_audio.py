@@ -11,21 +11,21 @@ from typing import Any
 import numpy as np
 
 from darkroom._media import ArraySnapshot, BytesSnapshot, Media, array_from, file_from
+from darkroom.pipeline.audio_layout import (
+    ACCEPTED_SHAPES,
+    MAX_SAMPLE_RATE,
+    MEDIA_TYPES,
+    audio_layout,
+    check_encodable,
+    require_sample_rate,
+)
+from darkroom.pipeline.errors import InvalidInput
 
-# The same bounds as workers/converters/audio.py, which checks them again: the
-# worker never trusts a message, and the SDK fails at the caller's line.
-_MAX_CHANNELS = 32
-_MAX_SAMPLE_RATE = 768_000
-_FLAC_MAX_CHANNELS = 8
-_FLAC_MAX_SAMPLE_RATE = 655_350
 _ARRAY_FORMATS = ("wav", "flac")
-_DTYPES = ("float16", "float32", "float64", "int16", "int32")
 _ACCEPTED_DATA = (
-    "a numpy array (samples,) or (samples, channels) with sample_rate=, a torch tensor, a nested list, "
+    f"a numpy array {ACCEPTED_SHAPES} with sample_rate=, a torch tensor, a nested list, "
     "a path to an audio file, or a binary file object (io.BytesIO)"
 )
-_FILE_MEDIA_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg", "opus": "audio/ogg",
-                     "mp3": "audio/mpeg", "m4a": "audio/mp4", "aac": "audio/aac", "webm": "audio/webm"}
 
 
 class Audio(Media):
@@ -75,9 +75,6 @@ class Audio(Media):
         fmt = fmt or "wav"
         if fmt not in _ARRAY_FORMATS:
             raise ValueError(f"Audio format={fmt!r} for an array; accepted: {', '.join(_ARRAY_FORMATS)}")
-        if rate is None:
-            raise ValueError("Audio sample_rate is required for an array; got None; "
-                             "accepted: a positive int, e.g. Audio(samples, sample_rate=16000)")
         _check_array(array, fmt, rate)
         self._payload = ArraySnapshot(array)
         self._options = {"sample_rate": rate, "format": fmt}
@@ -88,33 +85,19 @@ def _sample_rate(value: Any) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"Audio sample_rate must be an int; got {type(value).__name__} {value!r}")
-    if not 1 <= int(value) <= _MAX_SAMPLE_RATE:
-        raise ValueError(f"Audio sample_rate={int(value)}; accepted: 1 to {_MAX_SAMPLE_RATE} samples per second")
+    if not 1 <= int(value) <= MAX_SAMPLE_RATE:
+        raise ValueError(f"Audio sample_rate={int(value)}; accepted: 1 to {MAX_SAMPLE_RATE} samples per second")
     return int(value)
 
 
-def _check_array(array: np.ndarray, fmt: str, rate: int) -> None:
-    if array.ndim not in (1, 2):
-        raise ValueError(f"Audio data has shape {tuple(array.shape)}; accepted: (samples,) or (samples, channels)")
-    channels = 1 if array.ndim == 1 else array.shape[1]
-    if array.shape[0] == 0 or channels == 0:
-        raise ValueError(f"Audio data of shape {tuple(array.shape)} is empty; "
-                         "accepted: at least one sample and one channel")
-    if channels > _MAX_CHANNELS:
-        raise ValueError(
-            f"Audio data of shape {tuple(array.shape)} has {channels} channels; at most {_MAX_CHANNELS} are "
-            "accepted, as (samples, channels): a (channels, samples) array needs .T"
-        )
-    if array.dtype.name not in _DTYPES:
-        raise TypeError(f"Audio data dtype {array.dtype} is not accepted; "
-                        "accepted: float16, float32, float64 (values in [-1, 1]), int16 or int32")
-    flac_rate = rate <= 65_535 or (rate <= _FLAC_MAX_SAMPLE_RATE and rate % 10 == 0)
-    if fmt == "flac" and (channels > _FLAC_MAX_CHANNELS or not flac_rate):
-        raise ValueError(
-            f"Audio format='flac' holds at most {_FLAC_MAX_CHANNELS} channels at up to 65535 Hz, or a multiple "
-            f"of 10 Hz up to {_FLAC_MAX_SAMPLE_RATE} Hz; got {channels} channels at {rate} Hz; "
-            "accepted: format='wav' for this audio"
-        )
+def _check_array(array: np.ndarray, fmt: str, rate: int | None) -> None:
+    # The worker's rules (darkroom.pipeline.audio_layout), raised as the caller's TypeError or ValueError.
+    try:
+        sample_rate = require_sample_rate(rate, "Audio data")
+        _, channels = audio_layout(array.shape, "Audio data")
+        check_encodable(array.dtype.name, channels, sample_rate, fmt, "Audio data")
+    except InvalidInput as e:
+        raise (TypeError if e.code == "invalid_dtype" else ValueError)(e.message) from None
 
 
 def _file_object(data: Any, fmt: str | None) -> BytesSnapshot:
@@ -124,4 +107,4 @@ def _file_object(data: Any, fmt: str | None) -> BytesSnapshot:
         raise TypeError(f"Audio file object returned {type(raw).__name__} from read(); "
                         "accepted: a binary file object (opened with 'rb', or io.BytesIO)")
     ext = fmt or "bin"
-    return BytesSnapshot(bytes(raw), ext, _FILE_MEDIA_TYPES.get(ext, "application/octet-stream"))
+    return BytesSnapshot(bytes(raw), ext, MEDIA_TYPES.get(ext, "application/octet-stream"))

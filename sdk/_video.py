@@ -8,15 +8,20 @@ import numbers
 from typing import Any
 
 from darkroom._media import ArraySnapshot, BytesSnapshot, Media, array_from, file_from
+from darkroom.pipeline.errors import InvalidInput
+from darkroom.pipeline.video_layout import (
+    ACCEPTED_SHAPES,
+    DEFAULT_FORMAT,
+    DEFAULT_FPS,
+    MAX_FPS,
+    MEDIA_TYPES,
+    MIN_FPS,
+    video_layout,
+)
 
-# The same rules as workers/converters/video.py, which checks them again: the
-# worker never trusts a message, and the SDK fails at the caller's line.
-_FORMATS = ("gif", "mp4", "webm", "ogg")
-_MEDIA_TYPES = {"gif": "image/gif", "mp4": "video/mp4", "webm": "video/webm", "ogg": "video/ogg"}
-_MIN_FPS, _MAX_FPS = 0.01, 1000.0
-_SHAPES = "(T,C,H,W) or (B,T,C,H,W) with C (channels) in 1, 3, 4"
+_FORMATS = tuple(MEDIA_TYPES)
 _ACCEPTED_DATA = (
-    f"a numpy array {_SHAPES}, a torch tensor, a nested list, a path to a video file, "
+    f"a numpy array {ACCEPTED_SHAPES}, a torch tensor, a nested list, a path to a video file, "
     "or a binary file object (io.BytesIO)"
 )
 
@@ -49,7 +54,8 @@ class Video(Media):
                  format: str | None = None):
         super().__init__(caption)
         if format is not None and format not in _FORMATS:
-            raise ValueError(f"Video format={format!r}; accepted: {', '.join(_FORMATS)} (or None: gif for arrays)")
+            raise ValueError(f"Video format={format!r}; accepted: {', '.join(_FORMATS)} "
+                             f"(or None: {DEFAULT_FORMAT} for arrays)")
         rate = _fps(fps)
         if hasattr(data, "read"):
             self._payload = _file_object(data, format)
@@ -63,9 +69,12 @@ class Video(Media):
         array = array_from(data, "Video")
         if array is None:
             raise TypeError(f"Video got {type(data).__name__}; accepted: {_ACCEPTED_DATA}")
-        _check_shape(tuple(array.shape))
+        try:  # the worker's rule (darkroom.pipeline.video_layout), raised as the caller's ValueError
+            video_layout(array.shape, "Video data")
+        except InvalidInput as e:
+            raise ValueError(e.message) from None
         self._payload = ArraySnapshot(array)
-        self._options = {"format": format or "gif", "fps": 4 if rate is None else rate}
+        self._options = {"format": format or DEFAULT_FORMAT, "fps": DEFAULT_FPS if rate is None else rate}
 
 
 def _fps(value: Any) -> float | int | None:
@@ -73,19 +82,9 @@ def _fps(value: Any) -> float | int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"Video fps must be a number; got {type(value).__name__} {value!r}")
-    if not (math.isfinite(float(value)) and _MIN_FPS <= float(value) <= _MAX_FPS):
-        raise ValueError(f"Video fps={value!r}; accepted: {_MIN_FPS:g} to {_MAX_FPS:g} frames per second")
+    if not (math.isfinite(float(value)) and MIN_FPS <= float(value) <= MAX_FPS):
+        raise ValueError(f"Video fps={value!r}; accepted: {MIN_FPS:g} to {MAX_FPS:g} frames per second")
     return int(value) if float(value).is_integer() else float(value)
-
-
-def _check_shape(shape: tuple[int, ...]) -> None:
-    if len(shape) not in (4, 5) or shape[-3] not in (1, 3, 4):
-        hint = ""
-        if len(shape) in (4, 5) and shape[-1] in (1, 3, 4):
-            hint = "; a channels-last (..., H, W, C) array needs np.moveaxis(a, -1, -3)"
-        raise ValueError(f"Video data has shape {shape}; accepted: {_SHAPES}{hint}")
-    if 0 in shape:
-        raise ValueError(f"Video data of shape {shape} is empty; accepted: {_SHAPES}, every axis at least 1")
 
 
 def _file_object(data: Any, fmt: str | None) -> BytesSnapshot:
@@ -95,4 +94,4 @@ def _file_object(data: Any, fmt: str | None) -> BytesSnapshot:
         raise TypeError(f"Video file object returned {type(raw).__name__} from read(); "
                         "accepted: a binary file object (opened with 'rb', or io.BytesIO)")
     ext = fmt or "bin"
-    return BytesSnapshot(bytes(raw), ext, _MEDIA_TYPES.get(ext, "application/octet-stream"))
+    return BytesSnapshot(bytes(raw), ext, MEDIA_TYPES.get(ext, "application/octet-stream"))

@@ -9,18 +9,23 @@ matplotlib is imported here.
 
 from __future__ import annotations
 
+import functools
 import types
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec
 
 import numpy as np
 
 from darkroom._image import Image, _is_figure
 from darkroom._media import Media, array_from, json_copy
 from darkroom._table import JsonSnapshot
+from darkroom.pipeline.errors import InvalidInput
+from darkroom.pipeline import plot_inputs
 
 CHARTS = ("roc", "pr", "confusion_matrix", "heatmap")
 # Memory a JSON value held as Python lists takes per number (a float object and its pointer).
 _BYTES_PER_VALUE = 32
+_P = ParamSpec("_P")
 
 
 class Plot(Media):
@@ -45,6 +50,19 @@ class Plot(Media):
 
     def __repr__(self) -> str:
         return f"<darkroom.plot.Plot {self.chart}>"
+
+
+def _caller_errors(chart: Callable[_P, Plot]) -> Callable[_P, Plot]:
+    """Raise the worker's rules (darkroom.pipeline.plot_inputs) as the caller's ValueError."""
+
+    @functools.wraps(chart)
+    def checked(*args: _P.args, **kwargs: _P.kwargs) -> Plot:
+        try:
+            return chart(*args, **kwargs)
+        except InvalidInput as e:
+            raise ValueError(e.message) from None
+
+    return checked
 
 
 def roc_curve(y_true: Any, y_probas: Any, labels: Any = None, classes_to_plot: Any = None,
@@ -80,6 +98,7 @@ def pr_curve(y_true: Any, y_probas: Any, labels: Any = None, classes_to_plot: An
     return _curve("pr", "pr_curve", y_true, y_probas, labels, classes_to_plot, title)
 
 
+@_caller_errors
 def confusion_matrix(y_true: Any = None, preds: Any = None, probs: Any = None, class_names: Any = None,
                      title: str | None = None) -> Plot:
     """A confusion matrix of true classes against predicted ones.
@@ -104,17 +123,12 @@ def confusion_matrix(y_true: Any = None, preds: Any = None, probs: Any = None, c
     what = "confusion_matrix"
     if y_true is None:
         raise TypeError(f"{what} needs y_true: the true class indices, shape (n,)")
-    if (preds is None) == (probs is None):
-        given = "both" if preds is not None else "neither"
-        raise ValueError(f"{what} takes exactly one of preds= (class indices) or probs= (scores); got {given}")
+    plot_inputs.preds_or_probs(preds is not None, probs is not None, what)
     truth = _vector(y_true, f"{what} y_true")
     n = len(truth)
     inputs: dict[str, Any] = {"y_true": truth.tolist(), "preds": None, "probs": None, "class_names": None}
     if preds is not None:
-        predicted = _vector(preds, f"{what} preds")
-        if len(predicted) != n:
-            raise ValueError(f"{what} preds has {len(predicted)} values for {n} in y_true; they must match")
-        inputs["preds"] = predicted.tolist()
+        inputs["preds"] = _vector(preds, f"{what} preds", n).tolist()
         values, classes = 2 * n, None
     else:
         scores = _scores(probs, n, f"{what} probs")
@@ -122,15 +136,12 @@ def confusion_matrix(y_true: Any = None, preds: Any = None, probs: Any = None, c
         values, classes = n + scores.size, scores.shape[1]
     if class_names is not None:
         names = _names(class_names, f"{what} class_names")
-        if classes is not None and len(names) != classes:
-            raise ValueError(f"{what} class_names has {len(names)} names for the {classes} columns of probs; "
-                             "they must match")
-        if not names:
-            raise ValueError(f"{what} class_names is empty; accepted: a name per class")
+        plot_inputs.names_per_class(len(names), classes, f"{what} class_names", "probs")
         inputs["class_names"] = names
     return Plot("confusion_matrix", inputs, values, title=_title(title, what))
 
 
+@_caller_errors
 def heatmap(x_labels: Any, y_labels: Any, matrix_values: Any, show_text: bool = False) -> Plot:
     """A heatmap of a matrix with labelled columns (x) and rows (y).
 
@@ -155,9 +166,7 @@ def heatmap(x_labels: Any, y_labels: Any, matrix_values: Any, show_text: bool = 
     matrix = array_from(matrix_values, "heatmap matrix_values")
     if matrix is None:
         raise TypeError(f"heatmap matrix_values must be a 2-D array; got {type(matrix_values).__name__}")
-    if matrix.shape != (len(ys), len(xs)) or matrix.size == 0:
-        raise ValueError(f"heatmap matrix_values has shape {matrix.shape}; accepted: (len(y_labels), "
-                         f"len(x_labels)) = ({len(ys)}, {len(xs)}), not empty")
+    plot_inputs.matrix_shape(matrix.shape, len(ys), len(xs), "heatmap matrix_values")
     if not isinstance(show_text, bool):
         raise TypeError(f"heatmap show_text must be a bool; got {type(show_text).__name__}")
     inputs = {"x_labels": xs, "y_labels": ys, "matrix_values": matrix.tolist()}
@@ -183,6 +192,7 @@ def figure_image(value: Any) -> Image | None:
 # -- cheap checks on the caller's thread ------------------------------------------
 
 
+@_caller_errors
 def _curve(chart: str, what: str, y_true: Any, y_probas: Any, labels: Any, classes_to_plot: Any,
            title: str | None) -> Plot:
     truth = _vector(y_true, f"{what} y_true")
@@ -192,29 +202,24 @@ def _curve(chart: str, what: str, y_true: Any, y_probas: Any, labels: Any, class
                               "labels": None, "classes_to_plot": None}
     if labels is not None:
         names = _names(labels, f"{what} labels")
-        if len(names) != classes:
-            raise ValueError(f"{what} labels has {len(names)} names for the {classes} columns of y_probas; "
-                             "they must match")
+        plot_inputs.names_per_class(len(names), classes, f"{what} labels", "y_probas")
         inputs["labels"] = names
     if classes_to_plot is not None:
         chosen = array_from(classes_to_plot, f"{what} classes_to_plot")
         if chosen is None or chosen.ndim != 1 or chosen.size == 0 or chosen.dtype.kind not in "iu":
             raise TypeError(f"{what} classes_to_plot must be a non-empty list of class indices (int); "
                             f"got {classes_to_plot!r:.80}")
-        outside = [int(c) for c in chosen if not 0 <= c < classes]
-        if outside:
-            raise ValueError(f"{what} classes_to_plot {outside} outside 0..{classes - 1} "
-                             f"(the columns of y_probas)")
+        plot_inputs.indices_within(int(chosen.min()), int(chosen.max()), classes,
+                                   f"{what} classes_to_plot", "the columns of y_probas")
         inputs["classes_to_plot"] = chosen.tolist()
     return Plot(chart, inputs, len(truth) + scores.size, title=_title(title, what))
 
 
-def _vector(data: Any, what: str) -> np.ndarray:
+def _vector(data: Any, what: str, n: int | None = None) -> np.ndarray:
     array = array_from(data, what)
     if array is None:
         raise TypeError(f"{what} must be array-like of class indices; got {type(data).__name__}")
-    if array.ndim != 1 or array.size == 0:
-        raise ValueError(f"{what} has shape {array.shape}; accepted: (n,) with n >= 1")
+    plot_inputs.vector_length(array.shape, what, n)
     return array
 
 
@@ -222,10 +227,7 @@ def _scores(data: Any, n: int, what: str) -> np.ndarray:
     array = array_from(data, what)
     if array is None:
         raise TypeError(f"{what} must be a 2-D array of scores; got {type(data).__name__}")
-    if array.ndim != 2 or array.shape[0] != n or array.shape[1] < 1:
-        hint = "; for binary scores p pass np.stack([1 - p, p], axis=1)" if array.ndim == 1 else ""
-        raise ValueError(f"{what} has shape {array.shape}; accepted: (n, classes) with n = {n} "
-                         f"(the length of y_true){hint}")
+    plot_inputs.score_classes(array.shape, n, what)
     return array
 
 

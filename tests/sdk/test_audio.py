@@ -82,7 +82,7 @@ def test_a_tensor_a_nested_list_and_a_numpy_integer_rate_are_accepted() -> None:
 def test_an_array_without_a_sample_rate_is_refused_naming_the_argument() -> None:
     with pytest.raises(ValueError) as info:
         darkroom.Audio(tone())
-    assert str(info.value) == ("Audio sample_rate is required for an array; got None; "
+    assert str(info.value) == ("Audio data has no sample_rate; "
                                "accepted: a positive int, e.g. Audio(samples, sample_rate=16000)")
 
 
@@ -149,8 +149,8 @@ def test_flac_beyond_its_channels_or_rates_is_refused_pointing_to_wav(shape, rat
     with pytest.raises(ValueError) as info:
         darkroom.Audio(np.zeros(shape, np.int16), sample_rate=rate, format="flac")
     assert str(info.value) == (
-        "Audio format='flac' holds at most 8 channels at up to 65535 Hz, or a multiple of 10 Hz up to 655350 Hz; "
-        f"got {shape[1]} channels at {rate} Hz; accepted: format='wav' for this audio")
+        f"Audio data has {shape[1]} channels at {rate} Hz; format='flac' holds at most 8 channels at up to "
+        "65535 Hz, or a multiple of 10 Hz up to 655350 Hz; accepted: format='wav' for this audio")
     darkroom.Audio(np.zeros(shape, np.int16), sample_rate=rate)  # wav takes it
 
 

@@ -91,7 +91,7 @@ def test_a_confusion_matrix_keeps_preds_or_probs_and_torch_like_tensors_are_read
      "roc_curve y_probas has shape (2,); accepted: (n, classes) with n = 2 (the length of y_true); "
      "for binary scores p pass np.stack([1 - p, p], axis=1)"),
     (lambda: darkroom.plot.pr_curve([0, 1, 1], [[0.2, 0.8], [0.5, 0.5]]), ValueError,
-     "pr_curve y_probas has shape (2, 2); accepted: (n, classes) with n = 3 (the length of y_true)"),
+     "pr_curve y_probas has 2 rows for 3 values in y_true; they must match"),
     (lambda: darkroom.plot.roc_curve([[0, 1]], [[0.2, 0.8]]), ValueError,
      "roc_curve y_true has shape (1, 2); accepted: (n,) with n >= 1"),
     (lambda: darkroom.plot.roc_curve(["a", "b"], [[0.2, 0.8], [0.5, 0.5]]), TypeError,
@@ -103,7 +103,7 @@ def test_a_confusion_matrix_keeps_preds_or_probs_and_torch_like_tensors_are_read
     (lambda: darkroom.plot.roc_curve([0, 1], [[0.2, 0.8], [0.5, 0.5]], labels="ab"), TypeError,
      "roc_curve labels must be a list of str or numbers; got str"),
     (lambda: darkroom.plot.roc_curve([0, 1], [[0.2, 0.8], [0.5, 0.5]], classes_to_plot=[0, 2, -1]), ValueError,
-     "roc_curve classes_to_plot [2, -1] outside 0..1 (the columns of y_probas)"),
+     "roc_curve classes_to_plot holds class index -1, outside 0..1 (the columns of y_probas)"),
     (lambda: darkroom.plot.roc_curve([0, 1], [[0.2, 0.8], [0.5, 0.5]], classes_to_plot=[0.5]), TypeError,
      "roc_curve classes_to_plot must be a non-empty list of class indices (int); got [0.5]"),
     (lambda: darkroom.plot.pr_curve([0, 1], [[0.2, 0.8], [0.5, 0.5]], title=3), TypeError,

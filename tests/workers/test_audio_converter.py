@@ -15,21 +15,13 @@ from darkroom.pipeline.settings import Limits
 from darkroom.workers.converters import ItemInput, Output, Payload, converter_for
 from darkroom.workers.converters.audio import CONVERTER, AudioOptions, convert
 
+from converter_harness import file_item, npy_item
+
 NPY = "application/x-npy"
 RATE = 8000
 
 
 # -- building inputs ------------------------------------------------------------------
-
-
-def npy_item(array: np.ndarray) -> ItemInput:
-    buf = io.BytesIO()
-    np.save(buf, array, allow_pickle=False)
-    return ItemInput(Payload(buf.getvalue(), NPY, "npy"))
-
-
-def file_item(data: bytes, ext: str = "bin") -> ItemInput:
-    return ItemInput(Payload(data, "application/octet-stream", ext))
 
 
 def tone(samples: int = 800, channels: int | None = None, amplitude: float = 0.5) -> np.ndarray:
@@ -229,16 +221,17 @@ def test_more_samples_than_the_bound_are_refused_naming_the_variable() -> None:
 @pytest.mark.parametrize("dtype", ["uint8", "int8", "uint16", "int64", "bool"])
 def test_other_dtypes_are_refused_naming_the_accepted_ones(dtype: str) -> None:
     message = refused(npy_item(np.zeros(10, dtype)), "invalid_dtype", sample_rate=RATE)
-    assert message == (f"audio array dtype {dtype}; accepted: float16, float32, float64 (values in [-1, 1]), "
-                       "int16 or int32")
+    assert message == (f"audio array dtype {dtype} is not accepted; accepted: float16, float32, float64 "
+                       "(values in [-1, 1]), int16 or int32")
 
 
 @pytest.mark.parametrize("channels, rate", [(9, RATE), (2, 700_000), (2, 65_537)])
 def test_flac_beyond_its_channels_or_rate_is_refused_pointing_to_wav(channels: int, rate: int) -> None:
     message = refused(npy_item(np.zeros((10, channels), np.int16)), "unsupported_format",
                       sample_rate=rate, format="flac")
-    assert message == ("FLAC holds at most 8 channels at up to 65535 Hz, or a multiple of 10 Hz up to 655350 Hz; "
-                       f"got {channels} channels at {rate} Hz; accepted: format='wav' for this audio")
+    assert message == (f"audio array has {channels} channels at {rate} Hz; format='flac' holds at most 8 "
+                       "channels at up to 65535 Hz, or a multiple of 10 Hz up to 655350 Hz; "
+                       "accepted: format='wav' for this audio")
     assert decoded(run(npy_item(np.zeros((10, channels), np.int16)), sample_rate=rate))[1] == rate
 
 

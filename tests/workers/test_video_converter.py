@@ -13,24 +13,14 @@ from PIL import Image
 
 from darkroom.pipeline.errors import InvalidInput
 from darkroom.pipeline.settings import Limits
-from darkroom.workers.converters import ItemInput, Output, Payload, converter_for
+from darkroom.workers.converters import ItemInput, Output, converter_for
 from darkroom.workers.converters.gif_palette import clip_palette
 from darkroom.workers.converters.video import CONVERTER, VideoOptions, convert, grid
 
-NPY = "application/x-npy"
+from converter_harness import file_item, npy_item
 
 
 # -- building inputs ------------------------------------------------------------------
-
-
-def npy_item(array: np.ndarray) -> ItemInput:
-    buf = io.BytesIO()
-    np.save(buf, array, allow_pickle=False)
-    return ItemInput(Payload(buf.getvalue(), NPY, "npy"))
-
-
-def file_item(data: bytes, ext: str = "bin") -> ItemInput:
-    return ItemInput(Payload(data, "application/octet-stream", ext))
 
 
 def sprites(frames: int = 6, height: int = 12, width: int = 16) -> np.ndarray:
@@ -376,7 +366,7 @@ def test_shapes_outside_the_rule_are_refused_naming_the_accepted_ones(shape):
 
 def test_a_channels_last_clip_gets_a_hint():
     message = refused(npy_item(np.zeros((2, 8, 8, 3), np.uint8)), "invalid_shape")
-    assert message.endswith("; channels-last (..., H, W, C) needs np.moveaxis(a, -1, -3)")
+    assert message.endswith("; a channels-last (..., H, W, C) array needs np.moveaxis(a, -1, -3)")
 
 
 def test_an_empty_clip_is_refused():

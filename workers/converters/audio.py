@@ -17,33 +17,24 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from darkroom.pipeline.audio_layout import (
+    MAX_CHANNELS,
+    MAX_SAMPLE_RATE,
+    MEDIA_TYPES,
+    audio_layout,
+    check_encodable,
+    require_sample_rate,
+)
 from darkroom.pipeline.errors import InvalidInput
 from darkroom.pipeline.settings import Limits
 from darkroom.workers.converters import Converter, ItemInput, Output, Payload
 from darkroom.workers.payloads import NPY_MEDIA_TYPE, load_npy
 
 VERSION = "1"
-# 32 channels covers 22.2 surround and common microphone arrays; a (2, 48000)
-# array read as 48000 channels is the usual mistake this bound catches.
-MAX_CHANNELS = 32
-# The highest rate sold in audio interfaces (768 kHz); WAV's header would take 2**32 - 1.
-MAX_SAMPLE_RATE = 768_000
-# libsndfile's FLAC encoder refuses more than 8 channels ("Format not recognised")
-# and rates above 655,350 Hz, or above 65,535 Hz unless a multiple of 10 (a FLAC
-# frame header codes a rate in Hz up to 65535, else in tens of Hz); measured
-# with libsndfile 1.2.2 / libFLAC 1.4.3 ("problem with initialization of the flac decoder").
-FLAC_MAX_SAMPLE_RATE = 655_350
-FLAC_MAX_CHANNELS = 8
-_ARRAY_DTYPES = "float16, float32, float64 (values in [-1, 1]), int16 or int32"
 _FILE_FORMATS = "wav, flac, ogg (vorbis, opus), mp3, m4a/aac, webm/opus and the other formats FFmpeg decodes"
 _BLOCK = 65_536  # frames decoded at a time when a file is checked
 
 _OUTPUTS = {"wav": ("WAV", "audio/wav", "pcm_16"), "flac": ("FLAC", "audio/flac", "flac")}
-_MEDIA_TYPES = {
-    "wav": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg", "opus": "audio/ogg", "mp3": "audio/mpeg",
-    "m4a": "audio/mp4", "aac": "audio/aac", "webm": "audio/webm", "mka": "audio/x-matroska",
-    "aiff": "audio/aiff", "au": "audio/basic", "caf": "audio/x-caf", "amr": "audio/amr",
-}
 # A file name's extension and the format found inside it agree when they are in one family.
 _FAMILIES = {
     "wav": "wav", "wave": "wav", "flac": "flac", "ogg": "ogg", "oga": "ogg", "opus": "ogg",
@@ -91,64 +82,24 @@ def convert(item: ItemInput, options: AudioOptions, limits: Limits) -> Output:
 
 
 def _from_array(payload: Payload, options: AudioOptions, limits: Limits) -> Output:
-    if options.sample_rate is None:
-        raise InvalidInput(
-            "missing_sample_rate",
-            "audio array has no sample_rate; accepted: a positive int, e.g. Audio(samples, sample_rate=16000)",
-        )
+    sample_rate = require_sample_rate(options.sample_rate, "audio array")
     fmt = options.format or "wav"
     sf = _soundfile()
     # load_npy bounds the bytes and returns a view: nothing is allocated before the checks below.
     array = load_npy(payload.data, limits.max_payload_bytes)
-    samples, channels = _check_array(array, fmt, options.sample_rate, limits)
+    samples, channels = audio_layout(array.shape, "audio array")
+    _check_samples(samples, limits, "audio array")
+    check_encodable(array.dtype.name, channels, sample_rate, fmt, "audio array")
     warnings: list[str] = []
     pcm = _to_int16(array, warnings)
     sf_format, media_type, codec = _OUTPUTS[fmt]
     buf = io.BytesIO()
-    sf.write(buf, pcm, options.sample_rate, format=sf_format, subtype="PCM_16")
+    sf.write(buf, pcm, sample_rate, format=sf_format, subtype="PCM_16")
     return Output(
         data=buf.getvalue(), format=fmt, media_type=media_type,
-        measurements=_measurements(options.sample_rate, channels, samples, codec),
+        measurements=_measurements(sample_rate, channels, samples, codec),
         warnings=warnings,
     )
-
-
-def _check_array(array: np.ndarray, fmt: str, sample_rate: int, limits: Limits) -> tuple[int, int]:
-    """(samples, channels) of an acceptable array; InvalidInput otherwise."""
-    if array.ndim not in (1, 2):
-        raise InvalidInput(
-            "invalid_shape",
-            f"audio array has shape {tuple(array.shape)}; accepted: (samples,) or (samples, channels)",
-        )
-    samples = int(array.shape[0])
-    channels = 1 if array.ndim == 1 else int(array.shape[1])
-    if samples == 0 or channels == 0:
-        raise InvalidInput(
-            "invalid_shape",
-            f"audio array of shape {tuple(array.shape)} is empty; accepted: at least one sample and one channel",
-        )
-    if channels > MAX_CHANNELS:
-        raise InvalidInput(
-            "too_many_channels",
-            f"audio array of shape {tuple(array.shape)} has {channels} channels; at most {MAX_CHANNELS} are "
-            "accepted, as (samples, channels): a (channels, samples) array needs .T",
-        )
-    _check_samples(samples, limits, "audio array")
-    if array.dtype.name not in ("float16", "float32", "float64", "int16", "int32"):
-        raise InvalidInput("invalid_dtype", f"audio array dtype {array.dtype}; accepted: {_ARRAY_DTYPES}")
-    if fmt == "flac" and (channels > FLAC_MAX_CHANNELS or not flac_rate(sample_rate)):
-        raise InvalidInput(
-            "unsupported_format",
-            f"FLAC holds at most {FLAC_MAX_CHANNELS} channels at up to 65535 Hz, or a multiple of 10 Hz up to "
-            f"{FLAC_MAX_SAMPLE_RATE} Hz; got {channels} channels at {sample_rate} Hz; "
-            "accepted: format='wav' for this audio",
-        )
-    return samples, channels
-
-
-def flac_rate(sample_rate: int) -> bool:
-    """Whether libsndfile's FLAC encoder takes this rate (see FLAC_MAX_SAMPLE_RATE)."""
-    return sample_rate <= 65_535 or (sample_rate <= FLAC_MAX_SAMPLE_RATE and sample_rate % 10 == 0)
 
 
 def _check_samples(samples: int, limits: Limits, what: str) -> None:
@@ -223,7 +174,7 @@ def _from_file(payload: Payload, options: AudioOptions, limits: Limits) -> Outpu
         warnings.append(f"format={options.format!r} ignored: a file is stored as given ({probe.format})")
     return Output(
         data=data, format=probe.format,
-        media_type=_MEDIA_TYPES.get(probe.format, "application/octet-stream"),
+        media_type=MEDIA_TYPES.get(probe.format, "application/octet-stream"),
         measurements=_measurements(probe.sample_rate, probe.channels, probe.samples, probe.codec),
         warnings=warnings,
     )

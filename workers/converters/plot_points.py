@@ -11,6 +11,14 @@ from typing import Any
 import numpy as np
 
 from darkroom.pipeline.errors import InvalidInput
+from darkroom.pipeline.plot_inputs import (
+    indices_within,
+    matrix_shape,
+    names_per_class,
+    preds_or_probs,
+    score_classes,
+    vector_length,
+)
 from darkroom.pipeline.settings import Limits
 
 COLUMNS = {
@@ -79,14 +87,12 @@ def pr_points(positive: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.
 def curve_points(chart: str, inputs: dict[str, Any], limits: Limits) -> Points:
     """One curve per plotted class, one-vs-rest: a class's samples against all others."""
     y_true = _class_indices(_field(inputs, "y_true", chart), "y_true")
-    scores = _numbers(_field(inputs, "y_probas", chart), "y_probas", 2).astype(np.float64)
-    n, classes = scores.shape
-    if len(y_true) != n:
-        raise InvalidInput("invalid_plot", f"y_probas has {n} rows for {len(y_true)} values in y_true; they must match")
+    scores = _numbers(_field(inputs, "y_probas", chart), "y_probas", "(n, classes)").astype(np.float64)
+    n, classes = len(y_true), score_classes(scores.shape, len(y_true), "y_probas")
     if not np.isfinite(scores).all():
         raise InvalidInput("invalid_plot", "y_probas holds NaN or infinite scores; accepted: finite numbers")
     _in_range(y_true, classes, "y_true", "the columns of y_probas")
-    names = _labels(inputs.get("labels"), "labels", classes) or [str(k) for k in range(classes)]
+    names = _labels(inputs.get("labels"), "labels", classes, "y_probas") or [str(k) for k in range(classes)]
     chosen = _chosen(inputs.get("classes_to_plot"), classes)
     if chosen is None:
         chosen = np.unique(y_true).tolist()
@@ -121,25 +127,17 @@ def confusion_points(chart: str, inputs: dict[str, Any], limits: Limits) -> Poin
     """Counts of (actual, predicted) pairs; every pair of classes is a row, zeros included."""
     y_true = _class_indices(_field(inputs, "y_true", chart), "y_true")
     preds, probs = inputs.get("preds"), inputs.get("probs")
-    if (preds is None) == (probs is None):
-        raise InvalidInput("invalid_plot", "a confusion matrix takes exactly one of preds or probs; got "
-                           + ("both" if preds is not None else "neither"))
+    preds_or_probs(preds is not None, probs is not None, "a confusion matrix")
     classes: int | None = None
     if probs is not None:
-        scores = _numbers(probs, "probs", 2)
-        if scores.shape[0] != len(y_true):
-            raise InvalidInput("invalid_plot", f"probs has {scores.shape[0]} rows for {len(y_true)} values "
-                               "in y_true; they must match")
+        scores = _numbers(probs, "probs", "(n, classes)")
+        classes = score_classes(scores.shape, len(y_true), "probs")
         if scores.dtype.kind == "f" and not np.isfinite(scores).all():
             raise InvalidInput("invalid_plot", "probs holds NaN or infinite scores; accepted: finite numbers")
-        classes = scores.shape[1]
         predicted = scores.argmax(axis=1)
     else:
-        predicted = _class_indices(preds, "preds")
-        if len(predicted) != len(y_true):
-            raise InvalidInput("invalid_plot", f"preds has {len(predicted)} values for {len(y_true)} in y_true; "
-                               "they must match")
-    names = _labels(inputs.get("class_names"), "class_names", classes)
+        predicted = _class_indices(preds, "preds", len(y_true))
+    names = _labels(inputs.get("class_names"), "class_names", classes, "probs")
     if names is not None:
         classes = len(names)
     if classes is not None:
@@ -164,14 +162,12 @@ def confusion_points(chart: str, inputs: dict[str, Any], limits: Limits) -> Poin
 
 def heatmap_points(chart: str, inputs: dict[str, Any], limits: Limits) -> Points:
     """A row per cell, row-major: ``[x_labels[i], y_labels[j], matrix_values[j][i]]``; NaN becomes null."""
-    xs = _labels(_field(inputs, "x_labels", chart), "x_labels", None)
-    ys = _labels(_field(inputs, "y_labels", chart), "y_labels", None)
+    xs = _labels(_field(inputs, "x_labels", chart), "x_labels")
+    ys = _labels(_field(inputs, "y_labels", chart), "y_labels")
     assert xs is not None and ys is not None
     _bound(3 * len(xs) * len(ys), limits)
-    matrix = _numbers(_field(inputs, "matrix_values", chart), "matrix_values", 2).astype(np.float64)
-    if matrix.shape != (len(ys), len(xs)):
-        raise InvalidInput("invalid_plot", f"matrix_values has shape {matrix.shape}; accepted: (len(y_labels), "
-                           f"len(x_labels)) = ({len(ys)}, {len(xs)})")
+    matrix = _numbers(_field(inputs, "matrix_values", chart), "matrix_values", "(rows, columns)").astype(np.float64)
+    matrix_shape(matrix.shape, len(ys), len(xs), "matrix_values")
     if np.isinf(matrix).any():
         raise InvalidInput("invalid_plot", "matrix_values holds infinite values; accepted: finite numbers, "
                            "NaN for a missing value")
@@ -201,8 +197,9 @@ def _field(inputs: dict[str, Any], name: str, chart: str) -> Any:
     return inputs[name]
 
 
-def _numbers(value: Any, what: str, ndim: int) -> np.ndarray:
-    shape = "(n,)" if ndim == 1 else "(n, classes)" if what in ("y_probas", "probs") else "(rows, columns)"
+def _numbers(value: Any, what: str, shape: str) -> np.ndarray:
+    """The numbers of a JSON list as an array; `shape` is the accepted shape as the messages say it
+    (the caller checks the array's shape with darkroom.pipeline.plot_inputs)."""
     if not isinstance(value, list):
         raise InvalidInput("invalid_plot", f"{what} must be a list of numbers {shape}; got {type(value).__name__}")
     try:
@@ -211,13 +208,13 @@ def _numbers(value: Any, what: str, ndim: int) -> np.ndarray:
         raise InvalidInput("invalid_plot", f"{what} is not an array of numbers {shape} ({e})") from None
     if array.dtype.kind not in "biuf":
         raise InvalidInput("invalid_plot", f"{what} holds {array.dtype} values; accepted: numbers {shape}")
-    if array.ndim != ndim or array.size == 0:
-        raise InvalidInput("invalid_plot", f"{what} has shape {array.shape}; accepted: {shape}, not empty")
     return array
 
 
-def _class_indices(value: Any, what: str) -> np.ndarray:
-    array = _numbers(value, what, 1)
+def _class_indices(value: Any, what: str, n: int | None = None) -> np.ndarray:
+    """Integral class indices of shape (n,); with `n`, as many as y_true has."""
+    array = _numbers(value, what, "(n,)")
+    vector_length(array.shape, what, n)
     if array.dtype.kind == "f":
         whole = np.isfinite(array) & (np.abs(array) < _EXACT_INTS)
         whole[whole] = array[whole] == np.round(array[whole])
@@ -230,14 +227,11 @@ def _class_indices(value: Any, what: str) -> np.ndarray:
 
 
 def _in_range(indices: np.ndarray, classes: int, what: str, of: str) -> None:
-    outside = indices[(indices < 0) | (indices >= classes)]
-    if outside.size:
-        raise InvalidInput("invalid_plot", f"{what} holds class index {int(outside[0])}, outside "
-                           f"0..{classes - 1} ({of})")
+    indices_within(int(indices.min()), int(indices.max()), classes, what, of)
 
 
-def _labels(value: Any, what: str, count: int | None) -> list[str] | None:
-    """Names as str, or None if not given; `count` of them when it is known."""
+def _labels(value: Any, what: str, classes: int | None = None, of: str = "") -> list[str] | None:
+    """Names as str, or None if not given; one per column of `of` when `classes` is known."""
     if value is None:
         return None
     if not isinstance(value, list) or not value:
@@ -246,8 +240,7 @@ def _labels(value: Any, what: str, count: int | None) -> list[str] | None:
     bad = [v for v in value if not isinstance(v, (str, int, float))]
     if bad:
         raise InvalidInput("invalid_plot", f"{what} holds {bad[0]!r:.60}; accepted: str or numbers")
-    if count is not None and len(value) != count:
-        raise InvalidInput("invalid_plot", f"{what} has {len(value)} names for {count} classes; they must match")
+    names_per_class(len(value), classes, what, of)
     return [str(v) for v in value]
 
 
@@ -258,10 +251,7 @@ def _chosen(value: Any, classes: int) -> list[int] | None:
                                                            for v in value):
         raise InvalidInput("invalid_plot", "classes_to_plot must be a non-empty list of class indices; "
                            f"got {value!r:.80}")
-    outside = [v for v in value if not 0 <= v < classes]
-    if outside:
-        raise InvalidInput("invalid_plot", f"classes_to_plot holds {outside[0]}, outside 0..{classes - 1} "
-                           "(the columns of y_probas)")
+    indices_within(min(value), max(value), classes, "classes_to_plot", "the columns of y_probas")
     return list(dict.fromkeys(value))
 
 

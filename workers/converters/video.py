@@ -18,20 +18,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from darkroom.pipeline.errors import InvalidInput
 from darkroom.pipeline.settings import Limits
+from darkroom.pipeline.video_layout import DEFAULT_FORMAT, DEFAULT_FPS, MAX_FPS, MEDIA_TYPES, MIN_FPS, video_layout
 from darkroom.workers.converters import Converter, ItemInput, Output, Payload
 from darkroom.workers.converters.image import to_uint8
 from darkroom.workers.payloads import NPY_MEDIA_TYPE, load_npy
 
 VERSION = "1"
-DEFAULT_FORMAT = "gif"
-DEFAULT_FPS = 4
-# A frame per 100 s to 1000 frames a second: GIF delays are whole 1/100 s up
-# to 655 s, and MP4 and WebM take any rate in that range.
-MIN_FPS, MAX_FPS = 0.01, 1000.0
 # Browsers show a GIF delay under 2/100 s as 1/10 s (Chrome, Firefox, Safari).
 GIF_MAX_FPS = 50
-ACCEPTED_SHAPES = "(T,C,H,W) or (B,T,C,H,W) with C (channels) in 1, 3, 4"
-MEDIA_TYPES = {"gif": "image/gif", "mp4": "video/mp4", "webm": "video/webm", "ogg": "video/ogg"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,7 +89,7 @@ def _from_array(av: Any, payload: Payload, options: VideoOptions, limits: Limits
     fps = options.fps or DEFAULT_FPS
     # load_npy bounds the bytes and returns a view: nothing is allocated before the checks below.
     array = load_npy(payload.data, limits.max_payload_bytes)
-    batch, frames, channels, height, width = video_layout(array.shape)
+    batch, frames, channels, height, width = video_layout(array.shape, "video array")
     rows, cols = grid(batch)
     out_h, out_w = rows * height, cols * width
     warnings: list[str] = []
@@ -126,25 +120,6 @@ def _from_array(av: Any, payload: Payload, options: VideoOptions, limits: Limits
                       "duration": round(frames / fps, 6), "codec": codec, "container": encoder.container},
         warnings=warnings,
     )
-
-
-def video_layout(shape: tuple[int, ...]) -> tuple[int, int, int, int, int]:
-    """(B, T, C, H, W) of an accepted array shape (B = 1 for a 4-D array).
-
-    Raises
-    ------
-    InvalidInput (``invalid_shape``): the shape and the accepted ones.
-    """
-    shape = tuple(int(n) for n in shape)
-    if len(shape) not in (4, 5) or shape[-3] not in (1, 3, 4):
-        hint = ""
-        if len(shape) in (4, 5) and shape[-1] in (1, 3, 4):
-            hint = "; channels-last (..., H, W, C) needs np.moveaxis(a, -1, -3)"
-        raise InvalidInput("invalid_shape", f"video array has shape {shape}; accepted: {ACCEPTED_SHAPES}{hint}")
-    if 0 in shape:
-        raise InvalidInput("invalid_shape", f"video array of shape {shape} is empty; accepted: {ACCEPTED_SHAPES}, "
-                           "every axis at least 1")
-    return (1, *shape) if len(shape) == 4 else shape  # type: ignore[return-value]
 
 
 def grid(batch: int) -> tuple[int, int]:
