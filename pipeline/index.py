@@ -38,11 +38,11 @@ import time
 from collections import OrderedDict
 import uuid
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from darkroom.pipeline import paths
 from darkroom.pipeline.errors import NotFound, StorageError, StorageUnavailable
+from darkroom.pipeline.storage import side_by_side
 
 if TYPE_CHECKING:  # `import darkroom` loads this module and stays light (no pydantic)
     from darkroom.pipeline.manifest import Manifest
@@ -315,12 +315,7 @@ def _get_all(storage: "Storage", keys: list[str]) -> Iterator[tuple[str, bytes |
         except NotFound:
             return None
 
-    if len(keys) <= 2:
-        for key in keys:
-            yield key, get(key)
-        return
-    with ThreadPoolExecutor(max_workers=min(_PARALLEL_GETS, len(keys))) as pool:
-        yield from zip(keys, pool.map(get, keys))
+    yield from zip(keys, side_by_side(get, keys, _PARALLEL_GETS))
 
 
 def _entry_line(e: Entry) -> bytes:

@@ -25,7 +25,6 @@ import fnmatch
 import json
 import secrets
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from darkroom.pipeline import paths
@@ -33,7 +32,7 @@ from darkroom.pipeline.errors import InvalidInput, NotFound
 from darkroom.pipeline.index import Entry
 from darkroom.pipeline.messages import KINDS, ConvertRequest, Item
 from darkroom.pipeline.reader import RunReader, list_runs
-from darkroom.pipeline.storage import Storage
+from darkroom.pipeline.storage import Storage, side_by_side
 
 STATUSES = ("ok", "failed", "any")
 # Items per queue message: a chunk of light items amortises the broker round
@@ -247,8 +246,7 @@ def _missing_payloads(storage: Storage, items: list[dict[str, Any]]) -> set[str]
             return True
 
     # Existence checks are round trips: run them side by side.
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        return {uri for uri, is_gone in zip(uris, pool.map(gone, uris)) if is_gone}
+    return {uri for uri, is_gone in zip(uris, side_by_side(gone, uris, 16)) if is_gone}
 
 
 def _uris(item: dict[str, Any]) -> list[str]:

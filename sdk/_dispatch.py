@@ -53,9 +53,12 @@ class _Worker:
     """One embedded worker process and the requests it holds."""
 
     def __init__(self, settings_json: str, on_exit: Callable[["_Worker"], None]):
+        # A process group of its own: Ctrl-C in the terminal reaches the
+        # training process alone, which finishes or leaves the rest spooled,
+        # then ends its workers by closing their stdin.
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "darkroom.workers.embedded"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1, process_group=0,
         )
         assert self.proc.stdin is not None
         self.proc.stdin.write(settings_json + "\n")

@@ -156,6 +156,31 @@ class Sender:
         if self._dispatch is not None:
             self._dispatch.close(wait=True)
 
+    def stop_sending(self, timeout: float) -> int:
+        """Send nothing more; write what memory still holds to the spool (local disk only).
+
+        For leaving at once (Ctrl-C at exit): the spool keeps everything for
+        `darkroom sync`.  Returns the entries still in memory after `timeout`
+        seconds (0: all of them are spooled).
+        """
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            self.online = False
+            self._cond.notify_all()
+            while (self._queue or self._busy) and self._thread.is_alive() and time.monotonic() < deadline:
+                self._cond.wait(timeout=0.2)
+            return len(self._queue) + (1 if self._busy else 0)
+
+    def in_memory(self) -> int:
+        """Entries handed over and not spooled yet."""
+        with self._cond:
+            return len(self._queue)
+
+    def backlog(self) -> int:
+        """Entries handed over and not yet delivered (still in memory or in the spool)."""
+        with self._cond:
+            return len(self._queue) + len(self.spool)
+
     @property
     def outage(self) -> str | None:
         return self._outage

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import random
+import signal
 import sys
 import time
 from typing import Any
@@ -66,11 +67,18 @@ def serve(lines: Any, out: Any) -> None:
                     answer["transient"] = str(e)
                 else:
                     time.sleep(min(5.0, 0.2 * 2**attempt) * (0.5 + random.random()))
-        out.write(json.dumps(answer) + "\n")
-        out.flush()
+        try:
+            out.write(json.dumps(answer) + "\n")
+            out.flush()
+        except BrokenPipeError:  # the training process is gone; its spool keeps the request
+            return
 
 
 def main() -> None:
+    # The training process starts this worker in a process group of its own
+    # and ends it by closing its stdin; an interrupt aimed at it anyway
+    # (kill -INT) must not cut a request short.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="darkroom embedded worker: %(levelname)s %(message)s")
     # Answers go to the real stdout; anything a library prints goes to stderr.

@@ -8,8 +8,9 @@ checking keys and mapping URIs back to keys is done here, once, above them.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, TypeVar
 
 from darkroom.pipeline.errors import ConfigError, NotFound, UnsafeKey
 from darkroom.pipeline.paths import check_storage_key
@@ -143,6 +144,31 @@ class Storage(abc.ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def side_by_side(call: Callable[[T], R], items: Iterable[T], threads: int) -> list[R]:
+    """`[call(x) for x in items]`, with up to `threads` of the calls (storage round trips) in flight.
+
+    At interpreter exit (a run finished by its atexit hook) no thread can
+    start any more, and the calls run one after another instead.
+    """
+    items = list(items)
+    if len(items) <= 2 or threads <= 1:
+        return [call(x) for x in items]
+    pool = ThreadPoolExecutor(max_workers=min(threads, len(items)))
+    try:
+        try:
+            futures = [pool.submit(call, x) for x in items]
+        except RuntimeError:  # "cannot schedule new futures after interpreter shutdown"
+            pool.shutdown(wait=True, cancel_futures=True)
+            return [call(x) for x in items]
+        return [f.result() for f in futures]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _open_file(url: str, settings: "Settings | None") -> Storage:

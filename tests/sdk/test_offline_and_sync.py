@@ -5,9 +5,12 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
+from pathlib import Path
 
 import numpy as np
 from click.testing import CliRunner
@@ -116,7 +119,8 @@ def test_a_run_left_open_is_finished_at_interpreter_exit(embedded_env, tmp_path)
     script = textwrap.dedent("""
         import numpy as np, darkroom
         run = darkroom.init(project="atexit")
-        run.log({"img": darkroom.Image(np.full((3, 3), 11, np.uint8))})
+        for step in range(4):  # a request a step: the index finish() reads has several journal objects
+            run.log({"img": darkroom.Image(np.full((3, 3), 11 + step, np.uint8))})
         run.log({"open": 1}, step=4)  # an open row, never committed
         print(run.path)
     """)
@@ -125,12 +129,65 @@ def test_a_run_left_open_is_finished_at_interpreter_exit(embedded_env, tmp_path)
                           timeout=120)
     assert done.returncode == 0, done.stderr
     path = done.stdout.strip()
-    assert f"darkroom: run {path}: 1 converted, 0 failed, 0 pending" in done.stderr
+    assert f"darkroom: run {path}: 4 converted, 0 failed, 0 pending" in done.stderr, done.stderr
     reader = darkroom.Api().run(path)
     assert reader.info["state"] == "finished"
-    assert [(r["_step"], r.get("open")) for r in reader.history()] == [(0, None), (4, 1)]
-    assert reader.manifest(0, "img", 0)["status"] == "ok"
+    assert [(r["_step"], r.get("open")) for r in reader.history()] == [(0, None), (1, None), (2, None), (3, None), (4, 1)]
+    assert [reader.manifest(step, "img", 0)["status"] for step in range(4)] == ["ok"] * 4
     assert files_under(tmp_path / "runs" / path / "spool") == []
+
+
+def test_ctrl_c_during_the_exit_finish_leaves_the_rest_spooled_quietly_and_sync_sends_it(embedded_env, tmp_path):
+    script = textwrap.dedent("""
+        import signal, sys, numpy as np, darkroom
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
+        run = darkroom.init(project="ctrlc")
+        rng = np.random.default_rng(0)
+        for step in range(120):  # noise PNGs: seconds of conversion left at exit
+            run.log({"img": darkroom.Image(rng.integers(0, 256, (384, 384, 3), np.uint8))})
+        print(run.dir, flush=True)
+    """)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DARKROOM_", "AWS_"))} | embedded_env
+    # A session of its own: Ctrl-C in a terminal signals the whole process group, embedded workers included.
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        run_dir = proc.stdout.readline().strip()
+        notice = proc.stderr.readline()
+        assert "finishing run ctrlc/" in notice and "press Ctrl-C" in notice, notice
+        os.killpg(proc.pid, signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr
+    assert "darkroom: interrupted; " in stderr, stderr
+    assert f"had not sent stays in its spool; send it with: darkroom sync {run_dir}" in stderr, stderr
+    assert "Traceback" not in stderr, stderr
+    spooled = files_under(Path(run_dir) / "spool")
+    assert spooled, "the interrupt came after everything was sent: log more items"
+    result = CliRunner().invoke(main, ["sync", run_dir])
+    assert result.exit_code == 0, result.output
+    path = "ctrlc/" + Path(run_dir).name
+    manifests = darkroom.Api().run(path).manifests()
+    assert len(manifests) == 120 and {m["status"] for m in manifests} == {"ok"}
+
+
+def test_an_embedded_worker_ignores_ctrl_c_and_ends_when_its_stdin_closes(embedded_env):
+    from darkroom.pipeline.settings import Settings
+    from darkroom.workers.embedded import settings_to_json
+
+    worker = subprocess.Popen([sys.executable, "-m", "darkroom.workers.embedded"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    worker.stdin.write(settings_to_json(Settings.from_env()) + "\n")
+    worker.stdin.flush()
+    time.sleep(1.0)  # past its imports, into the request loop
+    worker.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    assert worker.poll() is None, worker.stderr.read()
+    worker.stdin.close()
+    assert worker.wait(timeout=30) == 0
+    assert worker.stderr.read() == ""
 
 
 def test_sync_reports_an_item_that_failed_before_it_was_sent(embedded_env, tmp_path):
