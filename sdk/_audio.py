@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import io
 import numbers
 import re
 from typing import Any
 
 import numpy as np
 
-from darkroom._media import ArraySnapshot, BytesSnapshot, Media, array_from, file_from
+from darkroom._media import ArraySnapshot, Media, array_from, binary_file_object, file_from
 from darkroom.pipeline.audio_layout import (
     ACCEPTED_SHAPES,
     MAX_SAMPLE_RATE,
@@ -61,7 +60,7 @@ class Audio(Media):
         fmt = format.lower() if format is not None else None
         rate = _sample_rate(sample_rate)
         if hasattr(data, "read"):
-            self._payload = _file_object(data, fmt)
+            self._payload = binary_file_object(data, fmt, MEDIA_TYPES, "Audio")
             self._options = {"sample_rate": rate}
             return
         snap = file_from(data, "Audio", "an existing audio file (wav, flac, ogg, mp3, m4a, ...)")
@@ -98,13 +97,3 @@ def _check_array(array: np.ndarray, fmt: str, rate: int | None) -> None:
         check_encodable(array.dtype.name, channels, sample_rate, fmt, "Audio data")
     except InvalidInput as e:
         raise (TypeError if e.code == "invalid_dtype" else ValueError)(e.message) from None
-
-
-def _file_object(data: Any, fmt: str | None) -> BytesSnapshot:
-    # The bytes are copied now (the caller may reuse the buffer) and parsed only by the worker.
-    raw = data.getvalue() if isinstance(data, io.BytesIO) else data.read()
-    if not isinstance(raw, (bytes, bytearray, memoryview)):
-        raise TypeError(f"Audio file object returned {type(raw).__name__} from read(); "
-                        "accepted: a binary file object (opened with 'rb', or io.BytesIO)")
-    ext = fmt or "bin"
-    return BytesSnapshot(bytes(raw), ext, MEDIA_TYPES.get(ext, "application/octet-stream"))

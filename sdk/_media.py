@@ -8,6 +8,7 @@ and hashing happen elsewhere (MEDIA_TYPES.md, general rules).
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import os
 from pathlib import Path
@@ -137,6 +138,23 @@ def read_open_file(data: Any, what: str) -> bytes:
     if not isinstance(content, bytes):
         raise TypeError(f"{what}: the open file gave {type(content).__name__}; accepted: text or bytes")
     return content
+
+
+def binary_file_object(data: Any, fmt: str | None, media_types: dict[str, str], what: str) -> BytesSnapshot:
+    """A snapshot of a binary file object's whole content (all of a BytesIO), stored as format `fmt`.
+
+    The bytes are copied now (the caller may reuse the buffer) and parsed only by the worker.
+
+    Raises
+    ------
+    TypeError: the object gave text (opened without 'b').
+    """
+    raw = data.getvalue() if isinstance(data, io.BytesIO) else data.read()
+    if not isinstance(raw, (bytes, bytearray, memoryview)):
+        raise TypeError(f"{what} file object returned {type(raw).__name__} from read(); "
+                        "accepted: a binary file object (opened with 'rb', or io.BytesIO)")
+    ext = fmt or "bin"
+    return BytesSnapshot(bytes(raw), ext, media_types.get(ext, "application/octet-stream"))
 
 
 def json_copy(value: Any, what: str) -> Any:

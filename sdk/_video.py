@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import io
 import math
 import numbers
 from typing import Any
 
-from darkroom._media import ArraySnapshot, BytesSnapshot, Media, array_from, file_from
+from darkroom._media import ArraySnapshot, Media, array_from, binary_file_object, file_from
 from darkroom.pipeline.errors import InvalidInput
 from darkroom.pipeline.video_layout import (
     ACCEPTED_SHAPES,
@@ -58,7 +57,7 @@ class Video(Media):
                              f"(or None: {DEFAULT_FORMAT} for arrays)")
         rate = _fps(fps)
         if hasattr(data, "read"):
-            self._payload = _file_object(data, format)
+            self._payload = binary_file_object(data, format, MEDIA_TYPES, "Video")
             self._options = {"format": format, "fps": rate}
             return
         snap = file_from(data, "Video", "an existing video file (mp4, webm, ogg, gif, ...)")
@@ -85,13 +84,3 @@ def _fps(value: Any) -> float | int | None:
     if not (math.isfinite(float(value)) and MIN_FPS <= float(value) <= MAX_FPS):
         raise ValueError(f"Video fps={value!r}; accepted: {MIN_FPS:g} to {MAX_FPS:g} frames per second")
     return int(value) if float(value).is_integer() else float(value)
-
-
-def _file_object(data: Any, fmt: str | None) -> BytesSnapshot:
-    # The bytes are copied now (the caller may reuse the buffer) and parsed only by the worker.
-    raw = data.getvalue() if isinstance(data, io.BytesIO) else data.read()
-    if not isinstance(raw, (bytes, bytearray, memoryview)):
-        raise TypeError(f"Video file object returned {type(raw).__name__} from read(); "
-                        "accepted: a binary file object (opened with 'rb', or io.BytesIO)")
-    ext = fmt or "bin"
-    return BytesSnapshot(bytes(raw), ext, MEDIA_TYPES.get(ext, "application/octet-stream"))
