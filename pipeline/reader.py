@@ -18,8 +18,9 @@ from darkroom.pipeline.errors import InvalidInput, NotFound
 from darkroom.pipeline.history import is_media_ref
 from darkroom.pipeline.index import Entry, Ident
 from darkroom.pipeline.manifest import Manifest
-from darkroom.pipeline.storage import Storage
+from darkroom.pipeline.storage import Storage, side_by_side
 
+_PARALLEL_GETS = 8  # history chunks fetched at once
 _MANIFEST_NAME = re.compile(r"^(\d+)(?:\.r(\d+))?\.json$")
 
 
@@ -74,8 +75,9 @@ class RunReader:
         are keyed by ``_step``, the last written wins.
         """
         rows: dict[int, dict[str, Any]] = {}
-        for key in sorted(self.storage.list(paths.history_prefix(self.project, self.run))):
-            for line in self.storage.get(key).decode().splitlines():
+        chunks = sorted(self.storage.list(paths.history_prefix(self.project, self.run)))
+        for body in side_by_side(self.storage.get, chunks, _PARALLEL_GETS):  # round trips, side by side
+            for line in body.decode().splitlines():
                 if line.strip():
                     row = json.loads(line)
                     rows[int(row["_step"])] = row
