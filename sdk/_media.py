@@ -93,11 +93,16 @@ def array_from(data: Any, what: str) -> np.ndarray | None:
 
     torch tensors are read through ``.detach().cpu().numpy()`` without importing
     torch; anything else with ``__array__`` or a nested list goes through numpy.
+    A tensor on a GPU (any device but "cpu") is copied once, by ``.cpu()``,
+    whose result nobody else holds; a CPU tensor shares memory with the
+    caller's and is copied here.
     """
     if isinstance(data, np.ndarray):
         array = np.array(data, copy=True)
     elif all(hasattr(data, name) for name in ("detach", "cpu", "numpy")):
-        array = np.array(data.detach().cpu().numpy(), copy=True)
+        host = data.detach().cpu().numpy()
+        on_device = getattr(getattr(data, "device", None), "type", "cpu") != "cpu"
+        array = host if on_device and isinstance(host, np.ndarray) else np.array(host, copy=True)
     elif hasattr(data, "__array__") or isinstance(data, (list, tuple)):
         try:
             array = np.array(data)

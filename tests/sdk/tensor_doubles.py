@@ -1,4 +1,4 @@
-"""A stand-in for a torch tensor, for the duck-typed tensor path (always tested, torch or not)."""
+"""Stand-ins for torch tensors, for the duck-typed tensor path (always tested, torch or not)."""
 
 from __future__ import annotations
 
@@ -23,3 +23,19 @@ class DuckTensor:
     def numpy(self) -> np.ndarray:
         self.calls.append("numpy")
         return self.backing  # shares memory, as torch's .numpy() does
+
+
+class Device:
+    def __init__(self, type: str):
+        self.type = type
+
+
+class GpuDuckTensor(DuckTensor):
+    """A tensor on a GPU: `.cpu()` copies it to a new host tensor, as torch's does."""
+
+    device = Device("cuda")
+
+    def cpu(self) -> DuckTensor:
+        self.calls.append("cpu")
+        self.host = DuckTensor(self.backing.copy())
+        return self.host

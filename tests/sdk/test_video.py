@@ -18,7 +18,7 @@ import pytest
 from PIL import Image as PILImage
 
 import darkroom
-from tensor_doubles import DuckTensor
+from tensor_doubles import Device, DuckTensor, GpuDuckTensor
 from darkroom._media import ArraySnapshot, BytesSnapshot, FileSnapshot
 
 SHAPES = "(T,C,H,W) or (B,T,C,H,W) with C (channels) in 1, 3, 4"
@@ -59,6 +59,22 @@ def test_a_tensor_is_read_without_torch_and_copied():
     backing[:] = 9
     assert video._payload.array.max() == 0
     assert video._options == {"format": "mp4", "fps": 8}
+
+
+def test_a_gpu_tensor_is_copied_once_by_cpu_and_not_again():
+    tensor = GpuDuckTensor(np.zeros((2, 3, 4, 4), np.uint8))
+    video = darkroom.Video(tensor)
+    assert video._payload.array is tensor.host.backing  # the host copy .cpu() made is the snapshot
+    tensor.backing[:] = 9
+    assert video._payload.array.max() == 0
+
+
+def test_a_cpu_tensor_with_a_device_is_still_copied():
+    tensor = DuckTensor(np.zeros((2, 3, 4, 4), np.uint8))
+    tensor.device = Device("cpu")
+    video = darkroom.Video(tensor)
+    tensor.backing[:] = 9
+    assert video._payload.array.max() == 0
 
 
 def test_fps_may_be_fractional_or_a_numpy_number():
