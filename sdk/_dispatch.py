@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -52,12 +54,12 @@ class CeleryDispatch:
 class _Worker:
     """One embedded worker process and the requests it holds."""
 
-    def __init__(self, settings_json: str, on_exit: Callable[["_Worker"], None]):
+    def __init__(self, settings_json: str, marks: str, on_exit: Callable[["_Worker"], None]):
         # A process group of its own: Ctrl-C in the terminal reaches the
         # training process alone, which finishes or leaves the rest spooled,
         # then ends its workers by closing their stdin.
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "darkroom.workers.embedded"],
+            [sys.executable, "-m", "darkroom.workers.embedded", "--marks", marks],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1, process_group=0,
         )
         assert self.proc.stdin is not None
@@ -121,6 +123,9 @@ class EmbeddedDispatch:
 
         self._settings_json = settings_to_json(settings)
         self._count = settings.embedded_workers
+        # The workers mark the items they convert here, so an item that ends
+        # its worker twice fails instead of being resent forever (crash_marks).
+        self._marks = tempfile.mkdtemp(prefix="darkroom-marks-")
         self._workers: list[_Worker] = []
         self._ids = itertools.count()
         self._lock = threading.Lock()
@@ -137,7 +142,7 @@ class EmbeddedDispatch:
         with self._lock:
             while True:
                 while len(self._workers) < self._count:
-                    self._workers.append(_Worker(self._settings_json, self._exited))
+                    self._workers.append(_Worker(self._settings_json, self._marks, self._exited))
                 worker = min(self._workers, key=lambda w: len(w.inflight))
                 if len(worker.inflight) < self._DEPTH:
                     break
@@ -169,3 +174,4 @@ class EmbeddedDispatch:
                 w.proc.wait(timeout=60 if wait else 5)
             except subprocess.TimeoutExpired:
                 w.proc.kill()
+        shutil.rmtree(self._marks, ignore_errors=True)

@@ -16,24 +16,35 @@ from darkroom.pipeline.queue import CHUNK_TASK_NAME, TASK_NAME, make_celery
 from darkroom.pipeline.settings import Settings
 from darkroom.pipeline.storage import Storage, open_storage
 from darkroom.workers.conversion import process_message
+from darkroom.workers.crash_marks import CrashMarks, RedisMarks
 
 log = logging.getLogger("darkroom.worker")
 
 settings = Settings.from_env()
 app = make_celery(settings)
 _storage: list[Storage] = []  # one per worker process, opened after the fork
+_marks: list[CrashMarks] = []  # the same
 
 
 @worker_process_init.connect
 def _open_storage_in_child(**_: Any) -> None:
     # A connection pool made before the pool forks would be shared by children.
     _storage.clear()
+    _marks.clear()
 
 
 def _storage_here() -> Storage:
     if not _storage:
         _storage.append(open_storage(settings.storage_url, settings))
     return _storage[0]
+
+
+def _marks_here() -> CrashMarks:
+    """Marks of the items being converted, in the broker's Redis (`darkroom.workers.crash_marks`)."""
+    if not _marks:
+        url = settings.broker_url or ""
+        _marks.append(RedisMarks(url) if url.startswith(("redis://", "rediss://")) else CrashMarks())
+    return _marks[0]
 
 
 @app.task(
@@ -56,7 +67,7 @@ def convert(self, message: Any) -> None:
     delivery = self.request.delivery_info or {}
     redelivered = bool(self.request.retries or delivery.get("redelivered"))
     manifests = process_message(message, _storage_here(), settings.limits, redelivered,
-                                settings.index_compact_every)
+                                settings.index_compact_every, _marks_here())
     failed = sum(m.status == "failed" for m in manifests)
     log.info("converted %d item(s), %d failed", len(manifests) - failed, failed)
 
@@ -83,7 +94,8 @@ def convert_chunk(self, messages: list[Any]) -> None:
     redelivered = bool(self.request.retries or delivery.get("redelivered"))
     for position, message in enumerate(messages):
         try:
-            process_message(message, _storage_here(), settings.limits, redelivered, settings.index_compact_every)
+            process_message(message, _storage_here(), settings.limits, redelivered, settings.index_compact_every,
+                            _marks_here())
         except (Transient, StorageError) as e:
             countdown = min(60.0, 2.0 ** self.request.retries) * (0.5 + random.random())
             raise self.retry(args=[messages[position:]], exc=e, countdown=countdown) from e

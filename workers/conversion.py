@@ -27,12 +27,13 @@ from darkroom.pipeline.messages import ConvertRequest, Item, Source, decode_requ
 from darkroom.pipeline.settings import Limits
 from darkroom.pipeline.storage import Storage
 from darkroom.workers.converters import Converter, ItemInput, Output, Payload, converter_for
+from darkroom.workers.crash_marks import CRASHES_ALLOWED, CrashMarks
 
 log = logging.getLogger("darkroom.worker")
 
 
 def process_message(raw: object, storage: Storage, limits: Limits, redelivered: bool = False,
-                    compact_every: int = 0) -> list[Manifest]:
+                    compact_every: int = 0, marks: CrashMarks = CrashMarks()) -> list[Manifest]:
     """Decode and process a queue message; return the manifests written.
 
     A malformed message is logged and yields failed manifests where it names
@@ -47,25 +48,29 @@ def process_message(raw: object, storage: Storage, limits: Limits, redelivered: 
     except MessageDecodeError as e:
         log.error("rejected a malformed message: %s", e.message)
         return []
-    return process_request(request, storage, limits, redelivered, compact_every)
+    return process_request(request, storage, limits, redelivered, compact_every, marks)
 
 
 def process_request(request: ConvertRequest, storage: Storage, limits: Limits,
-                    redelivered: bool = False, compact_every: int = 0) -> list[Manifest]:
+                    redelivered: bool = False, compact_every: int = 0,
+                    marks: CrashMarks = CrashMarks()) -> list[Manifest]:
     """Convert every item of `request`; one item's failure never costs the others.
 
     `redelivered`: the queue delivers this request again (a retry, a crashed
     worker); its artifacts may be stored already, whatever the message says.
     `compact_every`: compact the run's manifest index about once in this many
     requests (0: never).
+    `marks`: where the items being converted are marked, so an item that
+    ended its worker twice fails instead of being tried again (`crash_marks`).
     """
-    manifests = _process(request, storage, limits, redelivered)
+    manifests = _process(request, storage, limits, redelivered, marks)
     # After the manifests: a journal object names only manifests already stored.
     index.append(storage, request.project, request.run, manifests, compact_every)
     return manifests
 
 
-def _process(request: ConvertRequest, storage: Storage, limits: Limits, redelivered: bool) -> list[Manifest]:
+def _process(request: ConvertRequest, storage: Storage, limits: Limits, redelivered: bool,
+             marks: CrashMarks) -> list[Manifest]:
     try:
         converter = converter_for(request.kind)
         options = converter.parse_options(request.options)
@@ -84,23 +89,43 @@ def _process(request: ConvertRequest, storage: Storage, limits: Limits, redelive
         return [_write(storage, request, _failed(request, item, info, error)) for item in request.items]
     manifests = []
     for item in request.items:
+        ident = f"{request.project}/{request.run}/{request.step}/{request.key}/{item.index}/r{request.revision}"
+        starts = marks.start(ident)
         try:
-            manifest = _convert_item(request, item, converter, options, info, storage, limits, redelivered)
-        except Transient:
-            raise
-        except InvalidInput as e:
-            log.info("%s/%s step %s %r[%d] failed: %s", request.project, request.run,
-                     request.step, request.key, item.index, e.message)
-            manifest = _failed(request, item, info, e)
-        except Exception as e:  # the task-entry guard: a converter bug fails one item
-            log.exception("converter %s crashed on %s/%s step %s %r[%d]", converter.name,
-                          request.project, request.run, request.step, request.key, item.index)
-            manifest = _failed(
-                request, item, info,
-                InvalidInput("internal_error", f"converter {converter.name} failed: {type(e).__name__}: {e}"),
-            )
+            if starts > CRASHES_ALLOWED:
+                log.error("%s/%s step %s %r[%d] ended its worker %d times; failed without converting",
+                          request.project, request.run, request.step, request.key, item.index, starts - 1)
+                manifest = _failed(request, item, info, InvalidInput(
+                    "worker_crashed",
+                    f"the worker process ended {starts - 1} times while converting this item (a crash or an "
+                    f"out-of-memory kill in the {converter.name} converter), so it was not tried again; "
+                    "check the input, or reprocess it with other options"))
+            else:
+                manifest = _convert_guarded(request, item, converter, options, info, storage, limits, redelivered)
+        finally:
+            marks.end(ident)
         manifests.append(_write(storage, request, manifest))
     return manifests
+
+
+def _convert_guarded(request: ConvertRequest, item: Item, converter: Converter, options: Any,
+                     info: ConverterInfo, storage: Storage, limits: Limits, redelivered: bool) -> Manifest:
+    """The item's manifest: converted, or failed with what was wrong; only `Transient` propagates."""
+    try:
+        return _convert_item(request, item, converter, options, info, storage, limits, redelivered)
+    except Transient:
+        raise
+    except InvalidInput as e:
+        log.info("%s/%s step %s %r[%d] failed: %s", request.project, request.run,
+                 request.step, request.key, item.index, e.message)
+        return _failed(request, item, info, e)
+    except Exception as e:  # the task-entry guard: a converter bug fails one item
+        log.exception("converter %s crashed on %s/%s step %s %r[%d]", converter.name,
+                      request.project, request.run, request.step, request.key, item.index)
+        return _failed(
+            request, item, info,
+            InvalidInput("internal_error", f"converter {converter.name} failed: {type(e).__name__}: {e}"),
+        )
 
 
 def _convert_item(request: ConvertRequest, item: Item, converter: Converter, options: Any,

@@ -29,6 +29,7 @@ from darkroom.pipeline.errors import StorageError, Transient
 from darkroom.pipeline.settings import Limits, Settings
 from darkroom.pipeline.storage import open_storage
 from darkroom.workers.conversion import process_message
+from darkroom.workers.crash_marks import CrashMarks, FileMarks
 
 _ATTEMPTS = 5
 
@@ -43,8 +44,8 @@ def settings_from_json(text: str) -> Settings:
     return Settings(**raw)
 
 
-def serve(lines: Any, out: Any) -> None:
-    """Answer requests read from `lines` until EOF."""
+def serve(lines: Any, out: Any, marks: CrashMarks = CrashMarks()) -> None:
+    """Answer requests read from `lines` until EOF; `marks`: see `darkroom.workers.crash_marks`."""
     settings = settings_from_json(next(lines))
     storage = open_storage(settings.resolved_storage_url(), settings)
     for line in lines:
@@ -57,7 +58,7 @@ def serve(lines: Any, out: Any) -> None:
         for attempt in range(_ATTEMPTS):
             try:
                 manifests = process_message(envelope["request"], storage, settings.limits,
-                                            compact_every=settings.index_compact_every)
+                                            compact_every=settings.index_compact_every, marks=marks)
                 answer["results"] = [[m.status, m.error.code if m.error else ""] for m in manifests]
                 break
             except (Transient, StorageError) as e:
@@ -84,7 +85,9 @@ def main() -> None:
     # Answers go to the real stdout; anything a library prints goes to stderr.
     out = os.fdopen(os.dup(sys.stdout.fileno()), "w")
     sys.stdout = sys.stderr
-    serve(iter(sys.stdin.readline, ""), out)
+    # argv: [--marks FOLDER], a folder the training process made for its workers' marks.
+    marks = FileMarks(sys.argv[2]) if sys.argv[1:2] == ["--marks"] and len(sys.argv) > 2 else CrashMarks()
+    serve(iter(sys.stdin.readline, ""), out, marks)
 
 
 if __name__ == "__main__":

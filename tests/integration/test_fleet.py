@@ -97,6 +97,36 @@ def test_a_worker_killed_mid_task_has_its_task_redelivered_and_completed_once(fl
         np.testing.assert_array_equal(_decode(reader.read(m)), images[m["index"]])
 
 
+def test_an_item_that_ends_its_pool_process_twice_fails_and_the_rest_of_its_request_converts(fleet):
+    """A codec crash or an OOM kill, as SIGKILL to the prefork child converting one item: Celery
+    redelivers the task (reject_on_worker_lost); the item's mark in Redis counts the ended children."""
+    import redis
+
+    worker = fleet.start_worker(pool="prefork")
+    run = darkroom.init(project="poison")
+    mark = f"darkroom:converting:poison/{run.id}/0/batch/1/r1"
+    client, killed = redis.Redis.from_url(fleet.redis.url), []
+    slow = np.random.default_rng(0).integers(0, 256, (2048, 2048, 3), np.uint8)  # ~1 s of PNG: time to kill
+    run.log({"batch": [darkroom.Image(np.full((4, 4), 2, np.uint8)), darkroom.Image(slow),
+                       darkroom.Image(np.full((4, 4), 3, np.uint8))]})
+    deadline = time.monotonic() + 90
+    while len(killed) < 2:  # each start of the item: kill the child converting it
+        assert time.monotonic() < deadline, worker.log_path.read_text()
+        if int(client.get(mark) or 0) == len(killed) + 1:
+            children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()
+            for pid in children:
+                os.kill(int(pid), signal.SIGKILL)
+            killed.extend(children)
+        time.sleep(0.002)
+    report = run.finish(timeout=120, quiet=True)
+    reader = darkroom.Api().run(run.path)
+    assert [m["status"] for m in reader.manifests()] == ["ok", "failed", "ok"]
+    assert reader.manifest(0, "batch", 1)["error"]["code"] == "worker_crashed"
+    assert (report.converted, len(report.failed), report.pending) == (2, 1, 0)
+    assert client.exists(mark) == 0
+    assert len(set(killed)) == 2
+
+
 def test_items_logged_while_the_broker_is_down_are_spooled_and_sent_when_it_returns(fleet):
     fleet.start_worker()
     fleet.redis.stop()
