@@ -56,7 +56,7 @@ class RedisMarks(CrashMarks):
     # too, and the task retries), an item converts unmarked.
     def start(self, ident: str) -> int:
         try:
-            with self._redis.pipeline() as pipe:
+            with self._redis.pipeline(transaction=False) as pipe:
                 starts, _ = pipe.incr(self._key(ident)).expire(self._key(ident), _TTL_S).execute()
             return int(starts)
         except self._errors as e:
