@@ -15,9 +15,11 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
+from darkroom._guard import warn
 from darkroom.pipeline.errors import BrokerUnavailable, Transient
 from darkroom.pipeline.settings import Settings
 
@@ -66,6 +68,8 @@ class _Worker:
         self.proc.stdin.write(settings_json + "\n")
         self.proc.stdin.flush()
         self.inflight: dict[int, tuple[OnDone, OnError]] = {}
+        # When the worker began the request it is on (it answers them in order); None when idle.
+        self.busy_since: float | None = None
         self.lock = threading.Lock()
         self._on_exit = on_exit
         self.reader = threading.Thread(target=self._read, name="darkroom-embedded-reader", daemon=True)
@@ -73,6 +77,8 @@ class _Worker:
 
     def send(self, ident: int, request: dict[str, Any], on_done: OnDone, on_error: OnError) -> None:
         with self.lock:
+            if not self.inflight:
+                self.busy_since = time.monotonic()
             self.inflight[ident] = (on_done, on_error)
         try:
             assert self.proc.stdin is not None
@@ -89,6 +95,7 @@ class _Worker:
             answer = json.loads(line)
             with self.lock:
                 callbacks = self.inflight.pop(answer["id"], None)
+                self.busy_since = time.monotonic() if self.inflight else None
             if callbacks is None:
                 continue
             on_done, on_error = callbacks
@@ -99,7 +106,7 @@ class _Worker:
         # EOF: the process ended; what it held goes back to the spool's queue.
         self.proc.wait()
         with self.lock:
-            lost, self.inflight = list(self.inflight.values()), {}
+            lost, self.inflight, self.busy_since = list(self.inflight.values()), {}, None
         for _, on_error in lost:
             on_error(Transient(f"embedded worker exited with code {self.proc.returncode}"))
         self._on_exit(self)
@@ -131,6 +138,11 @@ class EmbeddedDispatch:
         self._lock = threading.Lock()
         self._room = threading.Condition(self._lock)
         self._closing = False
+        # A worker on one request longer than this is stopped, as Celery's hard
+        # time limit stops a fleet worker's child: the request is sent again,
+        # and an item that stops two workers fails (crash_marks).
+        self._time_limit = settings.task_time_limit
+        threading.Thread(target=self._watch, name="darkroom-embedded-watchdog", daemon=True).start()
 
     def _exited(self, worker: _Worker) -> None:
         with self._lock:
@@ -160,12 +172,29 @@ class EmbeddedDispatch:
 
         worker.send(next(self._ids), request, done, error)
 
+    def _watch(self) -> None:
+        while True:
+            time.sleep(min(1.0, self._time_limit / 4))
+            with self._lock:
+                if self._closing:
+                    return
+                workers = list(self._workers)
+            now = time.monotonic()
+            for w in workers:
+                since = w.busy_since
+                if since is not None and now - since > self._time_limit and w.proc.poll() is None:
+                    warn(f"darkroom: an embedded worker spent over {self._time_limit} s "
+                         "(DARKROOM_TASK_TIME_LIMIT) on one request and was stopped; the request is sent "
+                         "again, and an item that stops two workers fails as worker_crashed", 2)
+                    w.proc.kill()
+
     def idle(self) -> bool:
         with self._lock:
             return all(not w.inflight for w in self._workers)
 
     def close(self, wait: bool = True) -> None:
         with self._lock:
+            self._closing = True
             workers = list(self._workers)
         for w in workers:
             w.close()

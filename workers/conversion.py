@@ -98,8 +98,8 @@ def _process(request: ConvertRequest, storage: Storage, limits: Limits, redelive
                 manifest = _failed(request, item, info, InvalidInput(
                     "worker_crashed",
                     f"the worker process ended {starts - 1} times while converting this item (a crash or an "
-                    f"out-of-memory kill in the {converter.name} converter), so it was not tried again; "
-                    "check the input, or reprocess it with other options"))
+                    f"out-of-memory kill in the {converter.name} converter, or DARKROOM_TASK_TIME_LIMIT "
+                    "reached), so it was not tried again; check the input, or reprocess it with other options"))
             else:
                 manifest = _convert_guarded(request, item, converter, options, info, storage, limits, redelivered)
         finally:

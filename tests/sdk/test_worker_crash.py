@@ -1,10 +1,11 @@
-"""An item whose conversion ends the worker process (a codec crash, an out-of-memory kill) is not tried forever.
+"""An item whose conversion ends the worker process (a codec crash, an out-of-memory kill, the time limit)
+is not tried forever.
 
 The embedded default, for real: the test kills the worker process with
 SIGKILL, as the kernel's OOM killer does, each time it starts converting one
 item, and checks that the item fails with ``worker_crashed`` after two
 ended workers while every other item of the run, its own request's
-included, converts.
+included, converts.  Then the same with the time limit stopping the worker.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import darkroom
 
@@ -67,3 +69,20 @@ def test_an_item_that_ends_its_worker_twice_fails_and_the_rest_of_the_run_conver
     assert error["code"] == "worker_crashed"
     assert "ended 2 times while converting this item" in error["message"]
     assert report.converted == 4 and len(report.failed) == 1 and not report.pending
+
+
+def test_an_item_over_the_time_limit_stops_two_workers_then_fails_and_the_run_goes_on(embedded_env, monkeypatch):
+    monkeypatch.setenv("DARKROOM_EMBEDDED_WORKERS", "1")
+    monkeypatch.setenv("DARKROOM_TASK_TIME_LIMIT", "1")
+    run = darkroom.init(project="slow")
+    slow = np.random.default_rng(1).integers(0, 256, (4096, 4096, 3), np.uint8)  # seconds of PNG
+    with pytest.warns(darkroom.DarkroomWarning, match=r"spent over 1 s \(DARKROOM_TASK_TIME_LIMIT\)"):
+        run.log({"batch": [darkroom.Image(np.full((4, 4), 2, np.uint8)), darkroom.Image(slow)]})
+        run.log({"after": darkroom.Image(np.full((4, 4), 4, np.uint8))})
+        report = run.finish(quiet=True, timeout=120)
+    reader = darkroom.Api().run(run.path)
+    statuses = {(m["step"], m["key"], m["index"]): m["status"] for m in reader.manifests()}
+    assert statuses == {(0, "batch", 0): "ok", (0, "batch", 1): "failed", (1, "after", 0): "ok"}
+    error = reader.manifest(0, "batch", 1)["error"]
+    assert error["code"] == "worker_crashed" and "DARKROOM_TASK_TIME_LIMIT" in error["message"]
+    assert report.converted == 2 and len(report.failed) == 1 and not report.pending
