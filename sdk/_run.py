@@ -56,7 +56,7 @@ class Summary(MutableMapping):
         return self._data[key]
 
     def __setitem__(self, key: str, value: Any) -> None:
-        paths.check_user_key(key)
+        _check_key(key)
         self._data[key] = self._run._row_value(f"_summary/{key}", value, self._run._step)
 
     def __delitem__(self, key: str) -> None:
@@ -139,7 +139,7 @@ class Run:
                     self._step = step
             for key, value in data.items():
                 try:
-                    paths.check_user_key(key)
+                    _check_key(key)
                     row_value = self._row_value(key, value, self._step)
                 except (InvalidInput, TypeError, ValueError) as e:
                     if strict():
@@ -336,6 +336,25 @@ def _forget_current(run: Run) -> None:
     # must not become `darkroom.run` again when a newer one finishes.
     if run in _current:
         _current.remove(run)
+
+
+_RESERVED_KEYS = ("_step", "_timestamp", "_runtime")
+_RESERVED_PREFIXES = ("_summary/", "_table/")  # where summary media and a table's media cells are stored
+
+
+def _check_key(key: Any) -> str:
+    """A `log` or summary key: `paths.check_user_key`, and none of the names darkroom writes itself.
+
+    Raises
+    ------
+    InvalidInput (``invalid_key``)
+    """
+    paths.check_user_key(key)
+    if key in _RESERVED_KEYS or key.startswith(_RESERVED_PREFIXES):
+        raise InvalidInput("invalid_key", f"log key {key!r} is reserved: darkroom writes "
+                           f"{', '.join(_RESERVED_KEYS)} in every row and stores media under "
+                           f"{' and '.join(p + '...' for p in _RESERVED_PREFIXES)}; accepted: any other key")
+    return key
 
 
 def current() -> Run | None:

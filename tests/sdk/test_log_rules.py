@@ -196,7 +196,10 @@ def test_data_that_is_not_a_dict_is_refused_with_a_warning(embedded_env, data):
     ("bad_key", "reason"),
     [(5, "log keys must be str; got int 5"), (("a", "b"), "log keys must be str; got tuple"),
      ("", "log keys must not be empty"), ("loss\n", r"has a control character \('\\n' at 4\)"),
-     ("a\x00b", r"has a control character \('\\x00' at 1\)"), ("x" * 257, "log key of 257 characters")],
+     ("a\x00b", r"has a control character \('\\x00' at 1\)"), ("x" * 257, "log key of 257 characters"),
+     ("_step", r"log key '_step' is reserved: darkroom writes _step, _timestamp, _runtime"),
+     ("_runtime", "is reserved"), ("_table/t/img", r"stores media under _summary/\.\.\. and _table/\.\.\."),
+     ("_summary/best", "is reserved: .*; accepted: any other key")],
 )
 def test_a_bad_key_is_dropped_with_a_warning_naming_it_and_the_rest_of_the_row_is_kept(embedded_env, bad_key, reason):
     run = darkroom.init(project="rules")
@@ -206,6 +209,17 @@ def test_a_bad_key_is_dropped_with_a_warning_naming_it_and_the_rest_of_the_row_i
     assert f"key {bad_key!r} at step 0 not logged" in text
     assert re.search(reason, text), text
     assert [user_keys(r) for r in history(run)] == [{"before": 1, "after": 3}]
+
+
+def test_a_reserved_summary_key_is_refused_and_other_underscore_keys_are_legal(embedded_env):
+    run = darkroom.init(project="rules")
+    with pytest.raises(InvalidInput, match="log key '_step' is reserved"):
+        run.summary["_step"] = 99
+    run.log({"_debug": 1})
+    run.summary["_best"] = 2
+    run.finish(quiet=True)
+    reader = darkroom.Api().run(run.path)
+    assert [r["_debug"] for r in reader.history()] == [1] and reader.summary["_best"] == 2
 
 
 def test_keys_with_slashes_spaces_and_dot_dot_are_legal_and_read_back_as_given(embedded_env, recwarn):
