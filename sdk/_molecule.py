@@ -159,7 +159,7 @@ def _file_snapshot(data: Any, file_type: str | None, accepted: tuple[str, ...], 
                              f"{path.suffix!r}; accepted: {listed}" + ("" if by_name_only else " (or pass file_type=)"))
     if not path.is_file():
         raise FileNotFoundError(f"{where}: no file at {str(path)!r}; accepted: a path to a {listed} file")
-    return FileSnapshot(str(path.resolve()), fmt), fmt
+    return FileSnapshot.of(path, fmt), fmt
 
 
 def _is_rdkit_mol(value: Any) -> bool:

@@ -146,7 +146,7 @@ def _file_snapshot(data: Any, file_type: str | None) -> tuple[Any, str]:
                              f"accepted: {listed} (or pass file_type=)")
     if not path.is_file():
         raise FileNotFoundError(f"Object3D: no file at {str(path)!r}; accepted: a path to a {listed} file")
-    return FileSnapshot(str(path.resolve()), _ext(fmt)), fmt
+    return FileSnapshot.of(path, _ext(fmt)), fmt
 
 
 def _ext(fmt: str) -> str:

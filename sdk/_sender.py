@@ -31,7 +31,7 @@ import numpy as np
 
 from darkroom._guard import DarkroomWarning, warn
 from darkroom._histogram import resolve
-from darkroom._media import NPY, ArraySnapshot, BytesSnapshot, FileSnapshot, Media
+from darkroom._media import EAGER_FILE_BYTES, NPY, ArraySnapshot, BytesSnapshot, FileSnapshot, Media
 from darkroom._spool import Spool
 from darkroom._table import JsonSnapshot
 from darkroom.pipeline import index as run_index
@@ -280,7 +280,7 @@ class Sender:
             np.save(buf, snap.array, allow_pickle=False)
             data, ext, media_type = buf.getvalue(), "npy", NPY
         elif isinstance(snap, FileSnapshot):
-            data, ext, media_type = _read_file(snap.path, limit), snap.ext, "application/octet-stream"
+            data, ext, media_type = _read_file(snap, limit), snap.ext, "application/octet-stream"
         elif isinstance(snap, BytesSnapshot):
             data, ext, media_type = snap.data, snap.ext, snap.media_type
         elif isinstance(snap, JsonSnapshot):
@@ -420,13 +420,23 @@ class Sender:
         return self._dispatch
 
 
-def _read_file(path: str, limit: int) -> bytes:
+def _read_file(snap: FileSnapshot, limit: int) -> bytes:
+    """The bytes of a logged file: taken when it was logged, or read now if it has not changed since."""
+    if snap.data is not None:
+        return snap.data
+    path = snap.path
     try:
-        size = os.stat(path).st_size
-        if size > limit:
-            raise InvalidInput("too_large", f"file {path} is {size} bytes; the bound is {limit} "
-                               "(DARKROOM_MAX_PAYLOAD_BYTES)")
         with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            if snap.stamp is not None and snap.stamp != (st.st_size, st.st_mtime_ns, st.st_ino):
+                raise InvalidInput(
+                    "file_changed",
+                    f"file {path} changed after it was logged ({snap.stamp[0]} bytes then, {st.st_size} now); "
+                    f"a file over {EAGER_FILE_BYTES} bytes is read on darkroom's sender thread, after log() "
+                    "returns: write each step's file under a new name, or log its bytes (io.BytesIO)")
+            if st.st_size > limit:
+                raise InvalidInput("too_large", f"file {path} is {st.st_size} bytes; the bound is {limit} "
+                                   "(DARKROOM_MAX_PAYLOAD_BYTES)")
             return f.read(limit + 1)
     except FileNotFoundError:
         raise InvalidInput("missing_file", f"file {path} was removed before it could be sent") from None

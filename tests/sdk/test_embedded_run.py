@@ -258,9 +258,41 @@ def test_a_tiny_send_buffer_makes_log_wait_and_keeps_every_item(embedded_env, mo
 # -- files that go wrong after construction ------------------------------------------------------------------
 
 
-def test_a_file_removed_after_construction_becomes_a_failed_manifest_not_an_exception(embedded_env, tmp_path):
+def test_a_file_rewritten_each_step_logs_each_version(embedded_env, tmp_path):
     from PIL import Image as PILImage
 
+    path, run = tmp_path / "loop.png", darkroom.init(project="e2e")
+    for step in range(3):  # a loop that saves its plot or sample to one file and logs it
+        PILImage.new("L", (step + 1, step + 1), color=step * 50).save(path)
+        run.log({"sample": darkroom.Image(path)})
+    run.finish(quiet=True)
+    reader = darkroom.Api().run(run.path)
+    assert [decode(reader, reader.manifest(step, "sample", 0)).shape for step in range(3)] == [(1, 1), (2, 2), (3, 3)]
+
+
+def test_a_large_file_changed_after_log_fails_as_file_changed_naming_the_way_out(embedded_env, tmp_path, monkeypatch):
+    import darkroom._media
+    from PIL import Image as PILImage
+
+    monkeypatch.setattr(darkroom._media, "EAGER_FILE_BYTES", 0)  # every file is "large": read after log()
+    path = tmp_path / "big.png"
+    PILImage.new("RGB", (3, 3)).save(path)
+    image = darkroom.Image(path)
+    PILImage.new("RGB", (5, 5)).save(path)
+    run = darkroom.init(project="e2e")
+    run.log({"big": image})
+    (failure,) = run.finish(quiet=True).failed
+    assert failure.code == "file_changed"
+    assert f"file {path} changed after it was logged" in failure.message
+    assert "write each step's file under a new name, or log its bytes" in failure.message
+
+
+def test_a_file_removed_after_construction_becomes_a_failed_manifest_not_an_exception(embedded_env, tmp_path,
+                                                                                      monkeypatch):
+    import darkroom._media
+    from PIL import Image as PILImage
+
+    monkeypatch.setattr(darkroom._media, "EAGER_FILE_BYTES", 0)  # a file too big to read when logged
     path = tmp_path / "gone.png"
     PILImage.new("RGB", (3, 3)).save(path)
     image = darkroom.Image(path)

@@ -190,8 +190,11 @@ def test_an_embedded_worker_ignores_ctrl_c_and_ends_when_its_stdin_closes(embedd
     assert worker.stderr.read() == ""
 
 
-def test_sync_reports_an_item_that_failed_before_it_was_sent(embedded_env, tmp_path):
+def test_sync_reports_an_item_that_failed_before_it_was_sent(embedded_env, tmp_path, monkeypatch):
+    import darkroom._media
     from PIL import Image as PILImage
+
+    monkeypatch.setattr(darkroom._media, "EAGER_FILE_BYTES", 0)  # a file too big to read when logged
 
     path = tmp_path / "gone.png"
     PILImage.new("RGB", (3, 3)).save(path)
