@@ -26,7 +26,8 @@ class Html(Media):
         self._options = {"inject": bool(inject)}
         if hasattr(data, "read"):
             self._payload = BytesSnapshot(read_open_file(data, "Html"), "html", "text/html")
-        elif isinstance(data, str) and not data.lower().endswith((".html", ".htm")):
+        elif isinstance(data, str) and ("<" in data or "\n" in data or not data.lower().endswith((".html", ".htm"))):
+            # HTML, unless it reads as a file name: markup never does ("<p>see index.html" is HTML).
             self._payload = BytesSnapshot(data.encode("utf-8"), "html", "text/html")
         else:
             snap = file_from(data, "Html", "a str of HTML, an open file, or a path to a .html file")

@@ -276,6 +276,9 @@ class Sender:
         """Serialise and hash one snapshot; add its bytes to `found`; return its source."""
         limit = self.settings.limits.max_payload_bytes
         if isinstance(snap, ArraySnapshot):
+            if snap.array.nbytes > limit:  # refused before serialising: .npy adds only a header
+                raise InvalidInput("too_large", f"array of {snap.array.nbytes} bytes exceeds the bound of {limit} "
+                                   "(DARKROOM_MAX_PAYLOAD_BYTES)")
             buf = io.BytesIO()
             np.save(buf, snap.array, allow_pickle=False)
             data, ext, media_type = buf.getvalue(), "npy", NPY

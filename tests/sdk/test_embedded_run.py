@@ -308,6 +308,16 @@ def test_a_file_removed_after_construction_becomes_a_failed_manifest_not_an_exce
     assert manifest["status"] == "failed" and manifest["error"]["code"] == "missing_file"
 
 
+def test_an_array_over_the_payload_bound_fails_before_it_is_serialised(embedded_env, monkeypatch):
+    monkeypatch.setenv("DARKROOM_MAX_PAYLOAD_BYTES", "1000")
+    run = darkroom.init(project="e2e")
+    run.log({"big": darkroom.Image(np.zeros((100, 100, 3), np.uint8)), "small": darkroom.Image(np.zeros((4, 4)))})
+    report = run.finish(quiet=True)
+    (failure,) = report.failed
+    assert (failure.key, failure.code) == ("big", "too_large") and report.converted == 1
+    assert "array of 30000 bytes exceeds the bound of 1000 (DARKROOM_MAX_PAYLOAD_BYTES)" in failure.message
+
+
 def test_a_text_file_named_png_becomes_a_failed_manifest_not_an_exception(embedded_env, tmp_path):
     path = tmp_path / "notes.png"
     path.write_text("these are not pixels")

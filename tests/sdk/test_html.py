@@ -36,6 +36,11 @@ def test_an_open_file_and_a_path_are_accepted(embedded_env, tmp_path):
     assert reader.read(m) == b"<i>io</i>"
 
 
+def test_markup_that_ends_in_a_file_name_is_html_not_a_path(embedded_env):
+    _, reader, m = _log(darkroom.Html("<p>see index.html", inject=False))
+    assert reader.read(m) == b"<p>see index.html"
+
+
 def test_bytes_that_are_not_utf8_become_a_failed_manifest(embedded_env, tmp_path):
     path = tmp_path / "bad.html"
     path.write_bytes(b"\xff\xfe\x00binary")
