@@ -58,8 +58,13 @@ class FinishReport:
 
 
 def wait_for_conversions(run: "Run", expected: dict[tuple[int, str, int], str], sender: "Sender",
-                         wait: bool, timeout: float | None, quiet: bool, delivered: bool) -> FinishReport:
-    """Poll the run's manifests until every expected item has one (or `timeout`)."""
+                         wait: bool, timeout: float | None, quiet: bool, delivered: bool,
+                         revisions: dict[tuple[int, str, int], int] | None = None) -> FinishReport:
+    """Poll the run's manifests until every expected item has one (or `timeout`).
+
+    `revisions`: items logged again in the same row, and the revision that holds their last value;
+    an older revision's manifest is not their outcome.
+    """
     from darkroom.pipeline.reader import RunReader
 
     reader = RunReader(sender._storage_here(), run.project, run.id)
@@ -72,7 +77,7 @@ def wait_for_conversions(run: "Run", expected: dict[tuple[int, str, int], str], 
     try:
         while True:
             try:
-                _collect(reader, run, expected, sender, seen)
+                _collect(reader, run, expected, sender, seen, revisions or {})
             except DarkroomError as e:  # storage unreachable while waiting: keep waiting, say so once
                 if not warned:
                     warn(f"darkroom: cannot read the run's manifests yet ({e}); still waiting", 2)
@@ -95,7 +100,8 @@ def wait_for_conversions(run: "Run", expected: dict[tuple[int, str, int], str], 
 
 
 def _collect(reader: Any, run: "Run", expected: dict[tuple[int, str, int], str], sender: "Sender",
-             seen: dict[tuple[int, str, int], tuple[str, str, str]]) -> None:
+             seen: dict[tuple[int, str, int], tuple[str, str, str]],
+             revisions: dict[tuple[int, str, int], int]) -> None:
     """Add to `seen` the expected items whose manifests are now stored."""
     found = reader.entries() if run.mode == "online" else {}
     for (step, key, index) in expected:
@@ -103,7 +109,7 @@ def _collect(reader: Any, run: "Run", expected: dict[tuple[int, str, int], str],
         if ident in seen:
             continue
         entry = found.get((step, paths.segment(key), index))
-        if entry is None:
+        if entry is None or entry.revision < revisions.get(ident, 1):
             continue
         outcome = sender.outcomes.get(ident)
         if entry.status == "ok" or (outcome is not None and outcome[0] == "ok"):

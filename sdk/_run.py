@@ -93,6 +93,10 @@ class Run:
         self._lock = threading.RLock()
         self._report: FinishReport | None = None
         self._expected: dict[tuple[int, str, int], str] = {}
+        # (step, key) -> (revision, item count) of the media sent for the open row: a key
+        # logged again before the row closes is sent as the next revision, so the last wins.
+        self._row_media: dict[tuple[int, str], tuple[int, int]] = {}
+        self._revisions: dict[tuple[int, str, int], int] = {}  # items sent again so: the revision that counts
         self.dir: Path | None = None
         self._sender: Sender | None = None
         if mode == "disabled":
@@ -185,11 +189,20 @@ class Run:
                  "(viewers may show them slowly)")
         if self._sender is None:  # a disabled run: `run.summary[k] = Image(...)` keeps the reference only
             return
-        for index in indices if indices is not None else range(len(items)):
+        indices = list(indices if indices is not None else range(len(items)))
+        revision, earlier = self._row_media.get((step, key), (0, 0))
+        for index in range(earlier):  # what the key held before in this row is no longer logged
+            self._expected.pop((step, key, index), None)
+        for index in indices:
             self._expected[(step, key, index)] = items[0].kind
-        self._sender.put(MediaWork(step, key, items[0].kind, items, indices), sum(m.nbytes for m in items))
+            if revision:
+                self._revisions[(step, key, index)] = revision + 1
+        self._row_media[(step, key)] = (revision + 1, max(indices, default=-1) + 1)
+        self._sender.put(MediaWork(step, key, items[0].kind, items, indices, revision + 1),
+                         sum(m.nbytes for m in items))
 
     def _commit(self) -> None:
+        self._row_media.clear()
         if not self._row or self._sender is None:
             return
         now = time.time()
@@ -223,6 +236,7 @@ class Run:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             report = wait_for_conversions(
                 self, self._expected, self._sender, wait=must_wait and self.mode == "online",
+                revisions=self._revisions,
                 timeout=left, quiet=quiet, delivered=delivered,
             )
             self._sender.close(timeout=30)

@@ -55,6 +55,7 @@ class MediaWork:
     kind: str
     items: list[Media]
     indices: list[int] | None = None  # default: 0..n-1
+    revision: int = 1  # > 1: the key was logged again in the same row, and the last value wins
 
 
 @dataclasses.dataclass(frozen=True)
@@ -251,7 +252,7 @@ class Sender:
                 related = {role: self._payload(snap, storage, found) for role, snap in media._related.items()}
             except InvalidInput as e:
                 manifest = _failed_manifest(self.project, self.run, work, index, media, e)
-                key = paths.manifest_key(self.project, self.run, work.step, work.key, index)
+                key = paths.manifest_key(self.project, self.run, work.step, work.key, index, work.revision)
                 self.spool.append({"type": "object", "key": key, "body": manifest.to_json_bytes().decode()}, {})
                 # Sent after the manifest, as a worker does: the run's index names it.
                 key, body = run_index.journal_object(self.project, self.run, [manifest])
@@ -267,6 +268,7 @@ class Sender:
                 "schema": "darkroom.convert/1", "project": self.project, "run": self.run,
                 "step": work.step, "key": work.key, "kind": work.kind,
                 "options": json.loads(options), "items": items,
+                **({"revision": work.revision} if work.revision > 1 else {}),
             }
             names = [{"name": name, "media_type": mt} for name, (_, mt) in files[options].items()]
             data = {name: d for name, (d, _) in files[options].items()}
@@ -454,7 +456,7 @@ def _failed_manifest(project: str, run: str, work: MediaWork, index: int, media:
     return Manifest(
         project=project, run=run, step=work.step, key=work.key, index=index, kind=work.kind,
         status="failed", error=ErrorInfo(code=error.code, message=error.message), caption=media.caption,
-        converter=ConverterInfo(name=work.kind, version="-"),
+        converter=ConverterInfo(name=work.kind, version="-"), revision=work.revision,
     )
 
 

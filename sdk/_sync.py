@@ -35,23 +35,28 @@ def sync_run(run_dir: Path, wait: bool = True, timeout: float | None = None, qui
     )
     spool = Spool(run_dir / "spool")
     expected: dict[tuple[int, str, int], str] = {}
+    revisions: dict[tuple[int, str, int], int] = {}
     manifests = paths.manifests_prefix(local["project"], local["run"])
     for entry in spool.pending():
         if entry["type"] == "convert":
             request = entry["request"]
             for item in request["items"]:
-                expected[(request["step"], request["key"], item["index"])] = request["kind"]
+                ident = (request["step"], request["key"], item["index"])
+                expected[ident] = request["kind"]
+                revisions[ident] = max(revisions.get(ident, 1), request.get("revision", 1))
         elif entry["type"] == "object" and entry["key"].startswith(manifests):
             # An item the sender already failed (its file was gone, too large):
             # the spooled manifest is its outcome, and the report must list it.
             m = json.loads(entry["body"])
-            expected[(m["step"], m["key"], m["index"])] = m["kind"]
+            ident = (m["step"], m["key"], m["index"])
+            expected[ident] = m["kind"]
+            revisions[ident] = max(revisions.get(ident, 1), m.get("revision", 1))
     sender = Sender(local["project"], local["run"], settings, spool, online=True)
     try:
         delivered = sender.flush(timeout)
         view = _RunView(local["project"], local["run"], settings)
         return wait_for_conversions(view, expected, sender, wait=wait or settings.embedded,
-                                    timeout=timeout, quiet=quiet, delivered=delivered)
+                                    timeout=timeout, quiet=quiet, delivered=delivered, revisions=revisions)
     finally:
         sender.close(timeout=30)
 

@@ -130,6 +130,26 @@ def test_a_key_repeated_in_one_row_keeps_the_last_value(embedded_env):
     assert [user_keys(r) for r in rows] == [{"loss": 3.0, "acc": 0.5}]
 
 
+def test_media_under_a_key_repeated_in_one_row_keeps_the_last_value(embedded_env, monkeypatch):
+    monkeypatch.setenv("DARKROOM_EMBEDDED_WORKERS", "2")  # the two values may convert side by side
+    run = darkroom.init(project="rules")
+    big = np.random.default_rng(0).integers(0, 256, (600, 600, 3), np.uint8)  # slower than the second
+    run.log({"img": darkroom.Image(big, caption="first"),
+             "many": [darkroom.Image(np.zeros((2, 2))) for _ in range(3)]}, commit=False)
+    run.log({"img": darkroom.Image(np.full((2, 2), 7, np.uint8), caption="last"),
+             "many": [darkroom.Image(np.ones((3, 3)))]})
+    run.summary["best"] = darkroom.Image(np.zeros((2, 2)), caption="old")
+    run.summary["best"] = darkroom.Image(np.zeros((2, 2)), caption="new")
+    report = run.finish(quiet=True)
+    assert (report.converted, report.failed, report.pending) == (3, [], 0)
+    reader = darkroom.Api().run(run.path)
+    (row,) = reader.history()
+    assert row["img"]["caption"] == "last" and row["img"]["revision"] == 2
+    assert [m["artifact"]["width"] for m in row["many"]] == [3]
+    assert reader.manifest(0, "img", 0)["caption"] == "last"
+    assert reader.summary["best"]["caption"] == "new"
+
+
 def test_rows_carry_step_timestamp_and_runtime(embedded_env):
     before = time.time()
     run = darkroom.init(project="rules")
