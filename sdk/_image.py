@@ -115,6 +115,16 @@ def _is_pil(data: Any) -> bool:
 
 
 def _pil_array(image: Any) -> np.ndarray:
+    # Image.open() is lazy: the pixels are decoded here, and a truncated or corrupt
+    # file fails here with Pillow's bare OSError ("image file is truncated").
+    try:
+        image.load()
+    except OSError as e:
+        source = f" from {image.filename!r}" if getattr(image, "filename", "") else ""
+        raise ValueError(
+            f"Image: the PIL image{source} could not be decoded ({e}); "
+            "accepted: a PIL image whose pixel data Pillow can read in full"
+        ) from None
     # "I" and "F" stay numbers: the worker normalises them like numpy arrays
     # (a [0,1] float image would turn black, and 300 silently 255, through convert()).
     if image.mode not in ("L", "RGB", "RGBA", "1", "I;16", "I", "F"):

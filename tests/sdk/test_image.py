@@ -136,6 +136,20 @@ def test_a_32_bit_integer_pil_image_keeps_values_above_255_for_the_worker_to_cli
     np.testing.assert_array_equal(kept, values)
 
 
+def test_a_truncated_file_opened_by_pil_is_refused_as_a_value_error_naming_the_file(tmp_path):
+    from PIL import Image as PILImage
+
+    data = write_png(tmp_path / "full.png", np.arange(64 * 64 * 3, dtype=np.uint8).reshape(64, 64, 3)).read_bytes()
+    truncated = tmp_path / "trunc.png"
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError) as info:
+        darkroom.Image(PILImage.open(truncated))
+    assert str(info.value) == (
+        f"Image: the PIL image from {str(truncated)!r} could not be decoded (image file is truncated); "
+        "accepted: a PIL image whose pixel data Pillow can read in full"
+    )
+
+
 def test_a_channels_first_float_torch_tensor_is_read_without_being_shared():
     torch = pytest.importorskip("torch")
     tensor = torch.rand(3, 6, 5)

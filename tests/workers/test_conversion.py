@@ -88,7 +88,7 @@ def test_one_item_is_converted_stored_and_described_by_its_manifest(storage: Sto
     assert (manifest.project, manifest.run, manifest.step, manifest.key, manifest.index) == (PROJECT, RUN, STEP, KEY, 0)
     assert manifest.kind == "image" and manifest.caption == "first" and manifest.warnings == []
     assert manifest.source.uri == source["uri"] and manifest.source.sha256 == source["sha256"]
-    assert manifest.converter.name == "image" and manifest.converter.version == "1"
+    assert manifest.converter.name == "image" and manifest.converter.version == "2"
     assert manifest.converter.options == {"file_type": "png", "normalize": True, "mode": None}
 
     artifact = manifest.artifact

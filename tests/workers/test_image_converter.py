@@ -343,6 +343,26 @@ def test_a_16_bit_png_is_divided_by_257() -> None:
     np.testing.assert_array_equal(pixels, [[0, 1, 128, 255], [4, 1, 2, 50]])
 
 
+def test_a_32_bit_integer_tiff_file_is_clipped_and_recorded_like_the_same_array() -> None:
+    array = np.array([[0, 300], [70000, 5]], dtype=np.int32)
+    data = image_file(Image.fromarray(array), "TIFF")
+    assert Image.open(io.BytesIO(data)).mode == "I"
+    output = run(ItemInput(file_payload(data, "image/tiff", "tiff")))
+    np.testing.assert_array_equal(decoded(output.data)[1], [[0, 255], [255, 5]])
+    assert output.warnings == ["image values 0..70000 clipped to 0..255"]
+    assert output.warnings == pixels_of(array)[0].warnings
+
+
+@pytest.mark.parametrize("normalize, expected", [(True, [[0, 128], [64, 255]]), (False, [[0, 0], [0, 1]])])
+def test_a_float_tiff_file_follows_normalize_like_the_same_array(normalize: bool, expected: list) -> None:
+    array = np.array([[0.0, 0.5], [0.25, 1.0]], dtype=np.float32)
+    data = image_file(Image.fromarray(array), "TIFF")
+    assert Image.open(io.BytesIO(data)).mode == "F"
+    output = run(ItemInput(file_payload(data, "image/tiff", "tiff")), normalize=normalize)
+    np.testing.assert_array_equal(decoded(output.data)[1], expected)
+    np.testing.assert_array_equal(pixels_of(array, normalize=normalize)[2], expected)
+
+
 def random_bytes() -> bytes:
     return np.random.default_rng(7).integers(0, 256, 3000, dtype=np.uint8).tobytes()
 
@@ -430,15 +450,34 @@ def test_mode_rgba_adds_an_opaque_alpha_channel() -> None:
     assert (pixels == (9, 9, 9, 255)).all()
 
 
+@pytest.mark.parametrize(
+    "channels, mode, warning",
+    [(4, "RGB", "alpha channel dropped: Image(mode='RGB') has none (mode RGBA saved as RGB)"),
+     (3, "L", "colour channels dropped: Image(mode='L') has none (mode RGB saved as L)"),
+     (4, "L", "colour and alpha channels dropped: Image(mode='L') has none (mode RGBA saved as L)"),
+     (3, "LA", "colour channels dropped: Image(mode='LA') has none (mode RGB saved as LA)")],
+)
+def test_a_mode_that_drops_channels_records_what_it_dropped(channels: int, mode: str, warning: str) -> None:
+    output, image, _ = pixels_of(gradient(3, 4, channels), mode=mode)
+    assert image.mode == mode and output.measurements["mode"] == mode
+    assert output.warnings == [warning]
+
+
+@pytest.mark.parametrize("channels, mode", [(None, "RGB"), (None, "RGBA"), (3, "RGBA"), (None, "LA"), (4, "RGBA")])
+def test_a_mode_that_drops_no_channel_has_no_warning(channels: int | None, mode: str) -> None:
+    assert pixels_of(gradient(3, 4, channels), mode=mode)[0].warnings == []
+
+
 def test_mode_la_with_bmp_output_is_saved_as_rgba_with_a_warning() -> None:
     output = run(npy_item(gradient(3, 4, 4)), mode="LA", file_type="bmp")
     image, _ = decoded(output.data)
     assert image.format == "BMP" and output.measurements["mode"] == "RGBA"
-    assert output.warnings == ["mode LA saved as RGBA: BMP has no gray-with-alpha mode"]
+    assert output.warnings == ["colour channels dropped: Image(mode='LA') has none (mode RGBA saved as LA)",
+                               "mode LA saved as RGBA: BMP has no gray-with-alpha mode"]
 
 
 def test_mode_la_with_jpeg_output_drops_the_alpha_with_a_warning() -> None:
-    output = run(npy_item(gradient(3, 4, 3)), mode="LA", file_type="jpg")
+    output = run(npy_item(np.full((3, 4), 9, np.uint8)), mode="LA", file_type="jpg")
     assert decoded(output.data)[0].mode == "L"
     assert output.warnings == ["alpha channel dropped: JPEG has none (mode LA saved as L)"]
 
@@ -521,6 +560,84 @@ def test_a_mask_given_as_a_png_file_is_stored_as_grayscale() -> None:
     rel = run(masked_item({"m": payload})).related[0]
     np.testing.assert_array_equal(decoded(rel.data)[1], mask)
     assert rel.info["classes_present"] == [0, 1, 2, 3, 4]
+
+
+def mask_file(image: Image.Image, format: str = "PNG") -> Payload:
+    return file_payload(image_file(image, format), f"image/{format.lower()}", format.lower())
+
+
+CLASS_IDS = np.array([[0, 1, 2, 3, 3]] * 4, dtype=np.uint8)
+
+
+def test_a_16_bit_png_mask_keeps_its_class_ids_instead_of_dividing_by_257() -> None:
+    payload = mask_file(Image.fromarray(CLASS_IDS.astype(np.uint16)))
+    assert Image.open(io.BytesIO(payload.data)).mode == "I;16"
+    output = run(masked_item({"m": payload}))
+    np.testing.assert_array_equal(decoded(output.related[0].data)[1], CLASS_IDS)
+    assert output.related[0].info["classes_present"] == [0, 1, 2, 3] and output.warnings == []
+
+
+def test_a_palette_png_mask_keeps_its_indices_not_the_palette_colours() -> None:
+    mask = Image.fromarray(CLASS_IDS, "L").convert("P")
+    mask.putpalette([0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255] + [0] * 756)
+    rel = run(masked_item({"m": mask_file(mask)})).related[0]
+    np.testing.assert_array_equal(decoded(rel.data)[1], CLASS_IDS)
+
+
+def test_a_32_bit_integer_tiff_mask_keeps_its_class_ids() -> None:
+    rel = run(masked_item({"m": mask_file(Image.fromarray(CLASS_IDS.astype(np.int32)), "TIFF")})).related[0]
+    np.testing.assert_array_equal(decoded(rel.data)[1], CLASS_IDS)
+
+
+@pytest.mark.parametrize("mode, values, found", [("I;16", (0, 300), "0..300"), ("I", (-1, 2), "-1..2")])
+def test_a_single_channel_mask_file_with_ids_outside_0_to_255_is_refused_naming_them(
+        mode: str, values: tuple, found: str) -> None:
+    array = np.zeros((4, 5), np.uint16 if mode == "I;16" else np.int32)
+    array[0, 0], array[3, 4] = values
+    error = refused(masked_item({"m": mask_file(Image.fromarray(array), "TIFF")}), "invalid_mask")
+    assert error.message == f"mask 'm' file (mode {mode}) has values {found}; accepted: 0..255"
+
+
+def test_a_float_mask_file_is_refused_naming_its_dtype() -> None:
+    error = refused(masked_item({"m": mask_file(Image.fromarray(CLASS_IDS.astype(np.float32)), "TIFF")}),
+                    "invalid_mask")
+    assert error.message == "mask 'm' file (mode F) has dtype float32; accepted: integer class ids 0..255"
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "LA"])
+def test_a_mask_file_whose_colour_channels_are_equal_is_read_as_that_channel(mode: str) -> None:
+    output = run(masked_item({"m": mask_file(Image.fromarray(CLASS_IDS, "L").convert(mode))}))
+    np.testing.assert_array_equal(decoded(output.related[0].data)[1], CLASS_IDS)
+    assert output.warnings == []
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+def test_a_colour_mask_file_is_refused_saying_a_mask_is_one_channel_of_class_ids(mode: str) -> None:
+    colours = np.zeros((4, 5, len(mode)), np.uint8)
+    colours[..., 3:] = 255
+    colours[1, 2, :3] = (0, 76, 0)  # converted to luminance, this was class 44
+    colours[3, 4, :3] = (29, 0, 0)
+    error = refused(masked_item({"m": mask_file(Image.fromarray(colours, mode))}), "invalid_mask")
+    assert error.message == (
+        f"mask 'm' file (mode {mode}) has colour channels that differ in 2 of 20 pixels "
+        "(first at row 1, column 2: (0, 76, 0)); a mask is one channel of class ids; "
+        "accepted: a single-channel file (L, P, I;16, I) or RGB/RGBA whose colour channels are equal"
+    )
+
+
+def test_a_cmyk_mask_file_is_refused_saying_a_mask_is_one_channel_of_class_ids() -> None:
+    error = refused(masked_item({"m": mask_file(Image.fromarray(CLASS_IDS, "L").convert("CMYK"), "JPEG")}),
+                    "invalid_mask")
+    assert error.message.startswith("mask 'm' file (mode CMYK): a mask is one channel of class ids; accepted:")
+
+
+def test_a_mask_file_with_transparent_pixels_keeps_its_ids_and_records_the_dropped_alpha() -> None:
+    mask = np.dstack([CLASS_IDS] * 3 + [np.full_like(CLASS_IDS, 255)])
+    mask[0, :2, 3] = 0
+    output = run(masked_item({"m": mask_file(Image.fromarray(mask, "RGBA"))}))
+    np.testing.assert_array_equal(decoded(output.related[0].data)[1], CLASS_IDS)
+    assert output.warnings == [
+        "mask 'm' file: alpha channel dropped (2 pixels not opaque); a mask is one channel of class ids"]
 
 
 @pytest.mark.parametrize("shape", [(4, 6), (5, 5), (5, 4)])

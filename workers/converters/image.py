@@ -19,7 +19,8 @@ from darkroom.workers.converters import Converter, ItemInput, Output, Payload, R
 from darkroom.workers.converters.boxes import normalise_box_groups
 from darkroom.workers.payloads import NPY_MEDIA_TYPE, load_npy
 
-VERSION = "1"
+# 2: mask files keep their class ids; I and F files follow the array rules (clip warnings, normalize).
+VERSION = "2"
 _FORMATS = {"png": ("PNG", "image/png"), "jpg": ("JPEG", "image/jpeg"), "bmp": ("BMP", "image/bmp")}
 
 
@@ -44,12 +45,10 @@ def convert(item: ItemInput, options: ImageOptions, limits: Limits) -> Output:
     warnings: list[str] = []
     image = _to_pil(item.payload, options.normalize, limits, warnings, what="image")
     if options.mode and image.mode != options.mode:
-        image = image.convert(options.mode)
+        image = _convert(image, options.mode, f"Image(mode={options.mode!r}) has none", warnings)
     file_type = "jpg" if options.file_type == "jpeg" else options.file_type
     if file_type == "jpg" and image.mode in ("RGBA", "LA"):
-        warnings.append(f"alpha channel dropped: JPEG has none (mode {image.mode} saved as "
-                        f"{'RGB' if image.mode == 'RGBA' else 'L'})")
-        image = image.convert("RGB" if image.mode == "RGBA" else "L")
+        image = _convert(image, "RGB" if image.mode == "RGBA" else "L", "JPEG has none", warnings)
     if file_type == "bmp" and image.mode == "LA":
         # Pillow's BMP writer has no LA mode ("cannot write mode LA as BMP").
         warnings.append("mode LA saved as RGBA: BMP has no gray-with-alpha mode")
@@ -92,10 +91,27 @@ def _to_pil(payload: Payload, normalize: bool, limits: Limits, warnings: list[st
         if pixels.ndim == 3 and pixels.shape[2] == 1:
             pixels = pixels[:, :, 0]
         return Image.fromarray(np.ascontiguousarray(pixels), mode=None)
-    return _open_file(payload.data, limits, what)
+    return _open_file(payload.data, normalize, limits, warnings, what)
 
 
-def _open_file(data: bytes, limits: Limits, what: str):
+def _open_file(data: bytes, normalize: bool, limits: Limits, warnings: list[str], what: str):
+    """An image file as a PIL image in L, RGB or RGBA; high-depth pixels follow the dtype rule."""
+    from PIL import Image
+
+    image = _read_file(data, limits, what)
+    if image.mode in ("L", "RGB", "RGBA"):
+        return image
+    if image.mode == "LA" or (image.mode == "P" and "transparency" in image.info):
+        return image.convert("RGBA")
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        # numpy reads I;16* as uint16 (÷257), I as int32 (clipped, recorded), F as float32:
+        # the same rule, and the same warnings, as an array or a PIL image in that mode.
+        return Image.fromarray(to_uint8(np.asarray(image), normalize, warnings, what))
+    return image.convert("RGB")
+
+
+def _read_file(data: bytes, limits: Limits, what: str):
+    """Open an image file and decode its first frame, in whatever mode the file has."""
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -117,22 +133,7 @@ def _open_file(data: bytes, limits: Limits, what: str):
         image.load()
     except Exception as e:
         raise InvalidInput("corrupt_file", f"{what} file is truncated or corrupt: {e}") from None
-    if image.mode in ("L", "RGB", "RGBA"):
-        return image
-    if image.mode == "LA" or (image.mode == "P" and "transparency" in image.info):
-        return image.convert("RGBA")
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        return _high_depth(image, what)
-    return image.convert("RGB")
-
-
-def _high_depth(image, what: str):
-    from PIL import Image
-
-    array = np.asarray(image)
-    if array.dtype == np.uint16 or image.mode.startswith("I;16"):
-        return Image.fromarray(_round_to_uint8(array.astype(np.float64) / 257.0))
-    return Image.fromarray(to_uint8(array, True, [], what))
+    return image
 
 
 def _check_pixels(width: int, height: int, limits: Limits, what: str) -> None:
@@ -193,6 +194,19 @@ def _round_to_uint8(values: np.ndarray) -> np.ndarray:
 # -- encoding -----------------------------------------------------------------
 
 
+def _convert(image, mode: str, reason: str, warnings: list[str]):
+    """`image` in `mode`; a colour or alpha channel that this drops is recorded in `warnings`."""
+    lost = []
+    if image.mode in ("RGB", "RGBA") and mode in ("L", "LA"):
+        lost.append("colour")
+    if image.mode.endswith("A") and not mode.endswith("A"):
+        lost.append("alpha")
+    if lost:
+        channels = "alpha channel" if lost == ["alpha"] else " and ".join(lost) + " channels"
+        warnings.append(f"{channels} dropped: {reason} (mode {image.mode} saved as {mode})")
+    return image.convert(mode)
+
+
 def _encode(image, file_type: str) -> bytes:
     buf = io.BytesIO()
     pil_format = _FORMATS[file_type][0]
@@ -219,32 +233,18 @@ def _mask(name: str, item: ItemInput, size: tuple[int, int], limits: Limits, war
     what = f"mask {name!r}"
     payload = item.related[f"mask:{name}"]
     if payload.media_type == NPY_MEDIA_TYPE:
-        array = load_npy(payload.data, limits.max_payload_bytes)
-        if array.ndim != 2:
-            raise InvalidInput(
-                "invalid_mask", f"{what} mask_data has shape {array.shape}; accepted: a 2-D (H, W) integer array"
-            )
-        if array.dtype.kind not in "biu":
-            raise InvalidInput(
-                "invalid_mask", f"{what} mask_data has dtype {array.dtype}; accepted: integer class ids 0..255"
-            )
-        if array.size and (int(array.min()) < 0 or int(array.max()) > 255):
-            raise InvalidInput(
-                "invalid_mask",
-                f"{what} mask_data has values {int(array.min())}..{int(array.max())}; accepted: 0..255",
-            )
-        mask = Image.fromarray(np.ascontiguousarray(array.astype(np.uint8)), mode="L")
+        ids = _class_ids(load_npy(payload.data, limits.max_payload_bytes), f"{what} mask_data")
     else:
-        mask = _open_file(payload.data, limits, what)
-        if mask.mode != "L":
-            mask = mask.convert("L")
-    if mask.size != size:
+        ids = _mask_file_ids(payload.data, limits, warnings, what)
+    height, width = ids.shape
+    if (width, height) != size:
         raise InvalidInput(
             "invalid_mask",
-            f"{what} is {mask.size[0]}x{mask.size[1]} (WxH) but the image is {size[0]}x{size[1]}; "
+            f"{what} is {width}x{height} (WxH) but the image is {size[0]}x{size[1]}; "
             "a mask must have the image's height and width",
         )
-    present = sorted(int(v) for v in np.unique(np.asarray(mask)))
+    mask = Image.fromarray(np.ascontiguousarray(ids))
+    present = sorted(int(v) for v in np.unique(ids))
     specs = item.extra.get("masks", {})
     spec = specs.get(name, {}) if isinstance(specs, dict) else specs
     if not isinstance(spec, dict):  # extra comes from the message: never trusted
@@ -261,6 +261,61 @@ def _mask(name: str, item: ItemInput, size: tuple[int, int], limits: Limits, war
         media_type="image/png",
         info={"class_labels": labels, "classes_present": present},
     )
+
+
+def _class_ids(array: np.ndarray, what: str) -> np.ndarray:
+    """A mask's class ids as uint8, unchanged: MEDIA_TYPES.md allows integers 0..255 and nothing else.
+
+    Raises
+    ------
+    InvalidInput (``invalid_mask``): not 2-D, not integers, or a value outside 0..255.
+    """
+    if array.ndim != 2:
+        raise InvalidInput("invalid_mask", f"{what} has shape {array.shape}; accepted: a 2-D (H, W) integer array")
+    if array.dtype.kind not in "biu":
+        raise InvalidInput("invalid_mask", f"{what} has dtype {array.dtype}; accepted: integer class ids 0..255")
+    if array.size and (int(array.min()) < 0 or int(array.max()) > 255):
+        raise InvalidInput(
+            "invalid_mask", f"{what} has values {int(array.min())}..{int(array.max())}; accepted: 0..255"
+        )
+    return array.astype(np.uint8)
+
+
+def _mask_file_ids(data: bytes, limits: Limits, warnings: list[str], what: str) -> np.ndarray:
+    """The class ids stored in a mask file: its one channel, never scaled or mixed to luminance.
+
+    A single-channel file (L, P palette indices, 1, I;16, I) is read as its integers. A file
+    with several channels (RGB, RGBA, LA) is taken only when its colour channels are equal,
+    as in a gray mask saved as RGB; an alpha channel that is not opaque is dropped with a warning.
+
+    Raises
+    ------
+    InvalidInput (``invalid_mask``): channels that differ, another mode, or ids outside 0..255.
+    """
+    mask = _read_file(data, limits, what)
+    found = f"{what} file (mode {mask.mode})"
+    bands = mask.getbands()
+    if len(bands) == 1:
+        return _class_ids(np.asarray(mask), found)
+    accepted = "a single-channel file (L, P, I;16, I) or RGB/RGBA whose colour channels are equal"
+    if mask.mode not in ("LA", "RGB", "RGBA"):
+        raise InvalidInput("invalid_mask", f"{found}: a mask is one channel of class ids; accepted: {accepted}")
+    pixels = np.asarray(mask)
+    colour = pixels[..., :-1] if bands[-1] == "A" else pixels
+    differs = (colour != colour[..., :1]).any(axis=-1)
+    if differs.any():
+        row, col = (int(i) for i in np.argwhere(differs)[0])
+        raise InvalidInput(
+            "invalid_mask",
+            f"{found} has colour channels that differ in {int(differs.sum())} of {differs.size} pixels "
+            f"(first at row {row}, column {col}: {tuple(int(v) for v in colour[row, col])}); "
+            f"a mask is one channel of class ids; accepted: {accepted}",
+        )
+    see_through = int((pixels[..., -1] != 255).sum()) if bands[-1] == "A" else 0
+    if see_through:
+        warnings.append(f"{what} file: alpha channel dropped ({see_through} pixels not opaque); "
+                        "a mask is one channel of class ids")
+    return _class_ids(colour[..., 0], found)
 
 
 def _class_labels(raw: Any, what: str) -> dict[str, str]:
