@@ -366,3 +366,17 @@ def test_options_are_typed_and_the_kind_is_registered() -> None:
     with pytest.raises(InvalidInput, match=r"^object3d options: file_type: Input should be 'obj'"):
         CONVERTER.parse_options({"file_type": "ply"})
     assert converter_for("object3d") is CONVERTER
+
+
+def test_a_glb_whose_faces_point_past_its_vertices_is_refused_as_a_damaged_mesh() -> None:
+    glb = bytearray(trimesh.creation.box().export(file_type="glb"))
+    json_len = struct.unpack_from("<I", glb, 12)[0]
+    doc = json.loads(glb[20:20 + json_len])
+    accessor = doc["accessors"][doc["meshes"][0]["primitives"][0]["indices"]]
+    view = doc["bufferViews"][accessor["bufferView"]]
+    first_index = 20 + json_len + 8 + view.get("byteOffset", 0) + accessor.get("byteOffset", 0)
+    struct.pack_into({5125: "<I", 5123: "<H", 5121: "<B"}[accessor["componentType"]], glb, first_index, 200)
+    with pytest.raises(InvalidInput) as info:
+        run_file(bytes(glb), "glb")
+    assert info.value.code == "invalid_mesh"
+    assert "glb file has a face on vertex 200, outside 0..7 (a damaged file)" in info.value.message

@@ -65,6 +65,12 @@ def load_mesh(data: bytes, fmt: str, limits: Limits, warnings: list[str]) -> tup
         if sum(len(m.faces) for m in meshes) == 0:
             raise InvalidInput("invalid_mesh", f"{fmt} file holds no faces (a mesh needs triangles; "
                                "log a point cloud as an N×3 array or pts.json)")
+        for m in meshes:  # trimesh keeps a damaged file's indices as they are
+            faces = np.asarray(m.faces)
+            if len(faces) and (int(faces.min()) < 0 or int(faces.max()) >= len(m.vertices)):
+                outside = int(faces.min()) if int(faces.min()) < 0 else int(faces.max())
+                raise InvalidInput("invalid_mesh", f"{fmt} file has a face on vertex {outside}, outside "
+                                   f"0..{len(m.vertices) - 1} (a damaged file); accepted: faces on the mesh's vertices")
         mesh = scene.to_mesh()
         glb = mesh.export(file_type="glb")
         arrays = {"positions": np.asarray(mesh.vertices), "indices": np.asarray(mesh.faces).astype(np.uint32)}
