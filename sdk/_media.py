@@ -104,6 +104,11 @@ class Media:
         (their key, the media, their indices).  Called when it is logged."""
         return []
 
+    def _as_logged(self, key: str, step: int) -> "Media":
+        """What a log of this object sends.  Its snapshot was taken when it was made; a Table,
+        which the caller keeps changing and may log again, takes one at each log."""
+        return self
+
     def __repr__(self) -> str:
         return f"<darkroom.{type(self).__name__} caption={self.caption!r}>"
 

@@ -7,9 +7,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from darkroom._media import Media
+from darkroom._media import Media, json_copy
 from darkroom.pipeline.history import media_ref
-from darkroom.pipeline.table_schema import cell_type, check_row
+from darkroom.pipeline.table_schema import cell_type, check_row, is_missing
 
 DEFAULT_COLUMNS = ("Input", "Output", "Expected")
 
@@ -33,9 +33,14 @@ class Table(Media):
 
     Cells hold numbers, str, bool, None, lists/dicts of those, or darkroom media
     (an Image per row...), which are converted like any other media and
-    referenced from the table.  A column's type is its first non-null value's;
-    the others must match.  At most `Table.MAX_ROWS` rows (10,000; set the class
-    attribute to change it): more is an error, never a silent truncation.
+    referenced from the table.  A missing value (None, NaN, pandas' NA or NaT)
+    is kept as None; an infinite number is refused (JSON has none).  A column's
+    type is its first non-null value's; the others must match.  At most
+    `Table.MAX_ROWS` rows (10,000; set the class attribute to change it): more
+    is an error, never a silent truncation.
+
+    Each log takes a copy of the table as it is then; changing the table
+    afterwards changes what the next log stores, not what was logged.
 
     Raises
     ------
@@ -102,31 +107,55 @@ class Table(Media):
     def nbytes(self) -> int:
         return 64 * len(self.data) * len(self.columns) + 4096
 
-    def _children(self, key: str, step: int) -> list[tuple[str, list[Media], list[int]]]:
-        """Media cells to send first, per column, and this table's payload referencing them."""
-        children = []
-        refs: dict[tuple[int, int], dict[str, Any]] = {}
+    def _media_cells(self, key: str) -> list[tuple[int, str, list[int]]]:
+        """(column position, the key its media cells are logged under, their rows) of each media column."""
+        cells = []
         for c, column in enumerate(self.columns):
             rows = [r for r, row in enumerate(self.data) if isinstance(row[c], Media)]
-            if not rows:
-                continue
-            child_key = f"_table/{key}/{column}"
-            children.append((child_key, [self.data[r][c] for r in rows], rows))
-            for r in rows:
-                refs[(r, c)] = {**media_ref(self.data[r][c].kind, step, child_key, 1, False), "index": r}
+            if rows:
+                cells.append((c, f"_table/{key}/{column}", rows))
+        return cells
+
+    def _children(self, key: str, step: int) -> list[tuple[str, list[Media], list[int]]]:
+        """Media cells to send first, per column."""
+        return [(child_key, [self.data[r][c] for r in rows], rows) for c, child_key, rows in self._media_cells(key)]
+
+    def _as_logged(self, key: str, step: int) -> Media:
+        """A private copy of the table as it is now, its media cells as references to their items.
+
+        Taken on the caller's thread: the caller may change any row, list, dict
+        or cell once log() returns, and log the same table again.
+
+        Raises
+        ------
+        TypeError: a cell holds something that is not JSON data (inside a list or dict).
+        """
+        refs = {(r, c): {**media_ref(self.data[r][c].kind, step, child_key, 1, False), "index": r}
+                for c, child_key, rows in self._media_cells(key) for r in rows}
         data = [[refs.get((r, c), v) for c, v in enumerate(row)] for r, row in enumerate(self.data)]
-        self._payload = JsonSnapshot({"columns": self.columns, "column_types": self.column_types, "data": data})
-        self._options = {"max_rows": self.MAX_ROWS}
-        return children
+        table = json_copy({"columns": self.columns, "column_types": self.column_types, "data": data}, "Table")
+        return _LoggedTable(table, self.caption, self.MAX_ROWS, self.nbytes)
 
     def __repr__(self) -> str:
         return f"<darkroom.Table {len(self.data)} rows x {len(self.columns)} columns>"
 
 
+class _LoggedTable(Media):
+    """What one log of a Table sends: its JSON as it was then."""
+
+    kind = "table"
+
+    def __init__(self, table: dict[str, Any], caption: str | None, max_rows: int, nbytes: int):
+        super().__init__(caption)
+        self._payload = JsonSnapshot(table, nbytes=nbytes)
+        self._options = {"max_rows": max_rows}
+
+
 def _cell(value: Any) -> Any:
+    """A cell as the table keeps it: numpy scalars as Python values, a missing value as None."""
     if isinstance(value, np.generic):
-        return value.item()
-    return value
+        value = value.item()
+    return None if is_missing(value) else value
 
 
 def _type_of(value: Any) -> str | None:

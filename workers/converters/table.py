@@ -22,14 +22,17 @@ class TableOptions(BaseModel):
 
 
 def convert(item: ItemInput, options: TableOptions, limits: Limits) -> Output:
-    """Validate a table payload and store it as canonical JSON.
+    """Validate a table payload and store it as canonical, strict JSON.
+
+    A NaN token (Python's json writes one for a float NaN, as the SDK's sender does inside a list or
+    dict cell) is a missing value, stored as null.
 
     Raises
     ------
     InvalidInput (``invalid_table``, ``too_large``): what is wrong, naming the row and column.
     """
     try:
-        table = json.loads(item.payload.data)
+        table = json.loads(item.payload.data, parse_constant=_nan_as_null)
     except (ValueError, RecursionError) as e:
         raise InvalidInput("invalid_table", f"table payload is not JSON ({e})") from None
     if not isinstance(table, dict) or not isinstance(table.get("columns"), list) or not isinstance(table.get("data"), list):
@@ -55,12 +58,23 @@ def convert(item: ItemInput, options: TableOptions, limits: Limits) -> Output:
     if claimed and claimed != types:
         raise InvalidInput("invalid_table", f"column_types {claimed!r:.200} do not match the cells ({types!r:.200})")
     out = {"columns": columns, "column_types": types, "data": rows}
+    try:
+        data = json.dumps(out, separators=(",", ":"), allow_nan=False).encode()
+    except ValueError:  # a cell's type was checked, not what its lists and dicts hold
+        raise InvalidInput("invalid_table", "a list or dict cell holds an infinite number (JSON has no "
+                           "infinity); accepted: finite numbers, or null or NaN for a missing value") from None
     return Output(
-        data=json.dumps(out, separators=(",", ":")).encode(),
+        data=data,
         format="json",
         media_type="application/json",
         measurements={"rows": len(rows), "columns": len(columns), "column_types": types},
     )
+
+
+def _nan_as_null(token: str) -> float | None:
+    """json's hook for the tokens NaN, Infinity and -Infinity: NaN is a missing value, the others are kept
+    (and refused: a cell by `check_row`, a number inside a list or dict cell when stored)."""
+    return None if token == "NaN" else float(token)
 
 
 CONVERTER = Converter(name="table", version=VERSION, options_model=TableOptions, convert=convert)
