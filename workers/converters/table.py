@@ -12,7 +12,8 @@ from darkroom.pipeline.settings import Limits
 from darkroom.pipeline.table_schema import check_row
 from darkroom.workers.converters import Converter, ItemInput, Output
 
-VERSION = "1"
+# 2: NaN cells are stored as null (strict JSON); infinite numbers are refused.
+VERSION = "2"
 
 
 class TableOptions(BaseModel):
