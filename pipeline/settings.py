@@ -29,6 +29,7 @@ class Limits:
     max_audio_samples: int = 48_000 * 60 * 30  # DARKROOM_MAX_AUDIO_SAMPLES: per channel
     max_points: int = 10_000_000  # DARKROOM_MAX_POINTS: point-cloud points, mesh vertices
     max_table_cells: int = 10_000_000  # DARKROOM_MAX_TABLE_CELLS
+    max_boxes: int = 10_000  # DARKROOM_MAX_BOXES: bounding boxes in one group of an image
 
 
 _LIMIT_VARS = {
@@ -40,6 +41,7 @@ _LIMIT_VARS = {
     "max_audio_samples": "DARKROOM_MAX_AUDIO_SAMPLES",
     "max_points": "DARKROOM_MAX_POINTS",
     "max_table_cells": "DARKROOM_MAX_TABLE_CELLS",
+    "max_boxes": "DARKROOM_MAX_BOXES",
 }
 
 

@@ -8,7 +8,10 @@ from typing import Any
 import pytest
 
 from darkroom.pipeline.errors import InvalidInput
-from darkroom.workers.converters.boxes import MAX_BOXES, normalise_box_groups
+from darkroom.pipeline.settings import Limits
+from darkroom.workers.converters.boxes import normalise_box_groups
+
+MAX_BOXES = Limits().max_boxes
 
 W, H = 200, 100
 
@@ -18,13 +21,13 @@ def normalise(*boxes: dict[str, Any], labels: Any = None, width: int = W, height
     spec: dict[str, Any] = {"box_data": list(boxes)}
     if labels is not None:
         spec["class_labels"] = labels
-    out = normalise_box_groups({"pred": spec}, width, height, warnings)
+    out = normalise_box_groups({"pred": spec}, width, height, warnings, MAX_BOXES)
     return out["pred"], warnings
 
 
 def refused(groups: Any, *fragments: str) -> InvalidInput:
     with pytest.raises(InvalidInput) as info:
-        normalise_box_groups(groups, W, H, [])
+        normalise_box_groups(groups, W, H, [], MAX_BOXES)
     assert info.value.code == "invalid_boxes"
     for fragment in fragments:
         assert fragment in info.value.message
@@ -196,16 +199,25 @@ def test_malformed_groups_are_refused_naming_the_group(groups: Any, fragment: st
     refused(groups, fragment)
 
 
-def test_more_boxes_than_the_bound_are_refused() -> None:
+def test_more_boxes_than_the_bound_are_refused_naming_the_setting() -> None:
     many = [box(minmax(0.1, 0.2, 0.1, 0.2))] * (MAX_BOXES + 1)
-    refused({"pred": {"box_data": many}}, f"{MAX_BOXES + 1} boxes", f"at most {MAX_BOXES}")
+    refused({"pred": {"box_data": many}}, f"{MAX_BOXES + 1} boxes", f"at most {MAX_BOXES} (DARKROOM_MAX_BOXES)")
+
+
+def test_the_box_bound_is_a_setting(monkeypatch) -> None:
+    from darkroom.pipeline.settings import Settings
+
+    monkeypatch.setenv("DARKROOM_MAX_BOXES", "2")
+    bound = Settings.from_env().limits.max_boxes
+    with pytest.raises(InvalidInput, match=r"has 3 boxes; at most 2 \(DARKROOM_MAX_BOXES\)"):
+        normalise_box_groups({"pred": {"box_data": [box(minmax(0.1, 0.2, 0.1, 0.2))] * 3}}, W, H, [], bound)
 
 
 def test_each_group_is_normalised_separately() -> None:
     out = normalise_box_groups(
         {"truth": {"box_data": [box(minmax(0, 20, 0, 10), class_id=1, domain="pixel")]},
          "pred": {"box_data": [box(minmax(0.0, 0.1, 0.0, 0.1), class_id=2)], "class_labels": {"2": "two"}}},
-        W, H, [],
+        W, H, [], MAX_BOXES,
     )
     assert position_of(out["truth"]) == pytest.approx((0.0, 0.1, 0.0, 0.1))
     assert out["truth"]["class_labels"] == {"1": "class_1"}

@@ -12,11 +12,11 @@ from typing import Any
 
 from darkroom.pipeline.errors import InvalidInput
 
-MAX_BOXES = 10_000
-
-
-def normalise_box_groups(groups: Any, width: int, height: int, warnings: list[str]) -> dict[str, Any]:
+def normalise_box_groups(groups: Any, width: int, height: int, warnings: list[str],
+                         max_boxes: int) -> dict[str, Any]:
     """Return the groups with every box in fractions, min/max form, clipped to the image.
+
+    `max_boxes`: the most boxes a group may hold (`Limits.max_boxes`, DARKROOM_MAX_BOXES).
 
     Raises
     ------
@@ -30,8 +30,8 @@ def normalise_box_groups(groups: Any, width: int, height: int, warnings: list[st
         where = f"boxes[{group!r}]"
         if not isinstance(spec, dict) or not isinstance(spec.get("box_data"), list):
             raise _error(f"{where} needs 'box_data': a list of boxes")
-        if len(spec["box_data"]) > MAX_BOXES:
-            raise _error(f"{where} has {len(spec['box_data'])} boxes; at most {MAX_BOXES}")
+        if len(spec["box_data"]) > max_boxes:
+            raise _error(f"{where} has {len(spec['box_data'])} boxes; at most {max_boxes} (DARKROOM_MAX_BOXES)")
         labels = _labels(spec.get("class_labels"), where)
         boxes = []
         for i, box in enumerate(spec["box_data"]):

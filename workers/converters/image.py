@@ -63,7 +63,7 @@ def convert(item: ItemInput, options: ImageOptions, limits: Limits) -> Output:
     ]
     fields: dict[str, Any] = {}
     if item.extra.get("boxes"):
-        fields["boxes"] = normalise_box_groups(item.extra["boxes"], width, height, warnings)
+        fields["boxes"] = normalise_box_groups(item.extra["boxes"], width, height, warnings, limits.max_boxes)
     return Output(
         data=data,
         format=file_type,
