@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from darkroom._guard import warn
@@ -52,6 +53,10 @@ class CeleryDispatch:
     def close(self, wait: bool = True) -> None:
         self.app.close()
 
+    def abandon(self) -> None:
+        """Leave now (Ctrl-C at exit): nothing here holds work."""
+        self.close(wait=False)
+
 
 class _Worker:
     """One embedded worker process and the requests it holds."""
@@ -68,7 +73,8 @@ class _Worker:
         self.proc.stdin.write(settings_json + "\n")
         self.proc.stdin.flush()
         self.inflight: dict[int, tuple[OnDone, OnError]] = {}
-        # When the worker began the request it is on (it answers them in order); None when idle.
+        # When the worker said it began its current request or item ("progress"
+        # lines, after its imports); None between requests.
         self.busy_since: float | None = None
         self.lock = threading.Lock()
         self._on_exit = on_exit
@@ -77,8 +83,6 @@ class _Worker:
 
     def send(self, ident: int, request: dict[str, Any], on_done: OnDone, on_error: OnError) -> None:
         with self.lock:
-            if not self.inflight:
-                self.busy_since = time.monotonic()
             self.inflight[ident] = (on_done, on_error)
         try:
             assert self.proc.stdin is not None
@@ -94,8 +98,11 @@ class _Worker:
         for line in self.proc.stdout:
             answer = json.loads(line)
             with self.lock:
+                if "progress" in answer:
+                    self.busy_since = time.monotonic()
+                    continue
                 callbacks = self.inflight.pop(answer["id"], None)
-                self.busy_since = time.monotonic() if self.inflight else None
+                self.busy_since = None
             if callbacks is None:
                 continue
             on_done, on_error = callbacks
@@ -105,6 +112,12 @@ class _Worker:
                 on_done([tuple(r) for r in answer["results"]])
         # EOF: the process ended; what it held goes back to the spool's queue.
         self.proc.wait()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            try:
+                if pipe:
+                    pipe.close()
+            except OSError:
+                pass
         with self.lock:
             lost, self.inflight, self.busy_since = list(self.inflight.values()), {}, None
         for _, on_error in lost:
@@ -125,14 +138,17 @@ class EmbeddedDispatch:
     # Requests a worker may hold: 2 keeps it busy while the next one is written.
     _DEPTH = 2
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, marks: Path | None = None):
         from darkroom.workers.embedded import settings_to_json
 
         self._settings_json = settings_to_json(settings)
         self._count = settings.embedded_workers
         # The workers mark the items they convert here, so an item that ends
         # its worker twice fails instead of being resent forever (crash_marks).
-        self._marks = tempfile.mkdtemp(prefix="darkroom-marks-")
+        if marks is None:
+            marks = Path(tempfile.mkdtemp(prefix="darkroom-marks-"))
+        marks.mkdir(parents=True, exist_ok=True)
+        self._marks = str(marks)
         self._workers: list[_Worker] = []
         self._ids = itertools.count()
         self._lock = threading.Lock()
@@ -183,14 +199,26 @@ class EmbeddedDispatch:
             for w in workers:
                 since = w.busy_since
                 if since is not None and now - since > self._time_limit and w.proc.poll() is None:
-                    warn(f"darkroom: an embedded worker spent over {self._time_limit} s "
-                         "(DARKROOM_TASK_TIME_LIMIT) on one request and was stopped; the request is sent "
-                         "again, and an item that stops two workers fails as worker_crashed", 2)
                     w.proc.kill()
+                    try:  # a warning only: DARKROOM_STRICT has no caller to raise to on this thread
+                        warn(f"darkroom: an embedded worker spent over {self._time_limit} s "
+                             "(DARKROOM_TASK_TIME_LIMIT) on one item and was stopped; its request is sent "
+                             "again, and an item that stops two workers fails as worker_crashed", 2)
+                    except Exception:
+                        pass
 
     def idle(self) -> bool:
         with self._lock:
             return all(not w.inflight for w in self._workers)
+
+    def abandon(self) -> None:
+        """Leave now (Ctrl-C at exit): stop the workers; the requests they held are still in the spool."""
+        with self._lock:
+            self._closing = True
+            workers = list(self._workers)
+        for w in workers:
+            w.proc.kill()
+        shutil.rmtree(self._marks, ignore_errors=True)
 
     def close(self, wait: bool = True) -> None:
         with self._lock:

@@ -3,8 +3,10 @@
 No broker: the training process starts a few of these and talks JSON lines
 over their stdin/stdout (first line: the settings; then one `ConvertRequest`
 a line; each answer: ``{"id": ..., "results": [[status, code], ...]}`` or
-``{"id": ..., "transient": message}``).  It runs the same `process_message` as
-the Celery task.
+``{"id": ..., "transient": message}``, after a ``{"id": ..., "progress": ...}``
+line as the request and each of its items starts, which the training process
+times its time limit from).  It runs the same `process_message` as the Celery
+task.
 
 Separate processes, not threads: PNG and codec work would otherwise share the
 training process's GIL (bench/embedded_slowdown.py measures it).  Started as
@@ -44,35 +46,61 @@ def settings_from_json(text: str) -> Settings:
     return Settings(**raw)
 
 
+class _Progress(CrashMarks):
+    """The worker's marks, telling the training process as each item of request `ident` starts."""
+
+    def __init__(self, marks: CrashMarks, out: Any, ident: Any):
+        self._marks, self._out, self._ident = marks, out, ident
+
+    def start(self, item: str) -> int:
+        starts = self._marks.start(item)
+        _tell(self._out, {"id": self._ident, "progress": item})
+        return starts
+
+    def end(self, item: str) -> None:
+        self._marks.end(item)
+
+
+def _tell(out: Any, message: dict[str, Any]) -> None:
+    """Write one answer line.  Raises BrokenPipeError when the training process is gone."""
+    out.write(json.dumps(message) + "\n")
+    out.flush()
+
+
 def serve(lines: Any, out: Any, marks: CrashMarks = CrashMarks()) -> None:
     """Answer requests read from `lines` until EOF; `marks`: see `darkroom.workers.crash_marks`."""
     settings = settings_from_json(next(lines))
     storage = open_storage(settings.resolved_storage_url(), settings)
-    for line in lines:
+    try:
+        for line in lines:
+            _answer(line, storage, settings, out, marks)
+    except BrokenPipeError:  # the training process is gone; its spool keeps the request
+        return
+
+
+def _answer(line: str, storage: Any, settings: Settings, out: Any, marks: CrashMarks) -> None:
+    try:
+        envelope = json.loads(line)
+        answer: dict[str, Any] = {"id": envelope["id"]}
+    except (ValueError, KeyError, TypeError):
+        logging.getLogger("darkroom.worker").error("ignored a line that is not a request: %.200s", line)
+        return
+    _tell(out, {"id": envelope["id"], "progress": "request"})
+    progress = _Progress(marks, out, envelope["id"])
+    for attempt in range(_ATTEMPTS):
         try:
-            envelope = json.loads(line)
-            answer: dict[str, Any] = {"id": envelope["id"]}
-        except (ValueError, KeyError, TypeError):
-            logging.getLogger("darkroom.worker").error("ignored a line that is not a request: %.200s", line)
-            continue
-        for attempt in range(_ATTEMPTS):
-            try:
-                manifests = process_message(envelope["request"], storage, settings.limits,
-                                            compact_every=settings.index_compact_every, marks=marks)
-                answer["results"] = [[m.status, m.error.code if m.error else ""] for m in manifests]
-                break
-            except (Transient, StorageError) as e:
-                # Retried here with backoff as the Celery task would; past the
-                # attempts the SDK keeps the item spooled and sends it again.
-                if attempt == _ATTEMPTS - 1:
-                    answer["transient"] = str(e)
-                else:
-                    time.sleep(min(5.0, 0.2 * 2**attempt) * (0.5 + random.random()))
-        try:
-            out.write(json.dumps(answer) + "\n")
-            out.flush()
-        except BrokenPipeError:  # the training process is gone; its spool keeps the request
-            return
+            manifests = process_message(envelope["request"], storage, settings.limits,
+                                        compact_every=settings.index_compact_every, marks=progress)
+            answer["results"] = [[m.status, m.error.code if m.error else ""] for m in manifests]
+            break
+        except (Transient, StorageError) as e:
+            # Retried here with backoff as the Celery task would; past the
+            # attempts the SDK keeps the item spooled and sends it again.
+            if attempt == _ATTEMPTS - 1:
+                answer["transient"] = str(e)
+            else:
+                time.sleep(min(5.0, 0.2 * 2**attempt) * (0.5 + random.random()))
+    _tell(out, answer)
 
 
 def main() -> None:

@@ -42,12 +42,17 @@ def envelope(ident: int, req: Any) -> str:
     return json.dumps({"id": ident, "request": req}) + "\n"
 
 
-def answers(settings: Settings, *lines: str) -> list[dict[str, Any]]:
+def lines_out(settings: Settings, *lines: str) -> list[dict[str, Any]]:
     out = io.StringIO()
     serve(iter([settings_to_json(settings) + "\n", *lines]), out)
     text = out.getvalue()
     assert text == "" or text.endswith("\n")
     return [json.loads(line) for line in text.splitlines()]
+
+
+def answers(settings: Settings, *lines: str) -> list[dict[str, Any]]:
+    """The answer lines, without the progress lines before them."""
+    return [m for m in lines_out(settings, *lines) if "progress" not in m]
 
 
 def test_settings_survive_the_json_round_trip_including_limits() -> None:
@@ -116,5 +121,12 @@ def test_answers_are_written_as_each_request_finishes(storage: Storage, store_ur
         yield envelope(2, request(source))
 
     serve(lines(), out)
-    assert seen == ['{"id": 1, "results": [["ok", ""]]}\n']
-    assert out.getvalue().count("\n") == 2
+    assert [line for line in seen[0].splitlines() if "progress" not in line] == ['{"id": 1, "results": [["ok", ""]]}']
+    assert sum("results" in line for line in out.getvalue().splitlines()) == 2
+
+
+def test_a_request_and_each_of_its_items_say_they_start_before_the_answer(storage: Storage, store_url: str) -> None:
+    sources = [put_array(storage, np.full((2, 2), i, np.uint8)) for i in range(2)]
+    got = lines_out(Settings(storage_url=store_url), envelope(7, request(*sources, step=3)))
+    assert got == [{"id": 7, "progress": "request"}, {"id": 7, "progress": "p/r/3/img/0/r1"},
+                   {"id": 7, "progress": "p/r/3/img/1/r1"}, {"id": 7, "results": [["ok", ""], ["ok", ""]]}]
