@@ -111,7 +111,7 @@ def _collect(reader: Any, run: "Run", expected: dict[tuple[int, str, int], str],
         entry = found.get((step, paths.segment(key), index))
         if entry is None or entry.revision < revisions.get(ident, 1):
             continue
-        outcome = sender.outcomes.get(ident)
+        outcome = sender.outcomes.get((*ident, entry.revision))
         if entry.status == "ok" or (outcome is not None and outcome[0] == "ok"):
             seen[ident] = ("ok", "", "")
         else:

@@ -357,8 +357,8 @@ _RESERVED_KEYS = ("_step", "_timestamp", "_runtime")
 _RESERVED_PREFIXES = ("_summary/", "_table/")  # where summary media and a table's media cells are stored
 
 
-def _check_key(key: Any) -> str:
-    """A `log` or summary key: `paths.check_user_key`, and none of the names darkroom writes itself.
+def _check_key(key: Any) -> None:
+    """Refuse a `log` or summary key that `paths.check_user_key` refuses, or a name darkroom writes itself.
 
     Raises
     ------
@@ -369,7 +369,6 @@ def _check_key(key: Any) -> str:
         raise InvalidInput("invalid_key", f"log key {key!r} is reserved: darkroom writes "
                            f"{', '.join(_RESERVED_KEYS)} in every row and stores media under "
                            f"{' and '.join(p + '...' for p in _RESERVED_PREFIXES)}; accepted: any other key")
-    return key
 
 
 def current() -> Run | None:
@@ -416,9 +415,8 @@ def _finish_open_runs() -> None:
     # embedded conversions complete; a remote fleet converts the rest.
     interrupted = False
     for run in list(_open_runs):
-        if interrupted:  # the user chose to leave: the other open runs keep their spool too
-            print(f"darkroom: run {run.path} left unfinished; send its spool with: darkroom sync {run.dir}",
-                  file=sys.stderr)
+        if interrupted:  # the user chose to leave: the other open runs are left spooled too
+            _leave_spooled(run)
             continue
         try:
             if run._sender is not None and run._sender.backlog():

@@ -85,7 +85,7 @@ class Sender:
         self._queue: deque[tuple[Work, int]] = deque()
         self._held = 0  # bytes in _queue
         self._cond = threading.Condition()
-        self._busy = False  # the thread holds work taken from _queue
+        self._busy = 0  # entries the thread took from _queue and is spooling
         self._inflight: set[int] = set()
         self._uploaded: set[str] = set()
         self._retry_at = 0.0
@@ -99,8 +99,8 @@ class Sender:
         self._chunk_lines: list[str] = []
         self._chunk_bytes = 0
         self._chunk_put_at = 0.0
-        # (step, key, index) -> (status, error code): what embedded workers reported.
-        self.outcomes: dict[tuple[int, str, int], tuple[str, str]] = {}
+        # (step, key, index, revision) -> (status, error code): what embedded workers reported.
+        self.outcomes: dict[tuple[int, str, int, int], tuple[str, str]] = {}
         self.sent_items: set[tuple[int, str, int]] = set()
         self._thread = threading.Thread(target=self._loop, name="darkroom-sender", daemon=True)
         self._thread.start()
@@ -170,7 +170,10 @@ class Sender:
             self._cond.notify_all()
             while (self._queue or self._busy) and self._thread.is_alive() and time.monotonic() < deadline:
                 self._cond.wait(timeout=0.2)
-            return len(self._queue) + (1 if self._busy else 0)
+            left = len(self._queue) + self._busy
+        if self._dispatch is not None:  # embedded workers are stopped: what they held is in the spool
+            self._dispatch.abandon()
+        return left
 
     def in_memory(self) -> int:
         """Entries handed over and not spooled yet."""
@@ -196,7 +199,7 @@ class Sender:
                     return
                 batch = list(self._queue)
                 self._queue.clear()
-                self._busy = bool(batch)
+                self._busy = len(batch)
             try:
                 for work, _ in batch:
                     self._spool_work(work)
@@ -205,7 +208,7 @@ class Sender:
             finally:
                 with self._cond:
                     self._held -= sum(n for _, n in batch)
-                    self._busy = False
+                    self._busy = 0
                     self._cond.notify_all()
             if self.online and time.monotonic() >= self._retry_at:
                 self._send_pending()
@@ -378,10 +381,12 @@ class Sender:
         idents = [(request["step"], request["key"], item["index"]) for item in request["items"]]
         self._inflight.add(seq)
 
+        revision = request.get("revision", 1)
+
         def delivered(results: list[tuple[str, str]] | None) -> None:
             if results is not None:
                 for ident, outcome in zip(idents, results):
-                    self.outcomes[ident] = outcome
+                    self.outcomes[(*ident, revision)] = outcome
             self.spool.done(seq)
             self.sent_items.update(idents)
             with self._cond:
@@ -402,6 +407,8 @@ class Sender:
             raise
 
     def _failed_attempt(self, error: Exception) -> None:
+        if not self.online:  # stopped sending (Ctrl-C at exit): the spool keeps it, nothing to retry
+            return
         if self._outage is None:
             warn(
                 f"darkroom: cannot send ({error}); {len(self.spool)} item(s) stay in the spool at "
@@ -420,8 +427,11 @@ class Sender:
         if self._dispatch is None:
             from darkroom._dispatch import CeleryDispatch, EmbeddedDispatch
 
-            cls = EmbeddedDispatch if self.settings.embedded else CeleryDispatch
-            self._dispatch = cls(self.settings)
+            if self.settings.embedded:
+                # Beside the spool: a `darkroom sync` after a crash finds the marks its workers left.
+                self._dispatch = EmbeddedDispatch(self.settings, self.spool.root.parent / "worker-marks")
+            else:
+                self._dispatch = CeleryDispatch(self.settings)
         return self._dispatch
 
 
@@ -436,7 +446,7 @@ def _read_file(snap: FileSnapshot, limit: int) -> bytes:
             if snap.stamp is not None and snap.stamp != (st.st_size, st.st_mtime_ns, st.st_ino):
                 raise InvalidInput(
                     "file_changed",
-                    f"file {path} changed after it was logged ({snap.stamp[0]} bytes then, {st.st_size} now); "
+                    f"file {path} changed after its media object was made ({snap.stamp[0]} bytes then, {st.st_size} now); "
                     f"a file over {EAGER_FILE_BYTES} bytes is read on darkroom's sender thread, after log() "
                     "returns: write each step's file under a new name, or log its bytes (io.BytesIO)")
             if st.st_size > limit:

@@ -154,6 +154,9 @@ def step_media(reader: RunReader, key: str, step: int) -> dict[str, Any]:
     row = reader.history_row(step)
     ref = row.get(key) if row is not None else None
     if is_media_ref(ref):
+        # The row says how many items the key holds: a longer earlier value of the
+        # key in the same row left manifests the row no longer refers to.
+        by_index = {i: m for i, m in by_index.items() if i < int(ref["count"])}
         for index in range(int(ref["count"])):
             by_index.setdefault(index, {"status": "pending", "kind": ref["kind"], "step": step,
                                         "key": key, "index": index})

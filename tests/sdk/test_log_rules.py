@@ -150,6 +150,16 @@ def test_media_under_a_key_repeated_in_one_row_keeps_the_last_value(embedded_env
     assert reader.summary["best"]["caption"] == "new"
 
 
+def test_a_failed_last_value_is_reported_failed_though_the_first_converted_later(embedded_env, monkeypatch):
+    monkeypatch.setenv("DARKROOM_EMBEDDED_WORKERS", "2")
+    run = darkroom.init(project="rules")
+    big = np.random.default_rng(0).integers(0, 256, (800, 800, 3), np.uint8)
+    run.log({"x": darkroom.Image(big)}, commit=False)
+    run.log({"x": darkroom.Image(np.full((2, 2), np.nan))})  # fails at once; the first value converts after
+    report = run.finish(quiet=True)
+    assert report.converted == 0 and [(f.key, f.code) for f in report.failed] == [("x", "non_finite")]
+
+
 def test_rows_carry_step_timestamp_and_runtime(embedded_env):
     before = time.time()
     run = darkroom.init(project="rules")

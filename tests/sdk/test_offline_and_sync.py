@@ -153,8 +153,9 @@ def test_ctrl_c_during_the_exit_finish_leaves_the_rest_spooled_quietly_and_sync_
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         run_dir = proc.stdout.readline().strip()
-        notice = proc.stderr.readline()
-        assert "finishing run ctrlc/" in notice and "press Ctrl-C" in notice, notice
+        while "finishing run ctrlc/" not in (notice := proc.stderr.readline()):  # past any warning
+            assert notice, "the process ended without finishing its run at exit"
+        assert "press Ctrl-C" in notice, notice
         os.killpg(proc.pid, signal.SIGINT)
         _, stderr = proc.communicate(timeout=60)
     finally:
@@ -174,14 +175,28 @@ def test_ctrl_c_during_the_exit_finish_leaves_the_rest_spooled_quietly_and_sync_
 
 
 def test_an_embedded_worker_ignores_ctrl_c_and_ends_when_its_stdin_closes(embedded_env):
+    import hashlib
+
+    from darkroom.pipeline import paths
     from darkroom.pipeline.settings import Settings
+    from darkroom.pipeline.storage import open_storage
     from darkroom.workers.embedded import settings_to_json
 
+    settings = Settings.from_env()
+    buf = io.BytesIO()
+    np.save(buf, np.zeros((2, 2), np.uint8), allow_pickle=False)
+    data = buf.getvalue()
+    sha = hashlib.sha256(data).hexdigest()
+    uri = open_storage(settings.resolved_storage_url()).put(paths.raw_key(sha, "npy"), data)
+    request = {"schema": "darkroom.convert/1", "project": "p", "run": "r", "step": 0, "key": "img", "kind": "image",
+               "items": [{"index": 0, "source": {"uri": uri, "sha256": sha, "bytes": len(data),
+                                                 "media_type": "application/x-npy", "ext": "npy"}}]}
     worker = subprocess.Popen([sys.executable, "-m", "darkroom.workers.embedded"], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    worker.stdin.write(settings_to_json(Settings.from_env()) + "\n")
+    worker.stdin.write(settings_to_json(settings) + "\n" + json.dumps({"id": 1, "request": request}) + "\n")
     worker.stdin.flush()
-    time.sleep(1.0)  # past its imports, into the request loop
+    while "results" not in (line := worker.stdout.readline()):  # past its imports: it answered a request
+        assert line, worker.stderr.read()
     worker.send_signal(signal.SIGINT)
     time.sleep(0.5)
     assert worker.poll() is None, worker.stderr.read()

@@ -175,6 +175,17 @@ def test_an_item_logged_but_not_converted_yet_is_pending(client, stored):
     assert response.status_code == 404 and "not converted yet" in response.json()["error"]
 
 
+def test_a_key_logged_again_with_fewer_items_in_one_row_shows_only_its_last_value(tmp_path, embedded_in):
+    with embedded_in(tmp_path) as url:
+        run = darkroom.init(project="again")
+        run.log({"x": [darkroom.Image(np.zeros((2, 2), np.uint8)) for _ in range(3)]}, commit=False)
+        run.log({"x": [darkroom.Image(np.ones((3, 3), np.uint8))]})
+        run.finish(quiet=True)
+    with TestClient(make_app(url), base_url=LOCAL) as c:
+        items = media(c, run.path, "x", 0)
+    assert [(i["index"], i["revision"], i["artifact"]["width"]) for i in items] == [(0, 2, 3)]
+
+
 def test_a_table_has_its_media_cells_as_items_with_urls(client, stored):
     _, first, other = stored
     table = get_json(client, f"/api/runs/{other}/table", key="table", step=0, index=0)
