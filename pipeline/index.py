@@ -56,8 +56,6 @@ _HEADER = f"#{INDEX_SCHEMA}\n"
 FANOUT = 8
 # A reader lists again at most this many times while compactions move entries.
 _READ_ATTEMPTS = 10
-# Index objects fetched at once (S3 gets are round trips; the file backend does not mind).
-_PARALLEL_GETS = 8
 
 Ident = tuple[int, str, int]  # (step, key segment, index)
 
@@ -315,7 +313,7 @@ def _get_all(storage: "Storage", keys: list[str]) -> Iterator[tuple[str, bytes |
         except NotFound:
             return None
 
-    yield from zip(keys, side_by_side(get, keys, _PARALLEL_GETS))
+    yield from zip(keys, side_by_side(get, keys))
 
 
 def _entry_line(e: Entry) -> bytes:

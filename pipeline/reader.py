@@ -20,7 +20,6 @@ from darkroom.pipeline.index import Entry, Ident
 from darkroom.pipeline.manifest import Manifest
 from darkroom.pipeline.storage import Storage, side_by_side
 
-_PARALLEL_GETS = 8  # history chunks fetched at once
 _MANIFEST_NAME = re.compile(r"^(\d+)(?:\.r(\d+))?\.json$")
 
 
@@ -76,7 +75,7 @@ class RunReader:
         """
         rows: dict[int, dict[str, Any]] = {}
         chunks = sorted(self.storage.list(paths.history_prefix(self.project, self.run)))
-        for body in side_by_side(self.storage.get, chunks, _PARALLEL_GETS):  # round trips, side by side
+        for body in side_by_side(self.storage.get, chunks):  # round trips, side by side
             for line in body.decode().splitlines():
                 if line.strip():
                     row = json.loads(line)

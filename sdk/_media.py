@@ -53,11 +53,14 @@ class FileSnapshot:
     @classmethod
     def of(cls, path: Path, ext: str) -> "FileSnapshot":
         """Snapshot the file at `path` now (it exists: the caller checked)."""
-        st = path.stat()
         resolved = str(path.resolve())
-        if st.st_size <= EAGER_FILE_BYTES:
-            with open(path, "rb") as f:
-                return cls(resolved, ext, data=f.read(EAGER_FILE_BYTES + 1))
+        with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            if st.st_size <= EAGER_FILE_BYTES:
+                data = f.read(EAGER_FILE_BYTES + 1)
+                if len(data) <= EAGER_FILE_BYTES:
+                    return cls(resolved, ext, data=data)
+                st = os.fstat(f.fileno())  # it grew while read: a large file after all
         return cls(resolved, ext, stamp=(st.st_size, st.st_mtime_ns, st.st_ino))
 
     @property

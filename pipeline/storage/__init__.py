@@ -150,7 +150,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def side_by_side(call: Callable[[T], R], items: Iterable[T], threads: int) -> list[R]:
+def side_by_side(call: Callable[[T], R], items: Iterable[T], threads: int = 8) -> list[R]:
     """`[call(x) for x in items]`, with up to `threads` of the calls (storage round trips) in flight.
 
     At interpreter exit (a run finished by its atexit hook) no thread can
@@ -159,16 +159,13 @@ def side_by_side(call: Callable[[T], R], items: Iterable[T], threads: int) -> li
     items = list(items)
     if len(items) <= 2 or threads <= 1:
         return [call(x) for x in items]
-    pool = ThreadPoolExecutor(max_workers=min(threads, len(items)))
-    try:
+    with ThreadPoolExecutor(max_workers=min(threads, len(items))) as pool:
         try:
             futures = [pool.submit(call, x) for x in items]
         except RuntimeError:  # "cannot schedule new futures after interpreter shutdown"
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown(cancel_futures=True)
             return [call(x) for x in items]
         return [f.result() for f in futures]
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _open_file(url: str, settings: "Settings | None") -> Storage:

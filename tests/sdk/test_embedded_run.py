@@ -283,7 +283,7 @@ def test_a_large_file_changed_after_log_fails_as_file_changed_naming_the_way_out
     run.log({"big": image})
     (failure,) = run.finish(quiet=True).failed
     assert failure.code == "file_changed"
-    assert f"file {path} changed after it was logged" in failure.message
+    assert f"file {path} changed after its media object was made" in failure.message
     assert "write each step's file under a new name, or log its bytes" in failure.message
 
 

@@ -61,7 +61,7 @@ def test_a_redis_mark_counts_starts_expires_and_is_removed_at_the_end(redis_serv
     assert client.exists(key) == 0
 
 
-def test_with_redis_gone_a_mark_is_skipped_and_the_item_still_converts(redis_server, storage) -> None:
+def test_with_redis_gone_a_mark_is_skipped_and_the_item_still_converts(storage) -> None:
     marks = RedisMarks("redis://127.0.0.1:1/0")  # nothing listens on port 1
     manifests = process_request(decode_request(three_images(storage)), storage, Limits(), marks=marks)
     assert [m.status for m in manifests] == ["ok"] * 3
