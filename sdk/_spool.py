@@ -15,12 +15,12 @@ crash), whose writes the page cache keeps, not against the machine losing power.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+from darkroom.pipeline.storage.file import atomic_write
 
 
 class Spool:
@@ -51,13 +51,13 @@ class Spool:
             for name, data in payloads.items():
                 path = self.payload_dir / name
                 if name not in self._refs or not path.exists():
-                    _atomic_write(path, data)
+                    atomic_write(path, data)
             seq = self._next
             self._next += 1
             entry = {**entry, "seq": seq}
             self._entries[seq] = entry
             self._refs.update(p["name"] for p in entry.get("payloads", []))
-            _atomic_write(self.root / f"{seq:012d}.json", json.dumps(entry).encode())
+            atomic_write(self.root / f"{seq:012d}.json", json.dumps(entry).encode())
         return seq
 
     def pending(self) -> list[dict[str, Any]]:
@@ -83,14 +83,3 @@ class Spool:
                 if self._refs[p["name"]] <= 0:
                     del self._refs[p["name"]]
                     (self.payload_dir / p["name"]).unlink(missing_ok=True)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

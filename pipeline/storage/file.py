@@ -26,14 +26,7 @@ class FileStorage(Storage):
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(data)
-                os.replace(tmp, path)
-            except BaseException:
-                os.unlink(tmp)
-                raise
+            atomic_write(path, data)
         except PermissionError as e:
             raise PermissionDenied(f"cannot write {path}: {e}") from e
         except (IsADirectoryError, NotADirectoryError, FileExistsError) as e:
@@ -108,3 +101,15 @@ class FileStorage(Storage):
             self._path(key).unlink()
         except FileNotFoundError:
             pass
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` at `path` whole or not at all: a temporary file beside it, then a rename."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
