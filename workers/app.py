@@ -9,6 +9,7 @@ import logging
 import random
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init
 
 from darkroom.pipeline.errors import StorageError, Transient
@@ -52,9 +53,11 @@ def _marks_here() -> CrashMarks:
     bind=True,
     # Transient faults (storage or broker unreachable) retry with exponential
     # backoff and jitter, up to ~45 min in all; so do other storage errors
-    # (permissions an operator can fix).  Invalid input never retries: it is
-    # already a failed manifest.
-    autoretry_for=(Transient, StorageError),
+    # (permissions an operator can fix), and the soft time limit when it
+    # strikes outside a converter (a slow storage write): the retry skips
+    # the items already stored.  Invalid input never retries: it is already
+    # a failed manifest (a converter over the soft limit is one).
+    autoretry_for=(Transient, StorageError, SoftTimeLimitExceeded),
     retry_backoff=1,
     retry_backoff_max=60,
     retry_jitter=True,
@@ -96,6 +99,6 @@ def convert_chunk(self, messages: list[Any]) -> None:
         try:
             process_message(message, _storage_here(), settings.limits, redelivered, settings.index_compact_every,
                             _marks_here())
-        except (Transient, StorageError) as e:
+        except (Transient, StorageError, SoftTimeLimitExceeded) as e:
             countdown = min(60.0, 2.0 ** self.request.retries) * (0.5 + random.random())
             raise self.retry(args=[messages[position:]], exc=e, countdown=countdown) from e

@@ -24,17 +24,17 @@ PROJECT, RUN, KEY = "proj", "chunked", "samples"
 
 
 class FlakyStorage(FileStorage):
-    """A folder that refuses the first `failures` puts of one key as unavailable, and counts every put."""
+    """A folder that refuses the first `failures` puts of one key with `error`, and counts every put."""
 
-    def __init__(self, url: str, fail_key: str, failures: int = 1):
+    def __init__(self, url: str, fail_key: str, failures: int = 1, error: type[Exception] = StorageUnavailable):
         super().__init__(url)
-        self.fail_key, self.failures = fail_key, failures
+        self.fail_key, self.failures, self.error = fail_key, failures, error
         self.puts: Counter[str] = Counter()
 
     def _put(self, key: str, data: bytes, content_type: str) -> None:
         if key == self.fail_key and self.failures:
             self.failures -= 1
-            raise StorageUnavailable(f"injected: {key} could not be written")
+            raise self.error(f"injected: {key} could not be written")
         self.puts[key] += 1
         super()._put(key, data, content_type)
 
@@ -91,3 +91,13 @@ def test_a_chunk_that_is_not_a_list_is_rejected_without_retrying(chunk) -> None:
     result = app.convert_chunk.apply(args=[{"schema": "darkroom.convert/1"}])
     assert result.successful() and result.result is None
     assert not storage.puts
+
+
+def test_the_soft_time_limit_during_a_storage_write_retries_the_task_and_loses_no_item(chunk) -> None:
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    storage, requests = chunk
+    storage.error = SoftTimeLimitExceeded  # the limit's signal arrives while a manifest is written
+    result = app.convert.apply(args=[requests[1]])
+    assert result.successful(), result.traceback
+    assert manifest_at(storage, 1).status == "ok"
