@@ -1,0 +1,120 @@
+"""The `darkroom` commands for a fleet: `worker` and `status`.
+
+`darkroom._cli` adds them to the `darkroom` group.  They import Celery and the
+workers only when they run, so `darkroom --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+
+@click.command()
+@click.option("--queues", "-Q", default="image,video,audio,molecule,object3d,data", show_default=True,
+              help="Comma-separated queues to serve (image, video, audio, molecule, object3d, data).")
+@click.option("--concurrency", "-c", type=int, default=None, help="Worker processes (default: one per core).")
+@click.option("--name", "-n", default=None, help="Worker node name (default: darkroom-<pid>@<host>).")
+@click.option("--pool", "-P", type=click.Choice(["prefork", "threads", "solo"]), default=None,
+              help="prefork: processes, with hard time limits; threads: one process whose threads overlap "
+              "storage I/O with encoding (no hard time limits).  Default: threads when every queue served "
+              "is image or data, prefork otherwise.")
+@click.option("--loglevel", "-l", default="info", show_default=True)
+def worker(queues: str, concurrency: int | None, name: str | None, pool: str | None, loglevel: str) -> None:
+    """Start a Celery worker serving darkroom's queues (needs DARKROOM_BROKER_URL).
+
+    Run as many as you like, on any machine that reaches the broker and the
+    storage.  Tasks are acknowledged late: a worker killed mid-task has its
+    task redelivered to another.
+    """
+    import os
+
+    from darkroom.pipeline.queue import queue_names
+    from darkroom.pipeline.settings import Settings
+
+    settings = Settings.from_env()
+    if settings.embedded:
+        raise click.ClickException(
+            "DARKROOM_BROKER_URL is not set; a worker needs a broker (e.g. redis://127.0.0.1:6379/0). "
+            "Without one, runs convert in their own embedded workers and need no `darkroom worker`."
+        )
+    try:
+        names = queue_names([q.strip() for q in queues.split(",") if q.strip()])
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--queues") from None
+    if pool is None:
+        # Image and table/html/plot conversions are bounded by pixel and size
+        # limits, and spend a third of their time waiting on storage: threads
+        # overlap that wait with encoding (bench/worker_throughput.py: 0.46 of a
+        # bare Pillow loop with one prefork process, ~1.0 with two threads).
+        # Codecs (video, audio, molecules, meshes) keep processes and their
+        # hard time limits.
+        pool = "threads" if set(names) <= {"darkroom.image", "darkroom.data"} else "prefork"
+    if concurrency is None and pool == "threads":
+        concurrency = 2 * (os.cpu_count() or 1)
+    from darkroom.workers.app import app
+
+    argv = ["worker", "-Q", ",".join(names), "-l", loglevel,
+            "-n", name or f"darkroom-{os.getpid()}@%h", "-P", pool, "--without-gossip", "--without-mingle"]
+    if concurrency:
+        argv += ["-c", str(concurrency)]
+    app.worker_main(argv)
+
+
+@click.command()
+@click.argument("selector", required=False)
+@click.option("--storage", default=None, help="Storage URL (default: DARKROOM_STORAGE_URL or ./darkroom-data).")
+@click.option("--json", "as_json", is_flag=True, help="Print queues, workers and runs as JSON.")
+def status(selector: str | None, storage: str | None, as_json: bool) -> None:
+    """Show queue depths, the oldest waiting item's age, workers online, and each run's
+    items (converted, failed, pending) and reprocess batches.
+
+    SELECTOR is a project, project/run_id, or a glob of them ("vision/*").
+    Queues and workers need DARKROOM_BROKER_URL; without it only runs are shown.
+    """
+    from darkroom._api import Api
+    from darkroom.pipeline.status import oldest_waiting, queue_depths, run_counts, workers
+
+    api = Api(storage)
+    report: dict[str, Any] = {"queues": None, "workers": None, "runs": run_counts(api.storage, selector)}
+    if not api.settings.embedded:
+        from darkroom.pipeline.queue import make_celery
+
+        app = make_celery(api.settings)
+        report["queues"] = queue_depths(app)
+        report["oldest_waiting_seconds"] = oldest_waiting(app)
+        report["workers"] = workers(app)
+    if as_json:
+        click.echo(json.dumps(report, indent=1))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if report["queues"] is None:
+        console.print("no broker (DARKROOM_BROKER_URL unset): embedded runs convert in their own workers")
+    else:
+        console.print("queues: " + ", ".join(f"{q.split('.', 1)[1]}={n}" for q, n in report["queues"].items()))
+        ages = {q: a for q, a in report["oldest_waiting_seconds"].items() if a is not None}
+        if ages:
+            console.print("oldest waiting: " + ", ".join(f"{q.split('.', 1)[1]} {a:.0f} s" for q, a in ages.items()))
+        online = report["workers"] or {}
+        console.print(f"workers online: {len(online)}")
+        for name, queues in online.items():
+            console.print(f"  {name}: {', '.join(q.split('.', 1)[1] for q in queues)}")
+    table = Table("run", "state", "logged", "converted", "failed", "pending")
+    for r in report["runs"]:
+        table.add_row(r["run"], str(r["state"]), str(r["logged"]), str(r["converted"]), str(r["failed"]),
+                      str(r["pending"]))
+    console.print(table)
+    batch_rows = [(r["run"], b) for r in report["runs"] for b in r["batches"]]
+    if batch_rows:
+        table = Table("run", "reprocess batch", "items", "converted", "failed", "pending", "superseded")
+        for run, b in batch_rows:
+            table.add_row(run, b["batch"], *(str(b[k]) for k in ("items", "converted", "failed", "pending",
+                                                                   "superseded")))
+        console.print(table)
+
+
