@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
@@ -26,6 +26,7 @@ from darkroom.pipeline.audio_layout import (
     require_sample_rate,
 )
 from darkroom.pipeline.errors import InvalidInput
+from darkroom.pipeline.optional import optional_import
 from darkroom.pipeline.settings import Limits
 from darkroom.workers.converters import Converter, ItemInput, Output, Payload
 from darkroom.workers.payloads import NPY_MEDIA_TYPE, load_npy
@@ -313,26 +314,13 @@ def _measurements(sample_rate: int, channels: int, samples: int, codec: str) -> 
 # -- optional codecs ----------------------------------------------------------------
 
 
-def _soundfile():
-    try:
-        import soundfile
-    except ImportError:
-        raise InvalidInput(
-            "missing_dependency", "audio needs soundfile on the worker: pip install 'darkroom[audio]'"
-        ) from None
-    return soundfile
+def _soundfile() -> Any:
+    return optional_import("soundfile", "audio needs soundfile", "audio")
 
 
-def _pyav():
-    try:
-        import av
-    except ImportError:
-        raise InvalidInput(
-            "missing_dependency",
-            "audio files that soundfile cannot read (m4a, aac, webm, ...) need PyAV on the worker: "
-            "pip install 'darkroom[video]' (or pip install av)",
-        ) from None
-    return av
+def _pyav() -> Any:
+    return optional_import(
+        "av", "audio files that soundfile cannot read (m4a, aac, webm, ...) need PyAV", "audio")
 
 
 CONVERTER = Converter(name="audio", version=VERSION, options_model=AudioOptions, convert=convert)

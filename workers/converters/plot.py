@@ -18,6 +18,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from darkroom.pipeline.errors import InvalidInput
+from darkroom.pipeline.optional import optional_import
 from darkroom.pipeline.settings import Limits
 from darkroom.workers.converters import Converter, ItemInput, Output, RelatedOutput
 from darkroom.workers.converters.plot_points import (
@@ -163,13 +164,7 @@ def _short(label: str) -> str:
 
 
 def _matplotlib() -> Any:
-    try:
-        import matplotlib
-    except ImportError:
-        raise InvalidInput(
-            "missing_dependency", "plots need matplotlib on the worker: pip install 'darkroom[plots]'"
-        ) from None
-    return matplotlib
+    return optional_import("matplotlib", "plots need matplotlib", "plots")
 
 
 CONVERTER = Converter(name="plot", version=VERSION, options_model=PlotOptions, convert=convert)

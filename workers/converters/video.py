@@ -17,6 +17,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from darkroom.pipeline.errors import InvalidInput
+from darkroom.pipeline.optional import optional_import
 from darkroom.pipeline.settings import Limits
 from darkroom.pipeline.video_layout import DEFAULT_FORMAT, DEFAULT_FPS, MAX_FPS, MEDIA_TYPES, MIN_FPS, video_layout
 from darkroom.workers.converters import Converter, ItemInput, Output, Payload
@@ -250,12 +251,7 @@ def number(value: float) -> float | int:
 
 
 def pyav() -> Any:
-    try:
-        import av
-    except ImportError:
-        raise InvalidInput(
-            "missing_dependency", "video needs PyAV on the worker: pip install 'darkroom[video]'"
-        ) from None
+    av = optional_import("av", "video needs PyAV", "video")
     av.logging.set_level(av.logging.ERROR)
     return av
 
