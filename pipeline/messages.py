@@ -14,11 +14,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from darkroom.pipeline.errors import InvalidInput, MessageDecodeError
+from darkroom.pipeline.kinds import KINDS
 from darkroom.pipeline.paths import check_name, check_user_key
 
 REQUEST_SCHEMA = "darkroom.convert/1"
-KINDS = ("image", "video", "audio", "table", "html", "molecule", "object3d", "plot")
-Kind = Literal["image", "video", "audio", "table", "html", "molecule", "object3d", "plot"]
+# One value per row of pipeline/kinds.py, in its order (the published schemas' enum).
+Kind = Literal[KINDS]  # type: ignore[valid-type]
 # A message bigger than this is refused before parsing: the claim check keeps
 # real messages to a few KB, so anything near this is not ours.
 MAX_MESSAGE_CHARS = 1_000_000
