@@ -28,8 +28,14 @@ from darkroom.pipeline.storage import Storage
 if TYPE_CHECKING:
     from darkroom.pipeline.settings import Settings
 
-# S3 error codes to darkroom's errors, in one table (STYLE.md, rule 7).
-_S3_CODES: dict[str, type[StorageError]] = {
+# S3's answers to darkroom's errors, in one table (STYLE.md, rule 7): an
+# answer is looked up by its S3 error code, and one without a known code by
+# its HTTP status.  Only faults of the server (5xx, throttling) are
+# transient; a missing object or a refused credential is not retried; any
+# other answer, and any exception that is not the network's, is a bug in
+# the request and propagates as itself (a worker fails the item as
+# `internal_error` with its traceback), never as an outage retried for 45 minutes.
+_S3_ANSWERS: dict[str | int, type[StorageError]] = {
     "NoSuchKey": NotFound,
     "NoSuchBucket": NotFound,
     "NoSuchObject": NotFound,
@@ -40,23 +46,74 @@ _S3_CODES: dict[str, type[StorageError]] = {
     "ServiceUnavailable": StorageUnavailable,
     "InternalError": StorageUnavailable,
     "RequestTimeout": StorageUnavailable,
+    # Statuses, for answers without a code (a proxy's HTML error page, an empty 503).
+    # 501 is not here: the server does not implement the request, and will not.
+    429: StorageUnavailable,  # Too Many Requests: throttled, as SlowDown
+    500: StorageUnavailable,
+    502: StorageUnavailable,
+    503: StorageUnavailable,
+    504: StorageUnavailable,
 }
 
 
-def _translate(error: Exception, what: str) -> StorageError:
-    from minio.error import S3Error, ServerError
+def _network_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions of a connection that failed or timed out (urllib3's and the socket's)."""
+    from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError, ProxyError
+    from urllib3.exceptions import TimeoutError as Urllib3Timeout
+
+    # With retries=0 urllib3 raises MaxRetryError for a refused connection or
+    # a timeout; a connection that drops mid-body raises ProtocolError.
+    return (MaxRetryError, NewConnectionError, ProtocolError, ProxyError, Urllib3Timeout,
+            ConnectionError, TimeoutError)
+
+
+def _answer_of(error: BaseException) -> tuple[str | None, int | None] | None:
+    """(S3 code, HTTP status) of an error answer the server sent, or None for other exceptions."""
+    from minio.error import InvalidResponseError, S3Error, ServerError
 
     if isinstance(error, S3Error):
-        cls = _S3_CODES.get(error.code, StorageError)
-        return cls(f"{what}: S3 {error.code}: {error.message}")
+        return error.code, getattr(error.response, "status", None)
     if isinstance(error, ServerError):
-        return StorageUnavailable(f"{what}: S3 server error {error.status_code}")
-    return StorageUnavailable(f"{what}: S3 endpoint unreachable ({type(error).__name__}: {error})")
+        return None, error.status_code
+    if isinstance(error, InvalidResponseError):
+        return None, error._code  # minio keeps the status only there
+    return None
+
+
+def _translated(error: BaseException, what: str) -> BaseException:
+    """The darkroom error for `error`, or `error` itself when it is not the network's or the server's."""
+    if isinstance(error, _network_errors()):
+        return StorageUnavailable(f"{what}: S3 endpoint unreachable ({type(error).__name__}: {error})")
+    answer = _answer_of(error)
+    if answer is None:
+        return error
+    code, status = answer
+    cls = _S3_ANSWERS.get(code or "") or _S3_ANSWERS.get(status or 0)
+    if cls is None:
+        return error
+    if code:
+        return cls(f"{what}: S3 {code}: {getattr(error, 'message', '')}")
+    return cls(f"{what}: S3 server error {status}")
+
+
+@contextmanager
+def _at_the_edge(what: str) -> Iterator[None]:
+    """Translate what the S3 client raises inside the block (`_translated`); darkroom's errors pass."""
+    try:
+        yield
+    except (InvalidInput, StorageError):
+        raise
+    except Exception as e:
+        translated = _translated(e, what)
+        if translated is e:
+            raise
+        raise translated from e
 
 
 def _translate_delete(error: object) -> StorageError:
+    """A key DeleteObjects did not delete, as a darkroom error (an unknown code is a `StorageError`)."""
     code = getattr(error, "code", "") or ""
-    cls = _S3_CODES.get(code, StorageError)
+    cls = _S3_ANSWERS.get(code, StorageError)
     return cls(f"deleting {getattr(error, 'name', '?')}: S3 {code}: {getattr(error, 'message', '')}")
 
 
@@ -109,27 +166,23 @@ class S3Storage(Storage):
     def _ensure_bucket(self) -> None:
         if self._bucket_checked:
             return
-        try:
+        from minio.error import S3Error
+
+        with _at_the_edge(f"checking bucket {self.bucket}"):
             if not self.client.bucket_exists(self.bucket):
                 try:
                     self.client.make_bucket(self.bucket)
-                except Exception as e:  # a racing process may have made it
-                    if "BucketAlreadyOwnedByYou" not in str(e) and "BucketAlreadyExists" not in str(e):
+                except S3Error as e:  # a racing process may have made it
+                    if e.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                         raise
-        except StorageError:
-            raise
-        except Exception as e:
-            raise _translate(e, f"checking bucket {self.bucket}") from e
         self._bucket_checked = True
 
     def _put(self, key: str, data: bytes, content_type: str) -> None:
         self._ensure_bucket()
-        try:
+        with _at_the_edge(f"writing {key}"):
             self.client.put_object(
                 self.bucket, self._full(key), io.BytesIO(data), len(data), content_type=content_type
             )
-        except Exception as e:
-            raise _translate(e, f"writing {key}") from e
 
     @contextmanager
     def _opened(self, key: str, **byte_range: int) -> Iterator[Any]:
@@ -137,12 +190,9 @@ class S3Storage(Storage):
         self._ensure_bucket()
         response = None
         try:
-            response = self.client.get_object(self.bucket, self._full(key), **byte_range)
-            yield response
-        except (InvalidInput, StorageError):
-            raise
-        except Exception as e:
-            raise _translate(e, f"reading {key}") from e
+            with _at_the_edge(f"reading {key}"):
+                response = self.client.get_object(self.bucket, self._full(key), **byte_range)
+                yield response
         finally:
             if response is not None:
                 response.close()
@@ -175,52 +225,40 @@ class S3Storage(Storage):
     def _size(self, key: str) -> int | None:
         self._ensure_bucket()
         try:
-            return self.client.stat_object(self.bucket, self._full(key)).size
-        except Exception as e:
-            error = _translate(e, f"checking {key}")
-            if isinstance(error, NotFound):
-                return None
-            raise error from e
+            with _at_the_edge(f"checking {key}"):
+                return self.client.stat_object(self.bucket, self._full(key)).size
+        except NotFound:
+            return None
 
     def _list(self, prefix: str) -> Iterator[str]:
         self._ensure_bucket()
         skip = len(self.prefix) + 1 if self.prefix else 0
-        try:
+        with _at_the_edge(f"listing {prefix}"):
             for obj in self.client.list_objects(self.bucket, prefix=self._full(prefix), recursive=True):
                 yield obj.object_name[skip:]
-        except Exception as e:
-            raise _translate(e, f"listing {prefix}") from e
 
     def _children(self, prefix: str) -> Iterator[str]:
         self._ensure_bucket()
         full = self._full(prefix)
-        try:
+        with _at_the_edge(f"listing {prefix}"):
             # Not recursive: S3 answers with the common prefixes of this level.
             for obj in self.client.list_objects(self.bucket, prefix=full, recursive=False):
                 if obj.is_dir:
                     yield obj.object_name[len(full):].rstrip("/")
-        except Exception as e:
-            raise _translate(e, f"listing {prefix}") from e
 
     def _delete_many(self, keys: list[str]) -> None:
         from minio.deleteobjects import DeleteObject
 
         self._ensure_bucket()
-        try:
+        with _at_the_edge(f"deleting {len(keys)} objects"):
             # One DeleteObjects request per 1,000 keys (S3's limit for one request).
             for start in range(0, len(keys), 1000):
                 errors = list(self.client.remove_objects(
                     self.bucket, [DeleteObject(self._full(k)) for k in keys[start:start + 1000]]))
                 if errors:
                     raise _translate_delete(errors[0])
-        except StorageError:
-            raise
-        except Exception as e:
-            raise _translate(e, f"deleting {len(keys)} objects") from e
 
     def _delete(self, key: str) -> None:
         self._ensure_bucket()
-        try:
+        with _at_the_edge(f"deleting {key}"):
             self.client.remove_object(self.bucket, self._full(key))
-        except Exception as e:
-            raise _translate(e, f"deleting {key}") from e

@@ -9,7 +9,7 @@ from __future__ import annotations
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,8 +17,10 @@ import pytest
 from darkroom.pipeline import paths
 from darkroom.pipeline.errors import (
     ConfigError,
+    DarkroomError,
     InvalidInput,
     NotFound,
+    PermissionDenied,
     StorageUnavailable,
     Transient,
     UnsafeKey,
@@ -342,6 +344,119 @@ def test_an_s3_endpoint_that_goes_away_after_use_raises_storage_unavailable_on_e
     for what, call in expected.items():
         with pytest.raises(StorageUnavailable, match=f"^{what}: S3 endpoint unreachable"):
             call()
+
+
+class _OneAnswerS3:
+    """A loopback HTTP server that says its bucket exists and answers every other request with one
+    S3 error (status, content type, body): the faults moto's server cannot be asked to make."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.answer: tuple[int, str, bytes] = (200, "application/xml", b"")
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _reply(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                bucket_check = self.command == "HEAD" and self.path.strip("/").count("/") == 0
+                status, content_type, body = (200, "application/xml", b"") if bucket_check else outer.answer
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            do_GET = do_PUT = do_HEAD = do_DELETE = do_POST = _reply
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+        port = self.server.server_address[1]
+        settings = Settings(s3_endpoint_url=f"http://127.0.0.1:{port}", s3_access_key="k", s3_secret_key="s")
+        self.storage = open_storage("s3://darkroom-faults/pre", settings)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def one_answer_s3() -> "Iterator[_OneAnswerS3]":
+    server = _OneAnswerS3()
+    yield server
+    server.close()
+
+
+def _s3_error(code: str, message: str = "from the test server") -> bytes:
+    return (f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code><Message>{message}</Message>'
+            "<Resource>/darkroom-faults/pre/raw/x</Resource><RequestId>1</RequestId></Error>").encode()
+
+
+@pytest.mark.parametrize("status, code", [(503, "SlowDown"), (503, "ServiceUnavailable"),
+                                          (500, "InternalError"), (400, "RequestTimeout")])
+def test_s3_server_faults_are_transient_and_say_the_s3_code(
+    one_answer_s3: _OneAnswerS3, status: int, code: str
+) -> None:
+    one_answer_s3.answer = (status, "application/xml", _s3_error(code, "please retry"))
+    for what, call in [("reading raw/x", lambda: one_answer_s3.storage.get("raw/x")),
+                       ("writing raw/x", lambda: one_answer_s3.storage.put("raw/x", b"1"))]:
+        with pytest.raises(StorageUnavailable) as info:
+            call()
+        assert isinstance(info.value, Transient)
+        assert str(info.value) == f"{what}: S3 {code}: please retry"
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504, 429])
+def test_an_s3_server_error_without_an_s3_code_is_transient_by_its_status(
+    one_answer_s3: _OneAnswerS3, status: int
+) -> None:
+    # A proxy or load balancer in front of S3 answers with its own HTML page.
+    one_answer_s3.answer = (status, "text/html", b"<html><body>Bad Gateway</body></html>")
+    with pytest.raises(StorageUnavailable, match=f"^reading raw/x: S3 server error {status}$"):
+        one_answer_s3.storage.get("raw/x")
+
+
+def test_s3_access_denied_is_permission_denied_and_not_retried(one_answer_s3: _OneAnswerS3) -> None:
+    one_answer_s3.answer = (403, "application/xml", _s3_error("AccessDenied", "Access Denied"))
+    with pytest.raises(PermissionDenied) as info:
+        one_answer_s3.storage.put("raw/x", b"1")
+    assert not isinstance(info.value, Transient)
+    assert str(info.value) == "writing raw/x: S3 AccessDenied: Access Denied"
+
+
+@pytest.mark.parametrize("status, content_type, body", [
+    (400, "application/xml", _s3_error("InvalidArgument", "bad header")),
+    (501, "application/xml", _s3_error("NotImplemented", "no such feature")),
+    (418, "text/plain", b"teapot"),
+])
+def test_an_s3_answer_darkroom_does_not_know_propagates_as_itself(
+    one_answer_s3: _OneAnswerS3, status: int, content_type: str, body: bytes
+) -> None:
+    from minio.error import MinioException
+
+    one_answer_s3.answer = (status, content_type, body)
+    with pytest.raises(MinioException) as info:
+        one_answer_s3.storage.get("raw/x")
+    assert not isinstance(info.value, DarkroomError)
+
+
+def test_a_programming_error_in_a_storage_call_propagates_as_itself_not_as_an_outage(storage: Storage) -> None:
+    # Before: S3 called any exception "endpoint unreachable", and a worker retried it for ~45 minutes.
+    with pytest.raises(TypeError):
+        storage.put("raw/x", "text, not bytes")  # type: ignore[arg-type]
+    assert not storage.exists("raw/x")
+
+
+def test_a_missing_s3_object_is_not_found_and_not_retried(s3_storage: S3Storage) -> None:
+    with pytest.raises(NotFound, match="^reading raw/missing: S3 NoSuchKey") as info:
+        s3_storage._get("raw/missing", None)
+    assert not isinstance(info.value, Transient)
 
 
 def test_s3_creates_its_bucket_on_first_use(s3_storage: S3Storage) -> None:
