@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -104,12 +104,19 @@ class FileStorage(Storage):
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` at `path` whole or not at all: a temporary file beside it, then a rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    """Write `data` at `path` whole or not at all: a temporary file beside it, then a rename.
+
+    The file gets the mode any new file gets (0666 less the umask), as
+    `open()` gives: `tempfile.mkstemp` would make every stored object 0600,
+    unreadable to the group a shared storage folder is meant for.
+    """
+    tmp = path.parent / f".tmp-{secrets.token_hex(12)}"
+    # O_EXCL: 96 random bits never meet an existing name by chance, and never follow a planted link.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise

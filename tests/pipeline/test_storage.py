@@ -6,7 +6,9 @@ bucket of a real moto server on loopback (the `s3_storage` fixture).
 
 from __future__ import annotations
 
+import os
 import socket
+import stat
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -475,6 +477,21 @@ def test_a_file_storage_writes_through_a_temp_file_and_never_lists_one(tmp_path:
     (tmp_path / "raw" / ".tmp-crashed-writer").write_bytes(b"partial")
     assert list(storage.list()) == ["raw/a"]
     assert sorted(p.name for p in (tmp_path / "raw").iterdir()) == [".tmp-crashed-writer", "a"]
+
+
+@pytest.mark.parametrize("umask, file_mode, folder_mode", [(0o022, 0o644, 0o755), (0o077, 0o600, 0o700)],
+                         ids=["umask-022", "umask-077"])
+def test_stored_files_follow_the_umask(tmp_path: Path, umask: int, file_mode: int, folder_mode: int) -> None:
+    # Issue 16, item 17: every stored file was 0600 whatever the umask.
+    storage = open_storage(f"file://{tmp_path / 'store'}")
+    old = os.umask(umask)
+    try:
+        storage.put("media/image/a.png", b"png")
+        storage.put("media/image/a.png", b"replaced")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "store" / "media" / "image" / "a.png").stat().st_mode) == file_mode
+    assert stat.S_IMODE((tmp_path / "store" / "media" / "image").stat().st_mode) == folder_mode
 
 
 def test_a_file_storage_treats_a_folder_as_no_object(tmp_path: Path) -> None:
