@@ -27,9 +27,14 @@ class Limits:
     max_video_frames: int = 10_000  # DARKROOM_MAX_VIDEO_FRAMES
     max_video_pixels: int = 2**31  # DARKROOM_MAX_VIDEO_PIXELS: frames x height x width
     max_audio_samples: int = 48_000 * 60 * 30  # DARKROOM_MAX_AUDIO_SAMPLES: per channel
-    max_points: int = 10_000_000  # DARKROOM_MAX_POINTS: point-cloud points, mesh vertices
+    max_points: int = 10_000_000  # DARKROOM_MAX_POINTS: point-cloud points, mesh vertices and faces, atoms
     max_table_cells: int = 10_000_000  # DARKROOM_MAX_TABLE_CELLS
     max_boxes: int = 10_000  # DARKROOM_MAX_BOXES: bounding boxes in one group of an image
+    # DARKROOM_MAX_EMBED_ATOMS: atoms, hydrogens included, of a molecule built in 3-D.
+    # ETKDG's time grows about as atoms**3 and its timeout is not checked while it
+    # smooths the distance bounds: measured (rdkit 2026.09) 302 atoms 1.4 s, 602
+    # 11 s, 902 46 s per attempt; 3002 ("C"*1000) ran 373 s and took 3.5 GiB.
+    max_embed_atoms: int = 1000
 
 
 _LIMIT_VARS = {
@@ -42,6 +47,7 @@ _LIMIT_VARS = {
     "max_points": "DARKROOM_MAX_POINTS",
     "max_table_cells": "DARKROOM_MAX_TABLE_CELLS",
     "max_boxes": "DARKROOM_MAX_BOXES",
+    "max_embed_atoms": "DARKROOM_MAX_EMBED_ATOMS",
 }
 
 
