@@ -72,3 +72,18 @@ class UnsafeKey(InvalidInput):
 
     def __init__(self, message: str):
         super().__init__("unsafe_key", message)
+
+
+class DamagedObject(StorageError):
+    """A stored object that does not read as darkroom wrote it (a torn line, bytes that are not JSON).
+
+    `key` names the object and `line` its line (None: the whole object), so a
+    listing can show the one damaged run and go on with the others.
+    """
+
+    def __init__(self, key: str, problem: str, line: int | None = None):
+        where = key if line is None else f"{key}, line {line}"
+        super().__init__(f"damaged object {where}: {problem}")
+        self.key = key
+        self.line = line
+        self.problem = problem
