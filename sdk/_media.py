@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-NPY = "application/x-npy"
+from darkroom.pipeline.payload_types import NPY_MEDIA_TYPE as NPY  # noqa: F401 (the sender's name for it)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,6 +157,51 @@ def file_from(data: Any, what: str, accepted: str) -> FileSnapshot | None:
         raise FileNotFoundError(f"{what}: no file at {str(path)!r}; accepted: {accepted}")
     ext = path.suffix.lower().lstrip(".")
     return FileSnapshot.of(path, ext if ext.isalnum() and len(ext) <= 10 else "bin")
+
+
+def format_file_snapshot(data: Any, file_type: Any, accepted: tuple[str, ...], where: str,
+                         media_types: dict[str, str] | None = None,
+                         by_name_only: bool = False) -> tuple[FileSnapshot | BytesSnapshot, str]:
+    """A snapshot of a path or an open file in one of the `accepted` formats, and its format.
+
+    The format is `file_type` (any case) or, for a path, its file name's
+    ending ("scene.pts.json" is pts.json).  The snapshot's extension is the
+    format's last word (a raw payload's extension is one word).
+
+    Parameters
+    ----------
+    media_types: the media type an open file's bytes are stored with, by format.
+    by_name_only: the caller takes no `file_type` (Molecule.from_rdkit), so no error suggests one.
+
+    Raises
+    ------
+    ValueError: a `file_type` not accepted, an open file without one, a name that does not tell.
+    TypeError: `data` is neither a path nor an open file.
+    FileNotFoundError: no file at the path.
+    """
+    listed = ", ".join(accepted)
+    if file_type is not None and (not isinstance(file_type, str) or file_type.lower() not in accepted):
+        raise ValueError(f"{where} file_type={file_type!r}; accepted: {listed}")
+    fmt = file_type.lower() if file_type else None
+    if hasattr(data, "read"):
+        if fmt is None:
+            raise ValueError(f"{where}: an open file needs file_type=; accepted: {listed}")
+        ext = fmt.rsplit(".", 1)[-1]
+        media_type = (media_types or {}).get(fmt, "application/octet-stream")
+        return BytesSnapshot(read_open_file(data, where), ext, media_type), fmt
+    if not isinstance(data, (str, os.PathLike)):
+        raise TypeError(f"{where} got {type(data).__name__}; accepted: a path to a {listed} file, "
+                        "or an open file with file_type=")
+    path = Path(data)
+    if fmt is None:
+        name = path.name.lower()
+        fmt = next((f for f in accepted if "." in f and name.endswith("." + f)), path.suffix.lower().lstrip("."))
+        if fmt not in accepted:
+            raise ValueError(f"{where}: cannot tell the format of {str(path)!r} from its extension "
+                             f"{path.suffix!r}; accepted: {listed}" + ("" if by_name_only else " (or pass file_type=)"))
+    if not path.is_file():
+        raise FileNotFoundError(f"{where}: no file at {str(path)!r}; accepted: a path to a {listed} file")
+    return FileSnapshot.of(path, fmt.rsplit(".", 1)[-1]), fmt
 
 
 def read_open_file(data: Any, what: str) -> bytes:

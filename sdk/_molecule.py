@@ -9,19 +9,13 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from darkroom._media import BytesSnapshot, FileSnapshot, Media, read_open_file
-
-# Formats stored as given (MEDIA_TYPES.md, Molecule).
-FILE_TYPES = ("pdb", "pqr", "mmcif", "mcif", "cif", "sdf", "sd", "gro", "mol2", "mmtf")
-# Files `from_rdkit` reads to build a 3-D structure from: those that hold bond orders
-# (a PDB does not; log it with `Molecule(path)`, stored as given).
-RDKIT_FILE_TYPES = ("mol", "sdf", "sd", "mol2")
-_MAX_ITERATIONS = 100_000  # the worker's options model has the same bound
+from darkroom._media import BytesSnapshot, Media, format_file_snapshot
+from darkroom.pipeline.errors import InvalidInput
+from darkroom.pipeline.molecule_layout import BUILT_FROM_FORMATS as RDKIT_FILE_TYPES
+from darkroom.pipeline.molecule_layout import STORED_FORMATS as FILE_TYPES
+from darkroom.pipeline.molecule_layout import check_iterations
 
 
 class Molecule(Media):
@@ -48,7 +42,7 @@ class Molecule(Media):
 
     def __init__(self, data: Any, caption: str | None = None, file_type: str | None = None):
         super().__init__(caption)
-        snapshot, fmt = _file_snapshot(data, file_type, FILE_TYPES, "Molecule")
+        snapshot, fmt = format_file_snapshot(data, file_type, FILE_TYPES, "Molecule")
         self._payload = snapshot
         self._options = {"source": "file", "file_type": fmt}
 
@@ -107,7 +101,7 @@ class Molecule(Media):
             payload: Any = BytesSnapshot(_mol_block(mol_or_path), "mol", "chemical/x-mdl-molfile")
             fmt = "mol"
         elif isinstance(mol_or_path, (str, os.PathLike)):
-            payload, fmt = _file_snapshot(mol_or_path, None, RDKIT_FILE_TYPES, where, by_name_only=True)
+            payload, fmt = format_file_snapshot(mol_or_path, None, RDKIT_FILE_TYPES, where, by_name_only=True)
         else:
             raise TypeError(f"{where} got {type(mol_or_path).__name__}; accepted: an rdkit.Chem.Mol or a "
                             f"path to a {', '.join(RDKIT_FILE_TYPES)} file")
@@ -126,40 +120,12 @@ class Molecule(Media):
 
 
 def _build_options(source: str, fmt: str | None, where: str, convert: bool, iterations: Any) -> dict[str, Any]:
-    if (isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer))
-            or not 0 <= iterations <= _MAX_ITERATIONS):
-        raise ValueError(f"{where} mmff_optimize_molecule_max_iterations={iterations!r}; "
-                         f"accepted: an int from 0 to {_MAX_ITERATIONS}")
+    try:
+        iterations = check_iterations(iterations, where)
+    except InvalidInput as e:
+        raise ValueError(e.message) from None
     return {"source": source, "file_type": fmt, "convert_to_3d_and_optimize": bool(convert),
-            "mmff_optimize_molecule_max_iterations": int(iterations)}
-
-
-def _file_snapshot(data: Any, file_type: str | None, accepted: tuple[str, ...], where: str,
-                   by_name_only: bool = False) -> tuple[Any, str]:
-    """A snapshot of a path or an open file, and its format (checked against `accepted`).
-
-    `by_name_only`: the caller takes no `file_type` (from_rdkit), so no error suggests one.
-    """
-    listed = ", ".join(accepted)
-    if file_type is not None and (not isinstance(file_type, str) or file_type.lower() not in accepted):
-        raise ValueError(f"{where} file_type={file_type!r}; accepted: {listed}")
-    fmt = file_type.lower() if file_type else None
-    if hasattr(data, "read"):
-        if fmt is None:
-            raise ValueError(f"{where}: an open file needs file_type=; accepted: {listed}")
-        return BytesSnapshot(read_open_file(data, where), fmt), fmt
-    if not isinstance(data, (str, os.PathLike)):
-        raise TypeError(f"{where} got {type(data).__name__}; accepted: a path to a {listed} file, "
-                        "or an open file with file_type=")
-    path = Path(data)
-    if fmt is None:
-        fmt = path.suffix.lower().lstrip(".")
-        if fmt not in accepted:
-            raise ValueError(f"{where}: cannot tell the format of {str(path)!r} from its extension "
-                             f"{path.suffix!r}; accepted: {listed}" + ("" if by_name_only else " (or pass file_type=)"))
-    if not path.is_file():
-        raise FileNotFoundError(f"{where}: no file at {str(path)!r}; accepted: a path to a {listed} file")
-    return FileSnapshot.of(path, fmt), fmt
+            "mmff_optimize_molecule_max_iterations": iterations}
 
 
 def _is_rdkit_mol(value: Any) -> bool:

@@ -8,8 +8,9 @@ import tokenize
 import numpy as np
 
 from darkroom.pipeline.errors import InvalidInput
+from darkroom.pipeline.payload_types import NPY_MEDIA_TYPE
 
-NPY_MEDIA_TYPE = "application/x-npy"
+__all__ = ["NPY_MEDIA_TYPE", "load_npy"]  # the converters take the media type from here too
 # Numeric dtypes only: object arrays would need pickle, and strings are not media.
 _NUMERIC_KINDS = frozenset("biuf")
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
+import subprocess
+import sys
 from typing import Any
 
 import numpy as np
@@ -12,7 +15,7 @@ from rdkit import Chem
 from rdkit.Chem import AllChem
 
 from darkroom.pipeline.errors import InvalidInput
-from darkroom.pipeline.settings import Limits
+from darkroom.pipeline.settings import Limits, Settings
 from darkroom.workers.converters import ItemInput, Output, Payload, converter_for
 from darkroom.workers.converters.molecule import CONVERTER, MoleculeOptions, convert
 
@@ -289,6 +292,53 @@ def test_a_smiles_over_the_atom_bound_is_refused_naming_the_variable() -> None:
     assert message == "molecule of 20 atoms with hydrogens exceeds the bound of 10 (DARKROOM_MAX_POINTS)"
     message = refused("C" * 11, "too_large", Limits(max_points=10), source="smiles")
     assert message == "SMILES of 11 characters exceeds the bound of 10 atoms (DARKROOM_MAX_POINTS)"
+
+
+# A child that converts one SMILES with the default bounds, in at most 1.5 GiB of address
+# space: "C" * 1000 spent 373 s and 3.5 GiB in ETKDG before the bound (issue 16, item 12).
+_CONVERT_IN_A_CHILD = """
+import json, resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (1536 << 20, 1536 << 20))
+from darkroom.pipeline.errors import InvalidInput
+from darkroom.pipeline.settings import Limits
+from darkroom.workers.converters import ItemInput, Payload
+from darkroom.workers.converters.molecule import MoleculeOptions, convert
+try:
+    out = convert(ItemInput(Payload(sys.argv[1].encode(), "chemical/x-daylight-smiles", "smi")),
+                  MoleculeOptions(source="smiles"), Limits())
+    print(json.dumps({"atoms": out.measurements["atoms"]}))
+except InvalidInput as e:
+    print(json.dumps({"code": e.code, "message": e.message}))
+"""
+
+
+def convert_in_a_child(smiles: str) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, "-c", _CONVERT_IN_A_CHILD, smiles], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout)
+
+
+def test_a_smiles_too_large_to_embed_fails_within_the_limit() -> None:
+    assert convert_in_a_child("C" * 1000) == {
+        "code": "too_large",
+        "message": "molecule of 3002 atoms with hydrogens exceeds the bound of 1000 atoms embedded in 3-D "
+                   "(DARKROOM_MAX_EMBED_ATOMS); accepted: a smaller molecule, or "
+                   "convert_to_3d_and_optimize=False (2-D coordinates)",
+    }
+    assert convert_in_a_child("CC(=O)Oc1ccccc1C(=O)O") == {"atoms": 21}  # aspirin still builds
+
+
+def test_the_embedding_bound_is_a_setting_and_does_not_apply_without_3d() -> None:
+    limits = Settings.from_env({"DARKROOM_MAX_EMBED_ATOMS": "8"}).limits
+    assert limits.max_embed_atoms == 8
+    assert "9 atoms with hydrogens exceeds the bound of 8 atoms" in refused("CCO", "too_large", limits,
+                                                                            source="smiles")
+    output = run("CCO", limits, source="smiles", convert_to_3d_and_optimize=False)
+    assert output.measurements == {"atoms": 3, "bonds": 2}
+    mol = embedded("CCO")
+    assert "DARKROOM_MAX_EMBED_ATOMS" in refused(Chem.MolToMolBlock(mol), "too_large", limits,
+                                                 source="rdkit", file_type="mol")
 
 
 # -- rdkit molecules and files built in 3-D ------------------------------------------------------------

@@ -20,29 +20,32 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from darkroom.pipeline.errors import InvalidInput
+from darkroom.pipeline.molecule_layout import (
+    BUILT_FROM_FORMATS,
+    MAX_MMFF_ITERATIONS,
+    MEDIA_TYPES,
+    STORED_FORMATS,
+    check_declared_atoms,
+    check_embed_atoms,
+    molecule_format,
+)
+from darkroom.pipeline.optional import optional_import
 from darkroom.pipeline.settings import Limits
 from darkroom.workers.converters import Converter, ItemInput, Output, RelatedOutput, geometry
 from darkroom.workers.converters.molecule_text import check_mmtf, check_text_format, declared_atoms, decode_text
 
 # 2: a `geometry` related file (atoms, elements, bonds) for the viewer.
 VERSION = "2"
-FileType = Literal["pdb", "pqr", "mmcif", "mcif", "cif", "sdf", "sd", "gro", "mol2", "mmtf", "mol"]
-_STORED = ("pdb", "pqr", "mmcif", "mcif", "cif", "sdf", "sd", "gro", "mol2", "mmtf")
-_BUILT_FROM = ("mol", "sdf", "sd", "mol2")  # formats with bond orders
-_MEDIA_TYPES = {
-    "pdb": "chemical/x-pdb", "pqr": "chemical/x-pqr", "mmcif": "chemical/x-mmcif",
-    "mcif": "chemical/x-mmcif", "cif": "chemical/x-cif", "sdf": "chemical/x-mdl-sdfile",
-    "sd": "chemical/x-mdl-sdfile", "gro": "chemical/x-gro", "mol2": "chemical/x-mol2",
-    "mmtf": "application/x-mmtf",
-}
-_INSTALL = "pip install 'darkroom[molecule]'"
+# Every format an option may name: stored ones, then "mol" (built from only).
+FileType = Literal[tuple(dict.fromkeys(STORED_FORMATS + BUILT_FROM_FORMATS))]  # type: ignore[valid-type]
 _SEED = 0xDA7C  # EmbedMolecule's seed: the same input always gives the same PDB
 # rdkit's proximity bonding of a PDB grows about quadratically: 20,000 atoms
 # 0.7 s, 50,000 1.7 s, 100,000 8-19 s on these machines.  Above this, bonds
 # come from CONECT records only (recorded in warnings).
 _PROXIMITY_BONDING_ATOMS = 100_000
-# ETKDG's own time limit, per attempt: a 600-atom chain takes ~30 s and large
-# molecules much longer.  The only clock here, and rdkit's, not darkroom's.
+# ETKDG's own time limit, per attempt: a 600-atom chain takes ~11 s, 900 atoms
+# ~46 s.  The only clock here, and rdkit's, not darkroom's; rdkit checks it only
+# after smoothing the bounds, so DARKROOM_MAX_EMBED_ATOMS bounds what comes before.
 _EMBED_TIMEOUT_S = 60
 _DEPICTION_SIZE = (300, 300)
 
@@ -56,7 +59,7 @@ class MoleculeOptions(BaseModel):
     file_type: FileType | None = None
     sanitize: bool = True
     convert_to_3d_and_optimize: bool = True
-    mmff_optimize_molecule_max_iterations: int = Field(default=200, ge=0, le=100_000)
+    mmff_optimize_molecule_max_iterations: int = Field(default=200, ge=0, le=MAX_MMFF_ITERATIONS)
 
 
 def convert(item: ItemInput, options: MoleculeOptions, limits: Limits) -> Output:
@@ -69,17 +72,13 @@ def convert(item: ItemInput, options: MoleculeOptions, limits: Limits) -> Output
     """
     warnings: list[str] = []
     if options.source == "file":
-        if options.file_type not in _STORED:
-            raise InvalidInput("invalid_options",
-                               f"molecule file_type={options.file_type!r}; accepted: {', '.join(_STORED)}")
-        return _stored(item.payload.data, options.file_type, limits, warnings)
+        fmt = molecule_format(options.file_type, STORED_FORMATS, "molecule")
+        return _stored(item.payload.data, fmt, limits, warnings)
     if options.source == "smiles":
         mol = _from_smiles(item.payload.data, options.sanitize, limits)
     else:
-        if options.file_type not in _BUILT_FROM:
-            raise InvalidInput("invalid_options", f"molecule from_rdkit file_type={options.file_type!r}; "
-                               f"accepted: {', '.join(_BUILT_FROM)}")
-        mol = _from_file(item.payload.data, options.file_type, limits, warnings)
+        fmt = molecule_format(options.file_type, BUILT_FROM_FORMATS, "molecule from_rdkit")
+        mol = _from_file(item.payload.data, fmt, limits, warnings)
     return _built(mol, options, limits, warnings)
 
 
@@ -93,7 +92,7 @@ def _stored(data: bytes, fmt: str, limits: Limits, warnings: list[str]) -> Outpu
         check_mmtf(data)
     else:
         text = decode_text(data, fmt, warnings)
-        _check_bound(declared_atoms(text, fmt), fmt, limits)
+        check_declared_atoms(declared_atoms(text, fmt), fmt, limits)
         if fmt in ("pdb", "sdf", "sd", "mol2"):
             mols = _rdkit_mols(text, fmt, warnings)
             measurements = {"atoms": sum(m.GetNumAtoms() for m in mols), "bonds": sum(m.GetNumBonds() for m in mols)}
@@ -102,7 +101,7 @@ def _stored(data: bytes, fmt: str, limits: Limits, warnings: list[str]) -> Outpu
             atoms = check_text_format(text, fmt)
             if atoms is not None:
                 measurements = {"atoms": atoms}
-    return Output(data=data, format=fmt, media_type=_MEDIA_TYPES[fmt], measurements=measurements,
+    return Output(data=data, format=fmt, media_type=MEDIA_TYPES[fmt], measurements=measurements,
                   warnings=warnings, related=related)
 
 
@@ -167,7 +166,7 @@ def _from_file(data: bytes, fmt: str, limits: Limits, warnings: list[str]) -> An
         if sep and rest.strip():
             warnings.append(f"the {fmt} file holds more than one molecule; the first was used")
         text, fmt = head, "mol"
-    _check_bound(declared_atoms(text, fmt), fmt, limits)
+    check_declared_atoms(declared_atoms(text, fmt), fmt, limits)
     read = Chem.MolFromMolBlock if fmt == "mol" else Chem.MolFromMol2Block
     with _rdkit_log() as messages:
         mol = read(text, removeHs=False)
@@ -187,6 +186,8 @@ def _built(mol: Any, options: MoleculeOptions, limits: Limits, warnings: list[st
         if options.convert_to_3d_and_optimize and with_hydrogens > limits.max_points:
             raise InvalidInput("too_large", f"molecule of {with_hydrogens} atoms with hydrogens exceeds the "
                                f"bound of {limits.max_points} (DARKROOM_MAX_POINTS)")
+        if options.convert_to_3d_and_optimize:
+            check_embed_atoms(with_hydrogens, limits)
         depiction = _depiction(mol, warnings)
         if options.convert_to_3d_and_optimize:
             mol = Chem.AddHs(mol, addCoords=mol.GetNumConformers() > 0)
@@ -203,7 +204,7 @@ def _built(mol: Any, options: MoleculeOptions, limits: Limits, warnings: list[st
         raise InvalidInput("invalid_molecule", f"rdkit could not build this molecule: {e}") from None
     related = [depiction] if depiction else []
     related.append(_geometry([mol]))
-    return Output(data=pdb.encode("utf-8"), format="pdb", media_type=_MEDIA_TYPES["pdb"],
+    return Output(data=pdb.encode("utf-8"), format="pdb", media_type=MEDIA_TYPES["pdb"],
                   measurements={"atoms": mol.GetNumAtoms(), "bonds": mol.GetNumBonds()},
                   warnings=warnings, related=related)
 
@@ -299,12 +300,6 @@ def _geometry(mols: list[Any]) -> RelatedOutput:
                          media_type=geometry.MEDIA_TYPE, info={"atoms": info["atoms"], "bonds": info["bonds"]})
 
 
-def _check_bound(atoms: int | None, fmt: str, limits: Limits) -> None:
-    if atoms is not None and atoms > limits.max_points:
-        raise InvalidInput("too_large", f"{fmt} file declares {atoms} atoms; the bound is "
-                           f"{limits.max_points} (DARKROOM_MAX_POINTS)")
-
-
 def _chem() -> Any:
     """rdkit.Chem, its log routed to the "rdkit" Python logger (see `_rdkit_log`).
 
@@ -312,11 +307,8 @@ def _chem() -> Any:
     ------
     InvalidInput (``missing_dependency``): rdkit is not installed here.
     """
-    try:
-        from rdkit import Chem, rdBase
-    except ImportError:
-        raise InvalidInput("missing_dependency",
-                           f"this worker has no rdkit, which molecules need: {_INSTALL}") from None
+    Chem = optional_import("rdkit.Chem", "molecules need rdkit", "molecule")
+    from rdkit import rdBase
     logger = logging.getLogger("rdkit")
     if not getattr(logger, "_darkroom_routed", False):
         # rdkit prints each parse error to stderr itself; routed to Python logging,
