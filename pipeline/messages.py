@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from darkroom.pipeline import item_bounds
 from darkroom.pipeline.errors import InvalidInput, MessageDecodeError
 from darkroom.pipeline.kinds import KINDS
-from darkroom.pipeline.paths import check_name, check_user_key
+from darkroom.pipeline.item_bounds import MAX_CAPTION_CHARS, MAX_EXTRA_CHARS, MAX_EXTRA_DEPTH, MAX_RELATED
+from darkroom.pipeline.paths import check_name
 
 REQUEST_SCHEMA = "darkroom.convert/1"
 # One value per row of pipeline/kinds.py, in its order (the published schemas' enum).
@@ -27,6 +29,23 @@ MAX_MESSAGE_CHARS = 1_000_000
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    @field_validator("*")
+    @classmethod
+    def _text(cls, value: Any, info: Any) -> Any:
+        # pydantic refuses a lone surrogate only in constrained str fields; no
+        # worker can write one (UTF-8 storage keys and files, pipes).
+        if isinstance(value, str):
+            _bounded(item_bounds.check_text, info.field_name, value)
+        return value
+
+
+def _bounded(check: Any, *args: Any) -> Any:
+    """Run an `item_bounds` check as a validator: pydantic turns only ValueError into a ValidationError."""
+    try:
+        return check(*args)
+    except InvalidInput as e:
+        raise ValueError(e.message) from None
 
 
 class Source(_Frozen):
@@ -44,9 +63,9 @@ class Item(_Frozen):
 
     index: int = Field(ge=0, le=1_000_000)
     source: Source
-    caption: str | None = Field(default=None, max_length=10_000)
+    caption: str | None = Field(default=None, max_length=MAX_CAPTION_CHARS)
     # Other payloads of the item, by role: ``mask:<name>`` -> its raw payload.
-    related: dict[str, Source] = Field(default_factory=dict, max_length=64)
+    related: dict[str, Source] = Field(default_factory=dict, max_length=MAX_RELATED)
     # Per-item data the converter validates with its own model (boxes, mask labels).
     extra: dict[str, Any] = Field(default_factory=dict)
     # The sender uploaded every payload of this item just now, so no artifact
@@ -54,6 +73,18 @@ class Item(_Frozen):
     # (one storage request per item).  Only a hint: if it is wrong, the cost
     # is one encode that the lookup would have saved, never a wrong result.
     new_payload: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bounds(cls, data: Any) -> Any:
+        # The function the SDK calls at log() (pipeline/item_bounds.py), run
+        # before pydantic's own checks so that both sides refuse in the same
+        # words; a field of the wrong type is left to pydantic.
+        if isinstance(data, dict):
+            caption, related, extra = data.get("caption"), data.get("related"), data.get("extra")
+            _bounded(item_bounds.check_content, caption if isinstance(caption, str) else None,
+                     len(related) if isinstance(related, dict) else 0, extra if isinstance(extra, dict) else None)
+        return data
 
 
 class ConvertRequest(_Frozen):
@@ -85,13 +116,16 @@ class ConvertRequest(_Frozen):
         except InvalidInput as e:
             raise ValueError(e.message) from None
 
-    @field_validator("key")
+    @field_validator("key", mode="before")  # before the text check every str field gets
     @classmethod
-    def _key(cls, value: str) -> str:
-        try:
-            return check_user_key(value)
-        except InvalidInput as e:
-            raise ValueError(e.message) from None
+    def _key(cls, value: Any) -> str:
+        return _bounded(item_bounds.check_key, value)
+
+    @field_validator("options")
+    @classmethod
+    def _options(cls, value: dict[str, Any]) -> dict[str, Any]:
+        _bounded(item_bounds.check_json, "options", value, MAX_EXTRA_DEPTH, MAX_EXTRA_CHARS)
+        return value
 
     def to_json(self) -> dict[str, Any]:
         """The JSON-safe dict sent on the queue (kombu's JSON knows no models)."""
