@@ -40,8 +40,9 @@ import uuid
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from darkroom.pipeline import paths
-from darkroom.pipeline.errors import NotFound, StorageError, StorageUnavailable
+from darkroom.pipeline import manifest_listing, paths
+from darkroom.pipeline.errors import DamagedObject, NotFound, StorageUnavailable
+from darkroom.pipeline.manifest_listing import Ident
 from darkroom.pipeline.storage import side_by_side
 
 if TYPE_CHECKING:  # `import darkroom` loads this module and stays light (no pydantic)
@@ -57,10 +58,9 @@ FANOUT = 8
 # A reader lists again at most this many times while compactions move entries.
 _READ_ATTEMPTS = 10
 
-Ident = tuple[int, str, int]  # (step, key segment, index)
 
 
-class IndexCorrupt(StorageError):
+class IndexCorrupt(DamagedObject):
     """An index object that darkroom did not write (or that was damaged)."""
 
 
@@ -126,7 +126,7 @@ def parse(data: bytes, into: dict[Ident, Entry], where: str = "index object") ->
     """
     header = _HEADER.encode()
     if not data.startswith(header):
-        raise IndexCorrupt(f"{where} does not start with {_HEADER.strip()!r}")
+        raise IndexCorrupt(where, f"does not start with {_HEADER.strip()!r}")
     find, make, get = data.find, tuple.__new__, into.get
     pos, end, number = len(header), len(data), 1
     while pos < end:
@@ -141,12 +141,12 @@ def parse(data: bytes, into: dict[Ident, Entry], where: str = "index object") ->
         body = find(b"\t{", pos, newline) + 1
         fields = data[pos:body - 1].decode("utf-8", errors="replace").split("\t") if body else []
         if len(fields) != 8:
-            raise IndexCorrupt(f"{where}, line {number}: not an index entry")
+            raise IndexCorrupt(where, "not an index entry", number)
         try:
             e = make(Entry, ((int(fields[0]), fields[1], int(fields[2])), int(fields[3]), fields[4], fields[5],
                              fields[6], fields[7], data, body, newline))
         except ValueError:
-            raise IndexCorrupt(f"{where}, line {number}: not an index entry") from None
+            raise IndexCorrupt(where, "not an index entry", number) from None
         old = get(e.ident)
         if old is None or (e.revision, e.created_at) > (old.revision, old.created_at):
             into[e.ident] = e
@@ -237,15 +237,12 @@ def rebuild(storage: "Storage", project: str, run: str) -> int:
 
     For runs written before the index existed, or an index reported corrupt.
     """
-    from darkroom.pipeline.reader import RunReader
-
     journal_prefix, segment_prefix = _prefixes(project, run)
     # Listed before the manifests: a journal object written after this listing
     # is kept, and one listed here names manifests the listing below finds
     # (writers put manifests before their journal object).
     old = sorted(storage.list(journal_prefix)) + sorted(storage.list(segment_prefix))
-    reader = RunReader(storage, project, run)
-    manifests = [reader.load_manifest(k) for k in reader.listed_manifest_keys().values()]
+    manifests = [manifest_listing.load(storage, k) for k in manifest_listing.newest(storage, project, run).values()]
     # The new segment goes at the top level, so no merge rewrites it soon.
     storage.put(paths.index_segment_key(project, run, 9, _name()), encode(manifests), "text/plain")
     storage.delete_many(old)

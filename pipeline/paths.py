@@ -98,6 +98,25 @@ def media_key(kind: str, digest: str, ext: str) -> str:
     return f"media/{segment(kind)}/{_hex(digest)}.{_ext(ext)}"
 
 
+# The end of a URI darkroom wrote for a payload or an artifact: its key under
+# the layout, whatever root (folder, bucket, prefix) the URI names before it.
+_LAYOUT_TAIL = re.compile(
+    r"(?:^|/)((?:raw|media/(?!raw/)[A-Za-z0-9_.%~-]+)/[0-9a-f]{64}\.[a-z0-9]{1,10}(?:\.[a-z0-9]{1,10})?)$"
+)
+
+
+def key_in_uri(uri: object) -> str | None:
+    """The storage key (``raw/...``, ``media/<kind>/...``) at the end of a payload or artifact URI, or None.
+
+    Manifests keep the absolute URI an object was written at; a storage folder
+    copied or moved elsewhere holds it at the same key (DESIGN.md, Storage layout).
+    """
+    if not isinstance(uri, str) or "://" not in uri:
+        return None
+    match = _LAYOUT_TAIL.search(uri.split("://", 1)[1])
+    return match.group(1) if match else None
+
+
 def run_prefix(project: str, run: str) -> str:
     return f"runs/{segment(project)}/{segment(run)}"
 

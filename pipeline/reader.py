@@ -8,19 +8,22 @@ to media, which the reader resolves to manifests.
 from __future__ import annotations
 
 import json
-import re
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from darkroom.pipeline import index, paths
-from darkroom.pipeline.errors import InvalidInput, NotFound
+from pydantic import ValidationError
+
+from darkroom.pipeline import index, manifest_listing, paths
+from darkroom.pipeline.errors import DamagedObject, InvalidInput, NotFound
 from darkroom.pipeline.history import is_media_ref
-from darkroom.pipeline.index import Entry, Ident
+from darkroom.pipeline.index import Entry, IndexCorrupt
 from darkroom.pipeline.manifest import Manifest
+from darkroom.pipeline.manifest_listing import Ident
 from darkroom.pipeline.storage import Storage, side_by_side
 
-_MANIFEST_NAME = re.compile(r"^(\d+)(?:\.r(\d+))?\.json$")
+log = logging.getLogger("darkroom.reader")
 
 
 def split_run_path(path: str) -> tuple[str, str]:
@@ -48,11 +51,14 @@ class RunReader:
         Raises
         ------
         NotFound: no such run in this storage.
+        DamagedObject: its run.json is not a JSON object.
         """
+        key = paths.run_json_key(self.project, self.run)
         try:
-            return json.loads(self.storage.get(paths.run_json_key(self.project, self.run)))
+            data = self.storage.get(key)
         except NotFound:
             raise NotFound(f"no run {self.path} in {self.storage.url}") from None
+        return _json_object(key, data)
 
     @property
     def config(self) -> dict[str, Any]:
@@ -60,8 +66,9 @@ class RunReader:
 
     @property
     def summary(self) -> dict[str, Any]:
+        key = paths.summary_key(self.project, self.run)
         try:
-            raw = json.loads(self.storage.get(paths.summary_key(self.project, self.run)))
+            raw = _json_object(key, self.storage.get(key))
         except NotFound:
             return {}
         return {k: self._resolve(v) for k, v in raw.items()}
@@ -72,14 +79,16 @@ class RunReader:
 
         A row sent twice (after a crash and `darkroom sync`) appears once: rows
         are keyed by ``_step``, the last written wins.
+
+        Raises
+        ------
+        DamagedObject: a line of a history object is not a row (names the object and line).
         """
         rows: dict[int, dict[str, Any]] = {}
         chunks = sorted(self.storage.list(paths.history_prefix(self.project, self.run)))
-        for body in side_by_side(self.storage.get, chunks):  # round trips, side by side
-            for line in body.decode().splitlines():
-                if line.strip():
-                    row = json.loads(line)
-                    rows[int(row["_step"])] = row
+        for chunk, body in zip(chunks, side_by_side(self.storage.get, chunks)):  # round trips, side by side
+            for step, row in history_rows(chunk, body):
+                rows[step] = row
         found = self.entries() if resolve else {}  # one index read for every row's media
         for step in sorted(rows):
             row = rows[step]
@@ -100,11 +109,9 @@ class RunReader:
                 starts.append((int(name), key))
         for _, key in sorted(starts, reverse=True):
             found = None
-            for line in self.storage.get(key).decode().splitlines():
-                if line.strip():
-                    row = json.loads(line)
-                    if int(row["_step"]) == step:
-                        found = row
+            for row_step, row in history_rows(key, self.storage.get(key)):
+                if row_step == step:
+                    found = row
             if found is not None:
                 return found
         return None
@@ -115,9 +122,14 @@ class RunReader:
 
         Read from the run's compacted index, a few objects whatever the run's
         size (`darkroom.pipeline.index`); a run without an index (written
-        before darkroom kept one) is listed object by object instead.
+        before darkroom kept one), or whose index is damaged, is listed
+        object by object instead.
         """
-        found = index.read(self.storage, self.project, self.run)
+        try:
+            found = index.read(self.storage, self.project, self.run)
+        except IndexCorrupt as e:  # the manifests are the truth; `index.rebuild` repairs the index
+            log.warning("%s; listing the manifests of %s instead", e, self.path)
+            found = None
         if found is None:
             found = {ident: entry_of(self.load_manifest(k)) for ident, k in self.listed_manifest_keys().items()}
         return found
@@ -136,32 +148,11 @@ class RunReader:
 
     def listed_manifest_keys(self, key: str | None = None, step: int | None = None) -> dict[Ident, str]:
         """(step, encoded key, index) -> storage key of the newest revision, by listing manifests."""
-        newest: dict[Ident, tuple[int, str]] = {}
-        for ident, revision, storage_key in self._listed(key, step):
-            if ident not in newest or newest[ident][0] < revision:
-                newest[ident] = (revision, storage_key)
-        return {ident: newest[ident][1] for ident in sorted(newest)}
-
-    def _listed(self, key: str | None, step: int | None) -> Iterator[tuple[Ident, int, str]]:
-        prefix = paths.manifests_prefix(self.project, self.run)
-        if step is not None:
-            prefix += f"{int(step)}/"
-            if key is not None:
-                prefix += paths.segment(key) + "/"
-        wanted = paths.segment(key) if key is not None else None
-        for storage_key in self.storage.list(prefix):
-            parts = storage_key.split("/")
-            match = _MANIFEST_NAME.match(parts[-1])
-            if not match or len(parts) < 3:
-                continue
-            seg_key, step_text = parts[-2], parts[-3]
-            if wanted is not None and seg_key != wanted:
-                continue
-            yield (int(step_text), seg_key, int(match.group(1))), int(match.group(2) or 1), storage_key
+        return manifest_listing.newest(self.storage, self.project, self.run, key, step)
 
     def load_manifest(self, storage_key: str) -> dict[str, Any]:
-        data = self.storage.get(storage_key, max_bytes=64 * 1024 * 1024)
-        return Manifest.from_json_bytes(data).model_dump(mode="json", by_alias=True)
+        """The manifest object at `storage_key` (DamagedObject if it is not one)."""
+        return manifest_listing.load(self.storage, storage_key)
 
     def manifest(self, step: int, key: str, index: int) -> dict[str, Any] | None:
         """One item's newest manifest (None while it is pending)."""
@@ -171,7 +162,9 @@ class RunReader:
 
     def revisions(self, step: int, key: str, index: int) -> list[dict[str, Any]]:
         """Every revision of one item's manifest, oldest first (reprocessing adds revisions)."""
-        found = sorted((revision, storage_key) for ident, revision, storage_key in self._listed(key, step)
+        found = sorted((revision, storage_key)
+                       for ident, revision, storage_key in manifest_listing.listed(self.storage, self.project,
+                                                                                   self.run, key, step)
                        if ident == (step, paths.segment(key), index))
         return [self.load_manifest(storage_key) for _, storage_key in found]
 
@@ -183,7 +176,7 @@ class RunReader:
         ------
         InvalidInput: the item failed or is pending (no artifact), or has no such role.
         """
-        return self.storage.get(self.storage.key_of(self._uri(entry, role)))
+        return self.storage.get(self._key(entry, role))
 
     def file_size(self, entry: dict[str, Any] | Manifest, role: str | None = None) -> int:
         """The stored size in bytes of a manifest's artifact (or related file).
@@ -192,7 +185,7 @@ class RunReader:
         ------
         InvalidInput: as `read`.  NotFound: the manifest names a file that is not in storage.
         """
-        key = self.storage.key_of(self._uri(entry, role))
+        key = self._key(entry, role)
         size = self.storage.size(key)
         if size is None:
             raise NotFound(f"no object {key} in {self.storage.url}")
@@ -201,7 +194,7 @@ class RunReader:
     def stream(self, entry: dict[str, Any] | Manifest, role: str | None = None, start: int = 0,
                end: int | None = None) -> Iterator[bytes]:
         """The bytes ``[start, end)`` of a manifest's artifact (or related file), in chunks (`Storage.stream`)."""
-        return self.storage.stream(self.storage.key_of(self._uri(entry, role)), start, end)
+        return self.storage.stream(self._key(entry, role), start, end)
 
     def download(self, entry: dict[str, Any] | Manifest, dest_dir: str | Path, role: str | None = None) -> Path:
         """Write the artifact into `dest_dir` under a readable name; return its path."""
@@ -217,9 +210,11 @@ class RunReader:
         path.write_bytes(data)
         return path
 
-    def _uri(self, entry: dict[str, Any] | Manifest, role: str | None) -> str:
+    def _key(self, entry: dict[str, Any] | Manifest, role: str | None) -> str:
+        # By the key under this storage, not the absolute URI: the manifest may
+        # have been written where the storage was before it was copied or moved.
         m = entry.model_dump(by_alias=True) if isinstance(entry, Manifest) else entry
-        return self._file(m, role)["uri"]
+        return self.storage.stored_key(self._file(m, role)["uri"])
 
     @staticmethod
     def _file(m: dict[str, Any], role: str | None) -> dict[str, Any]:
@@ -236,7 +231,7 @@ class RunReader:
 
     def table(self, entry: dict[str, Any] | Manifest) -> dict[str, Any]:
         """A table item's JSON with every media cell resolved to its manifest."""
-        table = json.loads(self.read(entry))
+        table = _json_object(self._key(entry, None), self.read(entry))
         found = self.entries() if any(is_media_ref(c) for row in table["data"] for c in row) else {}
         table["data"] = [[self._resolve(cell, found) for cell in row] for row in table["data"]]
         return table
@@ -270,7 +265,50 @@ def entry_of(manifest: dict[str, Any]) -> Entry:
 
 
 def _validated(body: bytes) -> dict[str, Any]:
-    return Manifest.model_validate_json(body).model_dump(mode="json", by_alias=True)
+    try:
+        return Manifest.model_validate_json(body).model_dump(mode="json", by_alias=True)
+    except ValidationError as e:
+        raise DamagedObject("the run's index", f"the entry of {_ident_text(body)} is not a manifest "
+                            f"({e.errors()[0]['msg']})") from None
+
+
+def _ident_text(body: bytes) -> str:
+    try:
+        m = json.loads(body)
+        return f"step {m['step']} key {m['key']!r} index {m['index']}"
+    except (ValueError, KeyError, TypeError):
+        return "an item"
+
+
+def history_rows(key: str, body: bytes) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(step, row) of each line of the history object at `key`.
+
+    Raises
+    ------
+    DamagedObject: a line that is not a JSON object with a whole-number ``_step`` (names the line).
+    """
+    for number, line in enumerate(body.split(b"\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as e:  # UnicodeDecodeError is a ValueError too
+            raise DamagedObject(key, f"not JSON ({e})", number) from None
+        step = row.get("_step") if isinstance(row, dict) else None
+        if not isinstance(step, int) or isinstance(step, bool):
+            raise DamagedObject(key, "not a history row (no whole-number _step)", number)
+        yield step, row
+
+
+def _json_object(key: str, data: bytes) -> dict[str, Any]:
+    """The JSON object stored at `key` (DamagedObject if it is not one)."""
+    try:
+        value = json.loads(data)
+    except ValueError as e:
+        raise DamagedObject(key, f"not JSON ({e})") from None
+    if not isinstance(value, dict):
+        raise DamagedObject(key, f"not a JSON object (a {type(value).__name__})")
+    return value
 
 
 def list_runs(storage: Storage, project: str | None = None) -> list[tuple[str, str]]:

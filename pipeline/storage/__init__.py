@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
 
 from darkroom.pipeline.errors import ConfigError, NotFound, UnsafeKey
-from darkroom.pipeline.paths import check_storage_key
+from darkroom.pipeline.paths import check_storage_key, key_in_uri
 
 if TYPE_CHECKING:
     from darkroom.pipeline.settings import Settings
@@ -141,6 +141,28 @@ class Storage(abc.ABC):
         if not isinstance(uri, str) or not uri.startswith(root):
             raise UnsafeKey(f"URI {uri!r} is outside this storage ({self.url})")
         return check_storage_key(uri[len(root):])
+
+    def stored_key(self, uri: str) -> str:
+        """The key in this storage of the object a manifest's URI names, wherever the manifest was written.
+
+        A manifest keeps the absolute URI its payload and artifact were
+        written at.  A storage folder copied or moved (another path, bucket
+        or prefix) holds them at the same keys, so a URI of another root is
+        read by the key at its end under darkroom's layout (``raw/...``,
+        ``media/<kind>/...``; `paths.key_in_uri`).  Only readers of what
+        this storage holds use this; a worker, which must not trust a
+        message, uses `key_of`.
+
+        Raises
+        ------
+        UnsafeKey: the URI is of another root and does not end in a layout key.
+        """
+        if isinstance(uri, str) and uri.startswith(self.url + "/"):
+            return self.key_of(uri)
+        key = key_in_uri(uri)
+        if key is None:
+            raise UnsafeKey(f"URI {uri!r} is outside this storage ({self.url})")
+        return check_storage_key(key)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"

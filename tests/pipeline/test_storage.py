@@ -256,6 +256,35 @@ def test_key_of_refuses_what_is_not_a_str(storage: Storage) -> None:
         storage.key_of(None)  # type: ignore[arg-type]
 
 
+HEX = "ab" * 32
+
+
+def test_stored_key_reads_a_layout_uri_of_another_root_by_its_key(storage: Storage) -> None:
+    # A manifest written before its storage was copied or moved names the old root.
+    for key in [f"raw/{HEX}.npy", f"media/image/{HEX}.png", f"media/object3d/{HEX}.pts.json"]:
+        for old_root in ["file:///old/place/data", "s3://old-bucket", "s3://old-bucket/team/a",
+                         "file:///srv/media/data", "file:///srv/raw"]:
+            assert storage.stored_key(f"{old_root}/{key}") == key
+        assert storage.stored_key(storage.uri(key)) == key
+
+
+def test_stored_key_of_this_storage_is_key_of(storage: Storage) -> None:
+    assert storage.stored_key(storage.uri("runs/p/r/run.json")) == "runs/p/r/run.json"
+
+
+@pytest.mark.parametrize("uri", ["file:///etc/passwd", "s3://other/runs/p/r/run.json", f"raw/{HEX}.npy", "",
+                                 f"file:///x/raw/{HEX[:-1]}.npy", f"file:///x/raw/sub/{HEX}.npy"])
+def test_stored_key_refuses_a_uri_of_another_root_that_is_no_layout_key(storage: Storage, uri: str) -> None:
+    with pytest.raises(UnsafeKey) as info:
+        storage.stored_key(uri)
+    assert info.value.message == f"URI {uri!r} is outside this storage ({storage.url})"
+
+
+def test_stored_key_refuses_a_layout_lookalike_that_escapes(storage: Storage) -> None:
+    with pytest.raises(UnsafeKey, match="is not a clean relative path"):
+        storage.stored_key(f"file:///x/media/../{HEX}.png")
+
+
 # -- opening by URL ------------------------------------------------------------
 
 def test_open_storage_picks_the_backend_by_scheme(tmp_path: Path) -> None:
