@@ -1,8 +1,11 @@
 """Mesh files: obj, gltf, glb and stl loaded with trimesh, bounded first, and re-exported as GLB.
 
 Every count a file declares is read before trimesh allocates anything
-(DESIGN.md, point 5): vertex lines (obj), the triangle count (stl), accessor
-counts (glTF, whose sparse accessors can declare any size in a few bytes).
+(DESIGN.md, point 5): vertex and face lines (obj), the triangle count (stl),
+accessor counts (glTF, whose accessors without a buffer view can declare any
+size in a few bytes and are then filled at that size: a 500-byte GLB made
+trimesh allocate 2 GiB, issue 16 item 11).  Vertices and faces are bounded by
+DARKROOM_MAX_POINTS, the bytes all accessors declare by DARKROOM_MAX_PAYLOAD_BYTES.
 trimesh cannot read Babylon files: those are checked as JSON and counted here.
 """
 
@@ -22,6 +25,7 @@ from darkroom.workers.converters import geometry
 
 _INSTALL = "pip install 'darkroom[object3d]'"
 _OBJ_VERTEX = re.compile(rb"^[ \t]*v[ \t]", re.MULTILINE)
+_OBJ_FACE = re.compile(rb"^[ \t]*f[ \t]", re.MULTILINE)
 _OBJ_MATERIALS = re.compile(rb"^[ \t]*mtllib[ \t]", re.MULTILINE)
 # glTF componentType -> bytes; type -> components (glTF 2.0 spec, 3.6.2).
 _COMPONENT_BYTES = {5120: 1, 5121: 1, 5122: 2, 5123: 2, 5125: 4, 5126: 4}
@@ -50,14 +54,14 @@ def load_mesh(data: bytes, fmt: str, limits: Limits, warnings: list[str]) -> tup
         raise InvalidInput("invalid_mesh", f"{fmt} file is empty")
     if fmt == "obj" and _OBJ_MATERIALS.search(data):
         warnings.append("obj refers to material files (mtllib) the worker does not have: the GLB has no materials")
-    _check_count(_declared_vertices(data, fmt, limits), fmt, limits, "declares")
+    _check_counts(*_declared_counts(data, fmt, limits), fmt, limits, "declares")
     try:
         scene = trimesh.load_scene(io.BytesIO(data), file_type=fmt)
         # An instanced mesh counts once per node that places it: the concatenated
         # mesh holds every instance, so the bound applies before `to_mesh`.
         meshes = [scene.geometry[scene.graph[node][1]] for node in scene.graph.nodes_geometry]
         meshes = [m for m in meshes if isinstance(m, trimesh.Trimesh)]
-        _check_count(sum(len(m.vertices) for m in meshes), fmt, limits, "holds")
+        _check_counts(sum(len(m.vertices) for m in meshes), sum(len(m.faces) for m in meshes), fmt, limits, "holds")
         bad = sum(int((~np.isfinite(m.vertices)).any(axis=1).sum()) for m in meshes)
         if bad:
             raise InvalidInput("invalid_mesh", f"{fmt} file has {bad} vertices with NaN or infinite "
@@ -86,23 +90,29 @@ def load_mesh(data: bytes, fmt: str, limits: Limits, warnings: list[str]) -> tup
     return counts, glb, geometry.encode("mesh", arrays, info)
 
 
-def _check_count(vertices: int, fmt: str, limits: Limits, verb: str) -> None:
-    if vertices > limits.max_points:
-        raise InvalidInput("too_large", f"{fmt} file {verb} {vertices} vertices; the bound is "
-                           f"{limits.max_points} (DARKROOM_MAX_POINTS)")
+def _check_counts(vertices: int, faces: int, fmt: str, limits: Limits, verb: str) -> None:
+    # Faces share the vertices' bound: trimesh holds both as N×3 arrays of 8-byte numbers.
+    for count, what in ((vertices, "vertices"), (faces, "faces")):
+        if count > limits.max_points:
+            raise InvalidInput("too_large", f"{fmt} file {verb} {count} {what}; the bound is "
+                               f"{limits.max_points} (DARKROOM_MAX_POINTS)")
 
 
-def _declared_vertices(data: bytes, fmt: str, limits: Limits) -> int:
+def _declared_counts(data: bytes, fmt: str, limits: Limits) -> tuple[int, int]:
+    """(vertices, faces) the file declares, at least as many as trimesh will build."""
     if fmt == "obj":
-        return sum(1 for _ in _OBJ_VERTEX.finditer(data))
+        # A face line of k corners is k - 2 triangles: at least one each (the
+        # corners are bounded by the file's size, DARKROOM_MAX_PAYLOAD_BYTES).
+        return sum(1 for _ in _OBJ_VERTEX.finditer(data)), sum(1 for _ in _OBJ_FACE.finditer(data))
     if fmt == "stl":
         if len(data) >= 84:
             (triangles,) = struct.unpack_from("<I", data, 80)
             if 84 + 50 * triangles == len(data):  # binary: the size matches the header's count
-                return 3 * triangles
-        return data.count(b"vertex")
+                return 3 * triangles, triangles
+        vertices = data.count(b"vertex")
+        return vertices, vertices // 3
     gltf = _glb_json(data) if fmt == "glb" else _json_object(data, fmt)
-    return _gltf_vertices(gltf, fmt, limits)
+    return _gltf_counts(gltf, fmt, limits)
 
 
 def _glb_json(data: bytes) -> dict[str, Any]:
@@ -125,8 +135,13 @@ def _json_object(data: bytes, fmt: str) -> dict[str, Any]:
     return value
 
 
-def _gltf_vertices(gltf: dict[str, Any], fmt: str, limits: Limits) -> int:
-    """The POSITION accessors' counts, after checking every accessor's size and every buffer's URI."""
+def _gltf_counts(gltf: dict[str, Any], fmt: str, limits: Limits) -> tuple[int, int]:
+    """(vertices, faces) of every primitive, after checking every accessor's size and every buffer's URI.
+
+    A primitive's vertices are its largest attribute or morph-target accessor
+    (trimesh reads each), its faces its indices' count over 3 (strips and fans:
+    count - 2), or its vertices over 3 without indices.
+    """
     for field in ("buffers", "images"):
         for i, entry in enumerate(_list(gltf, field, fmt)):
             uri = entry.get("uri") if isinstance(entry, dict) else None
@@ -134,6 +149,7 @@ def _gltf_vertices(gltf: dict[str, Any], fmt: str, limits: Limits) -> int:
                 raise InvalidInput("invalid_mesh", f"{fmt} {field}[{i}] refers to the external file {uri[:100]!r}, "
                                    "which the worker does not have; embed it (data: URI) or log a .glb")
     accessors = _list(gltf, "accessors", fmt)
+    total_bytes = 0
     for i, accessor in enumerate(accessors):
         try:
             count = accessor["count"]
@@ -143,17 +159,29 @@ def _gltf_vertices(gltf: dict[str, Any], fmt: str, limits: Limits) -> int:
         except (KeyError, TypeError, ValueError):
             raise InvalidInput("invalid_mesh", f"{fmt} accessors[{i}] needs count (a whole number), "
                                "type and componentType") from None
-        if size > limits.max_payload_bytes:
-            raise InvalidInput("too_large", f"{fmt} accessors[{i}] declares {size} bytes; the bound is "
-                               f"{limits.max_payload_bytes} (DARKROOM_MAX_PAYLOAD_BYTES)")
-    total = 0
+        total_bytes += size
+        for declared, where in ((size, f"accessors[{i}] declares"), (total_bytes, f"accessors 0..{i} declare")):
+            if declared > limits.max_payload_bytes:
+                raise InvalidInput("too_large", f"{fmt} {where} {declared} bytes; the bound is "
+                                   f"{limits.max_payload_bytes} (DARKROOM_MAX_PAYLOAD_BYTES)")
+
+    def count_of(index: Any) -> int:
+        return accessors[index]["count"] if isinstance(index, int) and 0 <= index < len(accessors) else 0
+
+    vertices = faces = 0
     for mesh in _list(gltf, "meshes", fmt):
         for primitive in (mesh.get("primitives") or []) if isinstance(mesh, dict) else []:
-            attributes = primitive.get("attributes") if isinstance(primitive, dict) else None
-            index = attributes.get("POSITION") if isinstance(attributes, dict) else None
-            if isinstance(index, int) and 0 <= index < len(accessors):
-                total += accessors[index]["count"]
-    return total
+            if not isinstance(primitive, dict):
+                continue
+            targets = primitive.get("targets")
+            attribute_sets = [primitive.get("attributes")] + (targets if isinstance(targets, list) else [])
+            counts = [count_of(a) for attributes in attribute_sets if isinstance(attributes, dict)
+                      for a in attributes.values()]
+            primitive_vertices = max(counts, default=0)
+            corners = count_of(primitive["indices"]) if "indices" in primitive else primitive_vertices
+            vertices += primitive_vertices
+            faces += max(corners - 2, 0) if primitive.get("mode") in (5, 6) else corners // 3
+    return vertices, faces
 
 
 def _list(value: dict[str, Any], field: str, fmt: str) -> list[Any]:
@@ -197,7 +225,7 @@ def check_babylon(data: bytes, limits: Limits) -> tuple[dict[str, int], bytes]:
                                    f"a multiple of {width} long")
         arrays.append((where, positions, indices or []))
     vertices = sum(len(p) // 3 for _, p, _ in arrays)
-    _check_count(vertices, "babylon", limits, "declares")
+    _check_counts(vertices, sum(len(i) // 3 for _, _, i in arrays), "babylon", limits, "declares")
     if vertices == 0:
         raise InvalidInput("invalid_mesh", "babylon file has no mesh positions")
     xyz, faces = [], []
