@@ -12,6 +12,7 @@ import fnmatch
 import json
 from typing import TYPE_CHECKING, Any
 
+from darkroom.pipeline.errors import DamagedObject
 from darkroom.pipeline.history import is_media_ref
 from darkroom.pipeline.queue import QUEUES
 from darkroom.pipeline.reader import RunReader, list_runs
@@ -44,22 +45,38 @@ def workers(app: "Celery", timeout: float = 1.0) -> dict[str, list[str]]:
 
 def run_counts(storage: "Storage", selector: str | None = None) -> list[dict[str, Any]]:
     """Per run matching `selector` (``project``, ``project/run`` or a glob of them):
-    items logged (from the history), converted, failed and pending."""
+    items logged (from the history), converted, failed and pending.
+
+    A run with a damaged object has state ``damaged`` and ``damaged``
+    (`damage_of`: which object, which line); the other runs are counted as usual.
+    """
     out = []
     for project, run in list_runs(storage):
         path = f"{project}/{run}"
         if selector and not (fnmatch.fnmatch(path, selector) or fnmatch.fnmatch(project, selector)):
             continue
-        reader = RunReader(storage, project, run)
-        entries = reader.entries()
-        statuses = [entry.status for entry in entries.values()]
-        logged = sum(_media_items(v) for row in reader.history(resolve=False) for v in row.values())
-        ok, failed = statuses.count("ok"), statuses.count("failed")
-        out.append({"run": path, "state": reader.info.get("state"), "logged": max(logged, len(statuses)),
-                    "converted": ok, "failed": failed, "pending": max(0, logged - ok - failed),
-                    "batches": [{"batch": b["batch"], "created_at": b.get("created_at"), **progress(b, entries)}
-                                for b in batches(storage, project, run)]})
+        try:
+            out.append(_counts(RunReader(storage, project, run), storage))
+        except DamagedObject as e:  # this run is shown as damaged; the others are counted
+            out.append({"run": path, "state": "damaged", "damaged": damage_of(e), "logged": 0,
+                        "converted": 0, "failed": 0, "pending": 0, "batches": []})
     return out
+
+
+def damage_of(error: DamagedObject) -> dict[str, Any]:
+    """What a listing says of a damaged run: the object, the line (or None) and the whole message."""
+    return {"object": error.key, "line": error.line, "error": str(error)}
+
+
+def _counts(reader: RunReader, storage: "Storage") -> dict[str, Any]:
+    entries = reader.entries()
+    statuses = [entry.status for entry in entries.values()]
+    logged = sum(_media_items(v) for row in reader.history(resolve=False) for v in row.values())
+    ok, failed = statuses.count("ok"), statuses.count("failed")
+    return {"run": reader.path, "state": reader.info.get("state"), "logged": max(logged, len(statuses)),
+            "converted": ok, "failed": failed, "pending": max(0, logged - ok - failed),
+            "batches": [{"batch": b["batch"], "created_at": b.get("created_at"), **progress(b, entries)}
+                        for b in batches(storage, reader.project, reader.run)]}
 
 
 def oldest_waiting(app: "Celery") -> dict[str, float | None]:

@@ -14,10 +14,10 @@ import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-from darkroom.pipeline.errors import NotFound
+from darkroom.pipeline.errors import DamagedObject, NotFound
 from darkroom.pipeline.history import is_media_ref
 from darkroom.pipeline.reader import RunReader
-from darkroom.pipeline.status import run_counts
+from darkroom.pipeline.status import damage_of, run_counts
 
 if TYPE_CHECKING:
     from darkroom._api import Api
@@ -38,7 +38,11 @@ CRASHED_AFTER_S = 30 * 60
 
 def runs_list(api: "Api", project: str | None, crashed_after_s: float = CRASHED_AFTER_S,
               now: float | None = None) -> list[dict[str, Any]]:
-    """Every run (of `project`), newest first, with its state and item counts."""
+    """Every run (of `project`), newest first, with its state and item counts.
+
+    A run with a damaged object is listed with state ``damaged`` and what is
+    damaged (``damaged``: object, line, error), so one bad object costs one run.
+    """
     now = time.time() if now is None else now
     counts = {c["run"]: c for c in run_counts(api.storage, project)}
     out = []
@@ -47,17 +51,21 @@ def runs_list(api: "Api", project: str | None, crashed_after_s: float = CRASHED_
         if count is None:  # a project glob matched more than asked (run_counts uses fnmatch)
             continue
         reader = RunReader(api.storage, *path.split("/", 1))
+        damaged = count.get("damaged")
         try:
             info = reader.info
+            last = None if damaged else last_activity(reader, info)
         except NotFound:  # deleted between the listing and now
             continue
-        last = last_activity(reader, info)
+        except DamagedObject as e:
+            info, last, damaged = {}, None, damage_of(e)
         out.append({
             "project": reader.project, "run": reader.run, "path": path, "name": info.get("name"),
             "started_at": info.get("created_at"), "finished_at": info.get("finished_at"),
             "last_activity": _iso(last) if last is not None else None,
-            "state": run_state(info, last, crashed_after_s, now),
+            "state": "damaged" if damaged else run_state(info, last, crashed_after_s, now),
             "counts": {k: count[k] for k in ("logged", "converted", "failed", "pending")},
+            **({"damaged": damaged} if damaged else {}),
         })
     out.sort(key=lambda r: (r["started_at"] or "", r["path"]), reverse=True)
     return out
