@@ -7,6 +7,11 @@ world (storage or broker unreachable) and is retried with backoff.
 
 from __future__ import annotations
 
+import reprlib
+
+_SHORT = reprlib.Repr()  # keyword arguments only from Python 3.12
+_SHORT.maxlevel, _SHORT.maxdict, _SHORT.maxlist, _SHORT.maxstring, _SHORT.maxother = 4, 8, 8, 120, 120
+
 
 class DarkroomError(Exception):
     """Base class of every darkroom error."""
@@ -36,9 +41,12 @@ class MessageDecodeError(InvalidInput):
     """
 
     def __init__(self, raw: object, cause: Exception):
-        text = str(raw)
+        # reprlib: a message nested 900 deep must not fail again in repr (RecursionError).
+        text = raw[:301] if isinstance(raw, str) else _SHORT.repr(raw)
         shown = text if len(text) <= 300 else text[:300] + "..."
-        super().__init__("malformed_message", f"malformed convert request ({cause}): {shown}")
+        # A lone surrogate (from JSON's \ud800) would fail every log and file write.
+        message = f"malformed convert request ({cause}): {shown}".encode("utf-8", "backslashreplace").decode()
+        super().__init__("malformed_message", message)
         self.raw = raw
         self.__cause__ = cause
 

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from darkroom.pipeline.errors import InvalidInput
 from darkroom.pipeline.messages import Kind
 
 MANIFEST_SCHEMA = "darkroom.manifest/1"
@@ -87,6 +88,31 @@ class Manifest(_Open):
     @classmethod
     def from_json_bytes(cls, data: bytes) -> "Manifest":
         return cls.model_validate_json(data)
+
+
+def failed_manifest(project: str, run: str, step: int, key: str, index: int, kind: str, error: InvalidInput, *,
+                    caption: str | None = None, revision: int = 1, converter: ConverterInfo | None = None,
+                    source: SourceInfo | None = None, batch: str | None = None,
+                    input: dict[str, Any] | None = None) -> Manifest:
+    """The manifest of an item that could not be converted: ``status: "failed"`` and what was wrong.
+
+    Both writers build it here: the worker (invalid input, a crash) and the
+    SDK's sender (an item refused before it was sent).
+
+    Parameters
+    ----------
+    project, run, step, key, index, kind: where the item was logged.
+    error: what was wrong; its ``code`` and ``message`` become the manifest's ``error``.
+    caption, revision, source, batch: as the request gave them, when known.
+    converter: the converter that refused it; by default ``{name: kind, version: "-"}``
+        (no converter ran).
+    input: the item as sent and the request's options (`darkroom reprocess` rebuilds from it).
+    """
+    return Manifest(
+        project=project, run=run, step=step, key=key, index=index, kind=kind, revision=revision,
+        status="failed", error=ErrorInfo(code=error.code, message=error.message), caption=caption,
+        source=source, converter=converter or ConverterInfo(name=kind, version="-"), batch=batch, input=input,
+    )
 
 
 def now_iso() -> str:

@@ -4,30 +4,30 @@ This is the body of the Celery task and of the embedded workers alike.  Invalid
 input becomes a failed manifest (no retry); `Transient` errors propagate, so the
 caller retries the whole request, which is idempotent: artifacts are content
 addressed and manifests have deterministic keys (DESIGN.md, points 3-4).
+
+The path of one item: `process_message` decodes (or salvages, see
+`darkroom.workers.undecodable`), `process_request` checks what holds for the
+whole request, and a `Conversion` converts one item: marks it, converts it
+guarded, and writes its manifest.
 """
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import json
 import logging
 from typing import Any
 
 from darkroom.pipeline import index, paths
-from darkroom.pipeline.errors import InvalidInput, MessageDecodeError, NotFound, Transient
-from darkroom.pipeline.manifest import (
-    ArtifactInfo,
-    ConverterInfo,
-    ErrorInfo,
-    Manifest,
-    RelatedInfo,
-    SourceInfo,
-)
-from darkroom.pipeline.messages import ConvertRequest, Item, Source, decode_request
+from darkroom.pipeline.errors import InvalidInput, MessageDecodeError, Transient
+from darkroom.pipeline.manifest import ArtifactInfo, ConverterInfo, Manifest, RelatedInfo, failed_manifest
+from darkroom.pipeline.messages import ConvertRequest, Item, decode_request
 from darkroom.pipeline.settings import Limits
 from darkroom.pipeline.storage import Storage
-from darkroom.workers.converters import Converter, ItemInput, Output, Payload, converter_for
+from darkroom.workers import artifacts
+from darkroom.workers.converters import Converter, ItemInput, converter_for
 from darkroom.workers.crash_marks import CRASHES_ALLOWED, CrashMarks
+from darkroom.workers.undecodable import salvage
 
 log = logging.getLogger("darkroom.worker")
 
@@ -36,8 +36,10 @@ def process_message(raw: object, storage: Storage, limits: Limits, redelivered: 
                     compact_every: int = 0, marks: CrashMarks = CrashMarks()) -> list[Manifest]:
     """Decode and process a queue message; return the manifests written.
 
-    A malformed message is logged and yields failed manifests where it names
-    enough to place them, and none otherwise; it never raises.
+    A malformed message is logged; each item it names where it can be placed
+    (project, run, step, key and index readable) gets a failed manifest, and
+    its items that decode alone are converted.  It never raises for the
+    message's content.
 
     Raises
     ------
@@ -46,8 +48,21 @@ def process_message(raw: object, storage: Storage, limits: Limits, redelivered: 
     try:
         request = decode_request(raw)
     except MessageDecodeError as e:
-        log.error("rejected a malformed message: %s", e.message)
-        return []
+        saved = salvage(raw)
+        if not saved.failed and saved.request is None:
+            log.error("rejected a malformed message (it does not say where its items belong): %s", e.message)
+            return []
+        log.error("a malformed message: %d item(s) failed, %d converted as usual: %s", len(saved.failed),
+                  len(saved.request.items) if saved.request else 0, e.message)
+        manifests = [_write(storage, m) for m in saved.failed]
+        if saved.request is not None:
+            manifests += _convert_all(saved.request, storage, limits, redelivered, marks)
+        # In index order, as a request lists its items: the embedded protocol
+        # answers each item's outcome by its position in the request.
+        manifests.sort(key=lambda m: m.index)
+        first = manifests[0]
+        index.append(storage, first.project, first.run, manifests, compact_every)
+        return manifests
     return process_request(request, storage, limits, redelivered, compact_every, marks)
 
 
@@ -63,20 +78,21 @@ def process_request(request: ConvertRequest, storage: Storage, limits: Limits,
     `marks`: where the items being converted are marked, so an item that
     ended its worker twice fails instead of being tried again (`crash_marks`).
     """
-    manifests = _process(request, storage, limits, redelivered, marks)
+    manifests = _convert_all(request, storage, limits, redelivered, marks)
     # After the manifests: a journal object names only manifests already stored.
     index.append(storage, request.project, request.run, manifests, compact_every)
     return manifests
 
 
-def _process(request: ConvertRequest, storage: Storage, limits: Limits, redelivered: bool,
-             marks: CrashMarks) -> list[Manifest]:
+def _convert_all(request: ConvertRequest, storage: Storage, limits: Limits, redelivered: bool,
+                 marks: CrashMarks) -> list[Manifest]:
+    """Each item's manifest, written; what fails the whole request fails each of its items."""
     try:
         converter = converter_for(request.kind)
         options = converter.parse_options(request.options)
     except InvalidInput as e:
         info = ConverterInfo(name=request.kind, version="?", options=request.options)
-        return [_write(storage, request, _failed(request, item, info, e)) for item in request.items]
+        return [_write(storage, _failed(request, item, info, e)) for item in request.items]
     info = ConverterInfo(
         name=converter.name, version=converter.version, options=options.model_dump(mode="json")
     )
@@ -86,163 +102,116 @@ def _process(request: ConvertRequest, storage: Storage, limits: Limits, redelive
             f"{len(request.items)} items under key {request.key!r} at step {request.step}; "
             f"the bound is {limits.max_items_per_key} (DARKROOM_MAX_ITEMS_PER_KEY)",
         )
-        return [_write(storage, request, _failed(request, item, info, error)) for item in request.items]
-    manifests = []
-    for item in request.items:
-        ident = f"{request.project}/{request.run}/{request.step}/{request.key}/{item.index}/r{request.revision}"
-        starts = marks.start(ident)
+        return [_write(storage, _failed(request, item, info, error)) for item in request.items]
+    return [
+        Conversion(request, item, converter, options, info, storage, limits, redelivered, marks).run()
+        for item in request.items
+    ]
+
+
+@dataclasses.dataclass(frozen=True)
+class Conversion:
+    """One item of a request being converted, with everything its conversion needs."""
+
+    request: ConvertRequest
+    item: Item
+    converter: Converter
+    options: Any  # the converter's own options model, validated
+    info: ConverterInfo  # the converter as the manifest names it
+    storage: Storage
+    limits: Limits
+    # The queue delivers the request again: its artifacts may be stored already.
+    redelivered: bool
+    marks: CrashMarks
+
+    @property
+    def ident(self) -> str:
+        """The item as its crash mark names it (every revision apart)."""
+        r = self.request
+        return f"{r.project}/{r.run}/{r.step}/{r.key}/{self.item.index}/r{r.revision}"
+
+    @property
+    def where(self) -> str:
+        """The item as the log names it."""
+        r = self.request
+        return f"{r.project}/{r.run} step {r.step} {r.key!r}[{self.item.index}]"
+
+    def run(self) -> Manifest:
+        """Convert the item unless it has ended its worker too often; write and return its manifest.
+
+        Raises
+        ------
+        Transient: storage unreachable (the caller retries the request).
+        """
+        starts = self.marks.start(self.ident)
         try:
             if starts > CRASHES_ALLOWED:
-                log.error("%s/%s step %s %r[%d] ended its worker %d times; failed without converting",
-                          request.project, request.run, request.step, request.key, item.index, starts - 1)
-                manifest = _failed(request, item, info, InvalidInput(
+                log.error("%s ended its worker %d times; failed without converting", self.where, starts - 1)
+                manifest = self.failed(InvalidInput(
                     "worker_crashed",
                     f"the worker process ended {starts - 1} times while converting this item (a crash or an "
-                    f"out-of-memory kill in the {converter.name} converter, or DARKROOM_TASK_TIME_LIMIT "
+                    f"out-of-memory kill in the {self.converter.name} converter, or DARKROOM_TASK_TIME_LIMIT "
                     "reached), so it was not tried again; check the input, or reprocess it with other options"))
             else:
-                manifest = _convert_guarded(request, item, converter, options, info, storage, limits, redelivered)
+                manifest = self.convert_guarded()
         finally:
-            marks.end(ident)
-        manifests.append(_write(storage, request, manifest))
-    return manifests
+            self.marks.end(self.ident)
+        return _write(self.storage, manifest)
 
+    def convert_guarded(self) -> Manifest:
+        """The item's manifest: converted, or failed with what was wrong; only `Transient` propagates."""
+        try:
+            return self.convert()
+        except Transient:
+            raise
+        except InvalidInput as e:
+            log.info("%s failed: %s", self.where, e.message)
+            return self.failed(e)
+        except Exception as e:  # the task-entry guard: a converter bug fails one item
+            log.exception("converter %s crashed on %s", self.converter.name, self.where)
+            return self.failed(
+                InvalidInput("internal_error", f"converter {self.converter.name} failed: {type(e).__name__}: {e}"))
 
-def _convert_guarded(request: ConvertRequest, item: Item, converter: Converter, options: Any,
-                     info: ConverterInfo, storage: Storage, limits: Limits, redelivered: bool) -> Manifest:
-    """The item's manifest: converted, or failed with what was wrong; only `Transient` propagates."""
-    try:
-        return _convert_item(request, item, converter, options, info, storage, limits, redelivered)
-    except Transient:
-        raise
-    except InvalidInput as e:
-        log.info("%s/%s step %s %r[%d] failed: %s", request.project, request.run,
-                 request.step, request.key, item.index, e.message)
-        return _failed(request, item, info, e)
-    except Exception as e:  # the task-entry guard: a converter bug fails one item
-        log.exception("converter %s crashed on %s/%s step %s %r[%d]", converter.name,
-                      request.project, request.run, request.step, request.key, item.index)
-        return _failed(
-            request, item, info,
-            InvalidInput("internal_error", f"converter {converter.name} failed: {type(e).__name__}: {e}"),
+    def convert(self) -> Manifest:
+        """Convert (or find stored) the item's outputs; return its ok manifest."""
+        request, item, storage, limits = self.request, self.item, self.storage, self.limits
+        # Every URI is checked before anything is looked up, cached results included.
+        keys = {role: artifacts.source_key(storage, src, limits)
+                for role, src in [("", item.source), *item.related.items()]}
+        digest = artifacts.artifact_digest(item, self.info)
+        sidecar = artifacts.sidecar_key(request.kind, digest)
+        fresh = item.new_payload and not self.redelivered
+        cached = None if fresh else artifacts.read_sidecar(storage, sidecar)
+        if cached is None:
+            item_input = ItemInput(
+                payload=artifacts.fetch(storage, keys[""], item.source, limits),
+                related={role: artifacts.fetch(storage, keys[role], src, limits)
+                         for role, src in item.related.items()},
+                extra=item.extra,
+            )
+            output = self.converter.convert(item_input, self.options, limits)
+            cached = artifacts.store_output(storage, request.kind, digest, output)
+            # Written last: its presence means every file it names is stored.
+            storage.put(sidecar, json.dumps(cached).encode(), "application/json")
+        return Manifest(
+            project=request.project, run=request.run, step=request.step, key=request.key,
+            index=item.index, kind=request.kind, revision=request.revision, status="ok",
+            warnings=cached["warnings"], caption=item.caption, source=artifacts.source_info(item.source),
+            artifact=ArtifactInfo(**cached["artifact"]),
+            related=[RelatedInfo(**r) for r in cached["related"]],
+            **artifacts.manifest_fields(cached["fields"]),
+            converter=self.info, batch=request.batch, input=_input(request, item),
         )
 
-
-def _convert_item(request: ConvertRequest, item: Item, converter: Converter, options: Any,
-                  info: ConverterInfo, storage: Storage, limits: Limits, redelivered: bool) -> Manifest:
-    # Every URI is checked before anything is looked up, cached results included.
-    keys = {role: _source_key(storage, src, limits) for role, src in [("", item.source), *item.related.items()]}
-    digest = _artifact_digest(item, info)
-    # ".meta.json": an artifact may itself be JSON (a table) under media/<kind>/<digest>.json.
-    sidecar_key = paths.media_key(request.kind, digest, "meta.json")
-    fresh = item.new_payload and not redelivered
-    cached = None if fresh else _read_sidecar(storage, sidecar_key)
-    if cached is None:
-        item_input = ItemInput(
-            payload=_fetch(storage, keys[""], item.source, limits),
-            related={role: _fetch(storage, keys[role], src, limits) for role, src in item.related.items()},
-            extra=item.extra,
-        )
-        output = converter.convert(item_input, options, limits)
-        cached = _store_output(storage, request.kind, digest, output)
-        # Written last: its presence means every file it names is stored.
-        storage.put(sidecar_key, json.dumps(cached).encode(), "application/json")
-    return Manifest(
-        project=request.project, run=request.run, step=request.step, key=request.key,
-        index=item.index, kind=request.kind, revision=request.revision, status="ok",
-        warnings=cached["warnings"], caption=item.caption, source=_source_info(item.source),
-        artifact=ArtifactInfo(**cached["artifact"]),
-        related=[RelatedInfo(**r) for r in cached["related"]],
-        **_manifest_fields(cached["fields"]),
-        converter=info, batch=request.batch, input=_input(request, item),
-    )
-
-
-_FIXED_FIELDS = frozenset(Manifest.model_fields) - {"boxes"}
-
-
-def _manifest_fields(fields: dict[str, Any]) -> dict[str, Any]:
-    """A converter's top-level manifest fields (boxes, untrusted, ...), never overriding the fixed ones."""
-    return {k: v for k, v in fields.items() if k not in _FIXED_FIELDS and k != "schema"}
-
-
-def _artifact_digest(item: Item, info: ConverterInfo) -> str:
-    """The content address of an item's outputs: its inputs plus the converter and options."""
-    key = {
-        "converter": [info.name, info.version, info.options],
-        "source": item.source.sha256,
-        "related": {role: src.sha256 for role, src in sorted(item.related.items())},
-        "extra": item.extra,
-    }
-    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _read_sidecar(storage: Storage, key: str) -> dict[str, Any] | None:
-    try:
-        return json.loads(storage.get(key, max_bytes=16 * 1024 * 1024))
-    except NotFound:
-        return None
-    except ValueError:  # a torn or foreign sidecar: convert again
-        return None
-
-
-def _store_output(storage: Storage, kind: str, digest: str, output: Output) -> dict[str, Any]:
-    artifact_uri = storage.put(paths.media_key(kind, digest, output.format), output.data, output.media_type)
-    artifact = {
-        "uri": artifact_uri, "sha256": hashlib.sha256(output.data).hexdigest(),
-        "bytes": len(output.data), "format": output.format, "media_type": output.media_type,
-        **output.measurements,
-    }
-    related = []
-    for rel in output.related:
-        rel_digest = hashlib.sha256(f"{digest}:{rel.role}".encode()).hexdigest()
-        uri = storage.put(paths.media_key(kind, rel_digest, rel.format), rel.data, rel.media_type)
-        related.append({
-            "role": rel.role, "uri": uri, "sha256": hashlib.sha256(rel.data).hexdigest(),
-            "format": rel.format, "bytes": len(rel.data), **rel.info,
-        })
-    return {"artifact": artifact, "related": related, "warnings": list(output.warnings),
-            "fields": dict(output.manifest_fields)}
-
-
-def _source_key(storage: Storage, source: Source, limits: Limits) -> str:
-    """The storage key of a payload URI, refused unless it is a raw payload inside this storage."""
-    try:
-        key = storage.key_of(source.uri)
-    except InvalidInput as e:
-        raise InvalidInput("unsafe_uri", f"payload URI refused: {e.message}") from None
-    if not key.startswith("raw/"):
-        raise InvalidInput("unsafe_uri", f"payload URI {source.uri!r} is not a raw payload (raw/...)")
-    if source.bytes > limits.max_payload_bytes:
-        raise InvalidInput(
-            "too_large",
-            f"payload of {source.bytes} bytes exceeds the bound of {limits.max_payload_bytes} "
-            "(DARKROOM_MAX_PAYLOAD_BYTES)",
-        )
-    return key
-
-
-def _fetch(storage: Storage, key: str, source: Source, limits: Limits) -> Payload:
-    try:
-        data = storage.get(key, max_bytes=limits.max_payload_bytes)
-    except NotFound:
-        raise InvalidInput("missing_payload", f"payload {source.uri} is not in storage (purged, or never uploaded)") from None
-    if hashlib.sha256(data).hexdigest() != source.sha256:
-        raise InvalidInput("corrupt_payload", f"payload {source.uri} does not match its sha256")
-    return Payload(data=data, media_type=source.media_type, ext=source.ext)
-
-
-def _source_info(source: Source) -> SourceInfo:
-    return SourceInfo(uri=source.uri, sha256=source.sha256, bytes=source.bytes, media_type=source.media_type)
+    def failed(self, error: InvalidInput) -> Manifest:
+        return _failed(self.request, self.item, self.info, error)
 
 
 def _failed(request: ConvertRequest, item: Item, info: ConverterInfo, error: InvalidInput) -> Manifest:
-    return Manifest(
-        project=request.project, run=request.run, step=request.step, key=request.key,
-        index=item.index, kind=request.kind, revision=request.revision, status="failed",
-        error=ErrorInfo(code=error.code, message=error.message), caption=item.caption,
-        source=_source_info(item.source), converter=info, batch=request.batch,
-        input=_input(request, item),
+    return failed_manifest(
+        request.project, request.run, request.step, request.key, item.index, request.kind, error,
+        caption=item.caption, revision=request.revision, converter=info,
+        source=artifacts.source_info(item.source), batch=request.batch, input=_input(request, item),
     )
 
 
@@ -250,8 +219,8 @@ def _input(request: ConvertRequest, item: Item) -> dict[str, Any]:
     return {"options": request.options, "item": item.model_dump(mode="json", exclude={"new_payload"})}
 
 
-def _write(storage: Storage, request: ConvertRequest, manifest: Manifest) -> Manifest:
-    key = paths.manifest_key(request.project, request.run, request.step, request.key,
-                             manifest.index, request.revision)
+def _write(storage: Storage, manifest: Manifest) -> Manifest:
+    key = paths.manifest_key(manifest.project, manifest.run, manifest.step, manifest.key,
+                             manifest.index, manifest.revision)
     storage.put(key, manifest.to_json_bytes(), "application/json")
     return manifest

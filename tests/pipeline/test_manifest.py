@@ -86,3 +86,20 @@ def test_a_manifest_of_another_schema_is_refused_when_read() -> None:
 def test_created_at_is_an_utc_timestamp() -> None:
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", now_iso())
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", ok_manifest().created_at)
+
+
+def test_a_failed_manifest_names_the_item_and_the_error_and_nothing_converted() -> None:
+    from darkroom.pipeline.errors import InvalidInput
+    from darkroom.pipeline.manifest import failed_manifest
+
+    manifest = failed_manifest("demo", "3k2j9x", 12, "val/examples", 2, "image",
+                               InvalidInput("too_large", "payload of 9 bytes exceeds the bound of 8"),
+                               caption="sample 2", revision=3)
+    data = json.loads(manifest.to_json_bytes())
+    assert (data["project"], data["run"], data["step"], data["key"], data["index"], data["kind"]) == (
+        "demo", "3k2j9x", 12, "val/examples", 2, "image")
+    assert data["status"] == "failed" and data["revision"] == 3 and data["caption"] == "sample 2"
+    assert data["error"] == {"code": "too_large", "message": "payload of 9 bytes exceeds the bound of 8"}
+    assert data["artifact"] is None and data["source"] is None and data["input"] is None
+    assert data["converter"] == {"name": "image", "version": "-", "options": {}}
+    assert Manifest.from_json_bytes(manifest.to_json_bytes()) == manifest

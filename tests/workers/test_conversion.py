@@ -374,11 +374,17 @@ def test_a_malformed_message_returns_no_manifests_and_does_not_raise(storage: St
     assert list(storage.list("")) == []
 
 
-def test_a_message_with_a_bad_item_field_is_rejected_whole(storage: Storage) -> None:
+def test_a_message_with_a_bad_item_field_fails_that_item_and_converts_the_others(storage: Storage) -> None:
+    # Before issue 16 (item 5) the whole message was rejected and both items vanished without a manifest.
     source = put_array(storage, np.zeros((2, 2), np.uint8))
     bad = dict(source, sha256="not-a-digest")
-    assert process_message(request(item(0, source), item(1, bad)), storage, Limits()) == []
-    assert not any(k.startswith("runs/") for k in storage.list(""))
+    manifests = process_message(request(item(0, source), item(1, bad)), storage, Limits())
+    assert [(m.index, m.status) for m in manifests] == [(0, "ok"), (1, "failed")]
+    assert stored_manifest(storage, 0).status == "ok"
+    failed = stored_manifest(storage, 1)
+    assert failed.error is not None and failed.error.code == "malformed_message"
+    assert failed.error.message.startswith(
+        "malformed convert request, so this item was not converted: source.sha256: String should match pattern")
 
 
 def test_a_message_as_json_text_is_processed_like_the_dict(storage: Storage) -> None:
@@ -386,3 +392,73 @@ def test_a_message_as_json_text_is_processed_like_the_dict(storage: Storage) -> 
     [manifest] = process_message(json.dumps(request(item(0, source))), storage, Limits())
     assert manifest.status == "ok"
     assert stored_manifest(storage, 0).status == "ok"
+
+
+# -- issue 16, item 5: what the message model refuses still leaves a manifest per item ------------------------
+
+
+def nested(depth: int) -> Any:
+    value: Any = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("bad", [
+    {"caption": "x" * 10_001},
+    {"related": {f"mask:m{i}": None for i in range(65)}},  # sources filled in below
+    {"caption": "cat \ud800"},
+    {"extra": {"boxes": {"p": {"box_data": [], "meta": nested(500)}}}},
+    {"extra": {"boxes": {"p": {"box_data": [], "meta": nested(350)}}}},
+], ids=["caption-10001", "65-masks", "caption-lone-surrogate", "meta-500-deep", "meta-350-deep"])
+@pytest.mark.parametrize("form", ["dict", "json-text"])
+def test_a_request_the_worker_refuses_still_gets_a_failed_manifest_for_every_item_it_names(
+        storage: Storage, bad: dict[str, Any], form: str) -> None:
+    sources = [put_array(storage, np.full((2, 2), i, np.uint8)) for i in range(4)]
+    if "related" in bad:
+        bad = {"related": {role: sources[0] for role in bad["related"]}}
+    items = [item(i, src) for i, src in enumerate(sources)]
+    items[2] = {**items[2], **bad}
+    message = request(*items)
+    manifests = process_message(message if form == "dict" else json.dumps(message), storage, Limits())
+    assert [(m.index, m.status) for m in manifests] == [(0, "ok"), (1, "ok"), (2, "failed"), (3, "ok")]
+    failed = stored_manifest(storage, 2)
+    assert failed.error is not None and failed.error.code == "malformed_message"
+    assert "at most" in failed.error.message or "lone surrogate" in failed.error.message
+    assert [stored_manifest(storage, i).status for i in (0, 1, 3)] == ["ok"] * 3
+    # The run's index names all four, so readers list them.
+    assert process_message(message, storage, Limits())  # redelivered: the same manifests again, no error
+
+
+def test_a_request_whose_every_item_is_refused_gets_a_failed_manifest_for_each(storage: Storage) -> None:
+    source = put_array(storage, np.zeros((2, 2), np.uint8))
+    message = request(*[item(i, source, caption="x" * 10_001) for i in range(4)])
+    manifests = process_message(message, storage, Limits())
+    assert [(m.index, m.status) for m in manifests] == [(i, "failed") for i in range(4)]
+    assert stored_manifest(storage, 3).error.message == (  # type: ignore[union-attr]
+        "malformed convert request, so this item was not converted: item: caption of 10001 characters; "
+        "at most 10000 are accepted (a fixed bound of the convert message)")
+
+
+def test_a_bad_request_field_fails_every_item_with_that_field_named(storage: Storage) -> None:
+    source = put_array(storage, np.zeros((2, 2), np.uint8))
+    message = request(item(0, source), item(1, source), options={"deep": nested(100)})
+    manifests = process_message(message, storage, Limits())
+    assert [(m.index, m.status) for m in manifests] == [(0, "failed"), (1, "failed")]
+    assert "options: options nests deeper than 16 levels" in manifests[0].error.message  # type: ignore[union-attr]
+
+
+def test_a_key_that_no_storage_path_can_hold_is_rejected_without_raising(storage: Storage) -> None:
+    source = put_array(storage, np.zeros((2, 2), np.uint8))
+    for message in (request(item(0, source), key="val/\ud800"), json.dumps(request(item(0, source), key="k\udfff"))):
+        assert process_message(message, storage, Limits()) == []
+    assert not any(k.startswith("runs/") for k in storage.list(""))
+
+
+def test_a_message_nested_near_the_interpreter_limit_fails_its_items_without_raising(storage: Storage) -> None:
+    text = json.dumps(request(item(0, put_array(storage, np.zeros((2, 2), np.uint8)))))
+    deep = text[:-1] + ', "extra_field": ' + "[" * 900 + "]" * 900 + "}"
+    for message in (deep, json.loads(deep)):
+        [manifest] = process_message(message, storage, Limits())
+        assert manifest.status == "failed" and manifest.error is not None
+        assert "extra_field: Extra inputs are not permitted" in manifest.error.message

@@ -93,7 +93,7 @@ def test_a_converter_that_raises_leaves_no_mark(tmp_path: Path, storage: Storage
     def broken(*_args, **_kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(conversion, "_convert_item", broken)
+    monkeypatch.setattr(conversion.Conversion, "convert", broken)
     (tmp_path / "marks").mkdir()
     marks = FileMarks(tmp_path / "marks")
     manifests = process_request(decode_request(three_images(storage)), storage, Limits(), marks=marks)

@@ -130,3 +130,17 @@ def test_a_request_and_each_of_its_items_say_they_start_before_the_answer(storag
     got = lines_out(Settings(storage_url=store_url), envelope(7, request(*sources, step=3)))
     assert got == [{"id": 7, "progress": "request"}, {"id": 7, "progress": "p/r/3/img/0/r1"},
                    {"id": 7, "progress": "p/r/3/img/1/r1"}, {"id": 7, "results": [["ok", ""], ["ok", ""]]}]
+
+
+def test_a_request_with_text_no_utf8_can_hold_is_answered_and_the_worker_goes_on(storage: Storage, store_url: str) -> None:
+    # Issue 16, item 5: a lone surrogate (JSON's "\ud800") in a key or caption ended the embedded worker
+    # with UnicodeEncodeError, 47 times in 60 s as the training process restarted it and resent the request.
+    good = put_array(storage, np.zeros((3, 3), np.uint8))
+    caption = request(good, good)
+    caption["items"][1]["caption"] = "cat \ud800"
+    got = answers(Settings(storage_url=store_url),
+                  envelope(1, request(good, key="img/\ud800")), envelope(2, caption),
+                  envelope(3, request(good, step=1)))
+    assert got == [{"id": 1, "results": []},
+                   {"id": 2, "results": [["ok", ""], ["failed", "malformed_message"]]},
+                   {"id": 3, "results": [["ok", ""]]}]
