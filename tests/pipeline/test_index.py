@@ -177,3 +177,12 @@ def test_a_compaction_does_not_fetch_the_journal_objects_this_process_wrote(stor
     assert not [k for k in fetched if "/journal/" in k]
     monkeypatch.undo()
     assert sorted(step for step, _, _ in index.read(storage, PROJECT, RUN)) == list(range(5))
+
+
+def test_a_corrupt_index_object_is_a_damaged_object_naming_its_key_and_line() -> None:
+    from darkroom.pipeline.errors import DamagedObject
+
+    with pytest.raises(DamagedObject) as info:
+        index.parse(index.encode([manifest(1)]) + b"1\t2\n", {}, "x.idx")
+    assert isinstance(info.value, index.IndexCorrupt)
+    assert (info.value.key, info.value.line) == ("x.idx", 3)

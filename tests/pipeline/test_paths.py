@@ -168,3 +168,13 @@ def test_a_raw_key_needs_a_plain_extension(ext: str) -> None:
 
 def test_a_two_part_extension_is_accepted() -> None:
     assert paths.raw_key(SHA, "tar.gz") == f"raw/{SHA}.tar.gz"
+
+
+def test_key_in_uri_finds_the_layout_key_at_the_end_of_any_root() -> None:
+    sha = "0f" * 32
+    assert paths.key_in_uri(f"file:///home/me/media/raw/{sha}.npy") == f"raw/{sha}.npy"
+    assert paths.key_in_uri(f"s3://bucket/team/media/image/{sha}.png") == f"media/image/{sha}.png"
+    assert paths.key_in_uri(f"s3://bucket/{sha}/media/object3d/{sha}.pts.json") == f"media/object3d/{sha}.pts.json"
+    for uri in [f"raw/{sha}.npy", "file:///etc/passwd", f"s3://b/runs/p/r/{sha}.json", f"s3://b/raw/{sha}",
+                f"s3://b/raw/{sha}.NPY", None, 7]:
+        assert paths.key_in_uri(uri) is None

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from darkroom.pipeline import paths
-from darkroom.pipeline.errors import InvalidInput, NotFound
+from darkroom.pipeline.errors import DamagedObject, InvalidInput, NotFound
 from darkroom.pipeline.history import is_media_ref, media_ref
 from darkroom.pipeline.manifest import Manifest
 from darkroom.pipeline.reader import RunReader, list_runs, split_run_path
@@ -267,3 +267,53 @@ def test_list_runs_finds_runs_with_a_run_json(storage: Storage, run: dict) -> No
     assert list_runs(storage) == [(PROJECT, RUN), ("other", "r1")]
     assert list_runs(storage, "other") == [("other", "r1")]
     assert list_runs(storage, "nobody") == []
+
+
+# -- damaged objects ----------------------------------------------------------------------------------
+
+
+def test_a_manifest_object_that_is_not_a_manifest_is_named_as_damaged(storage: Storage, reader: RunReader) -> None:
+    key = paths.manifest_key(PROJECT, RUN, 1, "single", 0)
+    storage.put(key, b'{"schema": "darkroom.manifest/1", "step": 1}')
+    with pytest.raises(DamagedObject) as info:
+        reader.manifests(key="single", step=1)
+    assert info.value.key == key and info.value.line is None
+    assert str(info.value).startswith(f"damaged object {key}: not a manifest (")
+
+
+def test_a_damaged_index_falls_back_to_listing_the_manifests(storage: Storage, reader: RunReader,
+                                                             run: dict, caplog) -> None:
+    index_key = paths.index_journal_key(PROJECT, RUN, "torn")
+    storage.put(index_key, b"#darkroom.index/1\n1\tsingle\t0\t1\tok\n")
+    assert [m["index"] for m in reader.manifests(key=KEY)] == [0, 1]
+    assert f"damaged object {index_key}, line 2" in caplog.text
+
+
+def test_the_summary_and_run_json_name_themselves_when_damaged(storage: Storage, reader: RunReader) -> None:
+    for key, read in [(paths.summary_key(PROJECT, RUN), lambda: reader.summary),
+                      (paths.run_json_key(PROJECT, RUN), lambda: reader.info)]:
+        storage.put(key, b'{"loss": 0.')
+        with pytest.raises(DamagedObject, match=f"^damaged object {key}: not JSON"):
+            read()
+
+
+def test_a_history_line_that_is_not_a_row_names_its_object_and_line(storage: Storage, reader: RunReader) -> None:
+    key = paths.history_chunk_key(PROJECT, RUN, 2)
+    for line, problem in [(b'{"_step": 2, "lo', "not JSON"), (b'[1, 2]', "not a history row"),
+                          (b'{"_step": "2"}', "not a history row"), (b'{"_step": true}', "not a history row"),
+                          (b'{"_step": 2, "x": "\xff"}', "not JSON")]:
+        storage.put(key, b'{"_step": 2, "loss": 0.3}\n' + line + b"\n")
+        with pytest.raises(DamagedObject, match=f"^damaged object {key}, line 2: {problem}"):
+            list(reader.history(resolve=False))
+
+
+def test_a_copied_storage_reads_artifacts_by_their_key(storage: Storage, run: dict, tmp_path: Path) -> None:
+    copy = open_storage(f"file://{tmp_path / 'copy'}")
+    for key in storage.list():
+        copy.put(key, storage.get(key))
+    moved = RunReader(copy, PROJECT, RUN)
+    [m0, _] = moved.manifests(key=KEY)
+    assert m0["artifact"]["uri"].startswith(storage.url)
+    assert moved.read(m0) == run["png0"] and moved.read(m0, role="mask:pred") == run["mask"]
+    assert moved.file_size(m0) == len(run["png0"])
+    assert b"".join(moved.stream(m0, start=1, end=4)) == run["png0"][1:4]
