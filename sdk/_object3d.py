@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from darkroom._media import ArraySnapshot, BytesSnapshot, FileSnapshot, Media, array_from, json_copy, read_open_file
-
-FILE_TYPES = ("obj", "gltf", "glb", "babylon", "stl", "pts.json")
-POINT_CLOUD_TYPES = ("lidar/beta",)
-_COLUMNS = "N×3 (x, y, z), N×4 (x, y, z, category 1..14) or N×6 (x, y, z, r, g, b with 0..255)"
-_MEDIA_TYPES = {"glb": "model/gltf-binary", "gltf": "model/gltf+json", "obj": "model/obj", "stl": "model/stl",
-                "babylon": "application/json", "pts.json": "application/json"}
+from darkroom._media import ArraySnapshot, BytesSnapshot, Media, array_from, format_file_snapshot, json_copy
+from darkroom.pipeline.errors import InvalidInput
+from darkroom.pipeline.object3d_layout import (
+    BOX_KEYS,
+    COLUMNS,
+    FILE_TYPES,
+    MEDIA_TYPES,
+    VECTOR_KEYS,
+    check_point_cloud_type,
+    check_point_dtype,
+    point_columns,
+    scene_entries,
+)
 
 
 class Object3D(Media):
@@ -49,7 +54,7 @@ class Object3D(Media):
                               data.get("type"), "Object3D")
             return
         if hasattr(data, "read") or isinstance(data, (str, os.PathLike)):
-            self._payload, fmt = _file_snapshot(data, file_type)
+            self._payload, fmt = format_file_snapshot(data, file_type, FILE_TYPES, "Object3D", MEDIA_TYPES)
             self._options = {"file_type": fmt}
             return
         if file_type is not None:
@@ -60,7 +65,7 @@ class Object3D(Media):
     def from_numpy(cls, arr: Any) -> "Object3D":
         """A point cloud from an N×3, N×4 or N×6 array."""
         if isinstance(arr, (str, os.PathLike, dict)) or hasattr(arr, "read"):
-            raise TypeError(f"Object3D.from_numpy got {type(arr).__name__}; accepted: an array {_COLUMNS}")
+            raise TypeError(f"Object3D.from_numpy got {type(arr).__name__}; accepted: an array {COLUMNS}")
         return cls(arr)
 
     @classmethod
@@ -91,13 +96,15 @@ class Object3D(Media):
         return obj
 
     def _point_cloud(self, points: Any, boxes: Any, vectors: Any, cloud_type: Any, where: str) -> None:
-        if cloud_type not in POINT_CLOUD_TYPES:
-            raise ValueError(f"{where} point cloud type {cloud_type!r}; accepted: {', '.join(POINT_CLOUD_TYPES)}")
+        try:
+            check_point_cloud_type(cloud_type, where)
+        except InvalidInput as e:
+            raise ValueError(e.message) from None
         if points is None:
-            raise ValueError(f"{where} needs points: an array {_COLUMNS}")
+            raise ValueError(f"{where} needs points: an array {COLUMNS}")
         self._payload = ArraySnapshot(_points(points, f"{where} points"))
-        scene = {"boxes": _items(boxes, f"{where} boxes"),
-                 "vectors": [] if vectors is None else _items(vectors, f"{where} vectors")}
+        scene = {"boxes": _items(boxes, f"{where} boxes", BOX_KEYS),
+                 "vectors": [] if vectors is None else _items(vectors, f"{where} vectors", VECTOR_KEYS)}
         # Boxes and vectors go as their own payload, not in the queue message:
         # a scene may hold thousands, and a message stays a few KB (DESIGN.md, point 2).
         self._related["scene"] = BytesSnapshot(json.dumps(scene).encode(), "json", "application/json")
@@ -107,51 +114,25 @@ class Object3D(Media):
 def _points(data: Any, what: str) -> np.ndarray:
     array = array_from(data, what)
     if array is None:
-        raise TypeError(f"{what} got {type(data).__name__}; accepted: a numpy array {_COLUMNS}, "
+        raise TypeError(f"{what} got {type(data).__name__}; accepted: a numpy array {COLUMNS}, "
                         f"or a path or open file of type {', '.join(FILE_TYPES)}")
-    if array.ndim != 2 or array.shape[1] not in (3, 4, 6):
-        raise ValueError(f"{what} has shape {array.shape}; accepted: {_COLUMNS}")
-    if array.dtype.kind == "b":
-        raise TypeError(f"{what} array dtype bool is not accepted; accepted: integer or float")
+    try:
+        point_columns(array.shape, what)
+    except InvalidInput as e:
+        raise ValueError(e.message) from None
+    try:
+        check_point_dtype(array.dtype, array.dtype.kind, what)
+    except InvalidInput as e:
+        raise TypeError(e.message) from None
     return array
 
 
-def _items(value: Any, what: str) -> list[Any]:
-    """A JSON copy of a list of boxes or vectors (their fields are checked by the worker)."""
-    if isinstance(value, np.ndarray):
-        value = value.tolist()
-    if not isinstance(value, (list, tuple)):
-        raise TypeError(f"{what} must be a list of dicts; got {type(value).__name__}")
-    for i, entry in enumerate(value):
-        if not isinstance(entry, dict):
-            raise TypeError(f"{what}[{i}] must be a dict; got {type(entry).__name__}")
-    return json_copy(list(value), what)
-
-
-def _file_snapshot(data: Any, file_type: str | None) -> tuple[Any, str]:
-    listed = ", ".join(FILE_TYPES)
-    if file_type is not None and (not isinstance(file_type, str) or file_type.lower() not in FILE_TYPES):
-        raise ValueError(f"Object3D file_type={file_type!r}; accepted: {listed}")
-    fmt = file_type.lower() if file_type else None
-    if hasattr(data, "read"):
-        if fmt is None:
-            raise ValueError(f"Object3D: an open file needs file_type=; accepted: {listed}")
-        return BytesSnapshot(read_open_file(data, "Object3D"), _ext(fmt), _media_type(fmt)), fmt
-    path = Path(data)
-    if fmt is None:
-        name = path.name.lower()
-        fmt = "pts.json" if name.endswith(".pts.json") else path.suffix.lower().lstrip(".")
-        if fmt not in FILE_TYPES:
-            raise ValueError(f"Object3D: cannot tell the format of {str(path)!r} from its name; "
-                             f"accepted: {listed} (or pass file_type=)")
-    if not path.is_file():
-        raise FileNotFoundError(f"Object3D: no file at {str(path)!r}; accepted: a path to a {listed} file")
-    return FileSnapshot.of(path, _ext(fmt)), fmt
-
-
-def _ext(fmt: str) -> str:
-    return "json" if fmt == "pts.json" else fmt  # a raw payload's extension is one word
-
-
-def _media_type(fmt: str) -> str:
-    return _MEDIA_TYPES[fmt]
+def _items(value: Any, what: str, keys: tuple[str, ...]) -> list[Any]:
+    """A JSON copy of a list of boxes or vectors; their keys are checked here, their fields by the worker."""
+    if isinstance(value, (np.ndarray, tuple)):
+        value = value.tolist() if isinstance(value, np.ndarray) else list(value)
+    try:
+        scene_entries(value, what, keys)
+    except InvalidInput as e:
+        raise TypeError(e.message) from None
+    return json_copy(value, what)

@@ -56,7 +56,7 @@ def test_other_shapes_are_refused_naming_the_shape_and_the_accepted_ones(shape: 
 
 
 @pytest.mark.parametrize(("data", "error", "text"), [
-    (np.zeros((2, 3), bool), TypeError, "Object3D array dtype bool is not accepted; accepted: integer or float"),
+    (np.zeros((2, 3), bool), TypeError, "Object3D has dtype bool; accepted: integer or float numbers"),
     (np.array([["a", "b", "c"]]), TypeError, "Object3D: array dtype <U1 is not accepted; accepted: bool, integer or float"),
     (3.5, TypeError, f"Object3D got float; accepted: a numpy array {COLUMNS}, or a path or open file of type {FORMATS}"),
 ])
@@ -136,7 +136,7 @@ def test_an_open_file_is_copied_whole_and_needs_a_file_type() -> None:
 
 @pytest.mark.parametrize(("call", "error", "text"), [
     (lambda p: darkroom.Object3D(p / "scene.ply"), ValueError,
-     "cannot tell the format of '{dir}/scene.ply' from its name; accepted: " + FORMATS + " (or pass file_type=)"),
+     "cannot tell the format of '{dir}/scene.ply' from its extension '.ply'; accepted: " + FORMATS + " (or pass file_type=)"),
     (lambda p: darkroom.Object3D(p / "gone.obj"), FileNotFoundError,
      "no file at '{dir}/gone.obj'; accepted: a path to a " + FORMATS + " file"),
     (lambda p: darkroom.Object3D(io.BytesIO(b""), file_type="ply"), ValueError,

@@ -126,7 +126,7 @@ def test_a_cloud_over_300000_points_is_stored_whole_and_flagged() -> None:
 @pytest.mark.parametrize("shape", [(5,), (5, 2), (5, 5), (5, 7), (2, 5, 3)])
 def test_shapes_other_than_n_by_3_4_or_6_are_refused_naming_the_shape(shape: tuple[int, ...]) -> None:
     message = refused_cloud(np.zeros(shape), "invalid_shape")
-    assert message.startswith(f"points has shape {shape}; accepted: N×3, N×4 or N×6")
+    assert message.startswith(f"points has shape {shape}; accepted: N×3 (x, y, z), N×4")
 
 
 def test_nan_and_infinity_are_refused_with_the_count_and_first_position() -> None:
@@ -197,7 +197,7 @@ def test_a_lidar_scene_without_a_scene_payload_has_no_boxes_or_vectors() -> None
     ({"boxes": [{**BOX, "score": "high"}]}, "point cloud boxes[0] score must be a finite number; got 'high'"),
     ({"boxes": [{**BOX, "colour": [1, 2, 3]}]},
      "point cloud boxes[0] has unknown keys ['colour']; accepted: corners, color, label, score"),
-    ({"boxes": {"a": 1}}, "point cloud boxes must be a list; got dict"),
+    ({"boxes": {"a": 1}}, "point cloud boxes must be a list of dicts; got dict"),
     ({"vectors": [{"start": [0, 0, 0]}]}, "point cloud vectors[0] end: got null; accepted: [x, y, z] finite numbers"),
     ({"vectors": [{**VECTOR, "color": [1, 2]}]}, "point cloud vectors[0] color: got [1, 2]; accepted: [r, g, b] with 0..255"),
 ])

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from darkroom.pipeline.errors import InvalidInput
+from darkroom.pipeline.object3d_layout import FILE_TYPES, MEDIA_TYPES, POINT_CLOUD_TYPES
 from darkroom.pipeline.settings import Limits
 from darkroom.workers.converters import Converter, ItemInput, Output, RelatedOutput, geometry
 from darkroom.workers.converters.mesh import check_babylon, load_mesh
@@ -28,10 +29,6 @@ from darkroom.workers.payloads import NPY_MEDIA_TYPE, load_npy
 
 # 2: a `geometry` related file (or `display` for a cloud over DISPLAY_POINTS) for the viewer.
 VERSION = "2"
-_MEDIA_TYPES = {
-    "obj": "model/obj", "gltf": "model/gltf+json", "glb": "model/gltf-binary", "stl": "model/stl",
-    "babylon": "application/json", "pts.json": "application/json",
-}
 
 
 class Object3DOptions(BaseModel):
@@ -39,8 +36,8 @@ class Object3DOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    file_type: Literal["obj", "gltf", "glb", "babylon", "stl", "pts.json"] | None = None
-    point_cloud_type: Literal["lidar/beta"] | None = None
+    file_type: Literal[FILE_TYPES] | None = None  # type: ignore[valid-type]
+    point_cloud_type: Literal[POINT_CLOUD_TYPES] | None = None  # type: ignore[valid-type]
 
 
 def convert(item: ItemInput, options: Object3DOptions, limits: Limits) -> Output:
@@ -94,7 +91,7 @@ def _file(data: bytes, fmt: str, limits: Limits, warnings: list[str]) -> Output:
         related.append(RelatedOutput(role="glb", data=glb, format="glb", media_type="model/gltf-binary",
                                      info=dict(measurements)))
         related.append(_geometry("geometry", geometry_file, measurements))
-    return Output(data=data, format=fmt, media_type=_MEDIA_TYPES[fmt], measurements=measurements,
+    return Output(data=data, format=fmt, media_type=MEDIA_TYPES[fmt], measurements=measurements,
                   warnings=warnings, related=related)
 
 

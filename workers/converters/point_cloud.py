@@ -14,15 +14,20 @@ from typing import Any
 import numpy as np
 
 from darkroom.pipeline.errors import InvalidInput
+from darkroom.pipeline.object3d_layout import (
+    BOX_KEYS,
+    JSON_ROWS,
+    SCENE_KEYS,
+    VECTOR_KEYS,
+    check_point_dtype,
+    point_columns,
+    scene_entries,
+)
 from darkroom.pipeline.settings import Limits
 from darkroom.workers.converters import geometry
 
-COLUMNS = "rows of 3 (x, y, z), 4 (x, y, z, category 1..14) or 6 (x, y, z, r, g, b with 0..255) numbers"
 # Viewers show at most this many points (MEDIA_TYPES.md); more are stored whole and flagged.
 DISPLAY_POINTS = 300_000
-_BOX_KEYS = ("corners", "color", "label", "score")
-_VECTOR_KEYS = ("start", "end", "color")
-_SCENE_KEYS = ("type", "points", "boxes", "vectors")
 
 
 def check_points(array: np.ndarray, limits: Limits, what: str, warnings: list[str]) -> np.ndarray:
@@ -33,10 +38,8 @@ def check_points(array: np.ndarray, limits: Limits, what: str, warnings: list[st
     InvalidInput: ``invalid_shape``, ``invalid_dtype``, ``too_large`` (DARKROOM_MAX_POINTS),
         ``non_finite`` or ``invalid_points`` (a category or colour out of range, naming the row).
     """
-    if array.ndim != 2 or array.shape[1] not in (3, 4, 6):
-        raise InvalidInput("invalid_shape", f"{what} has shape {array.shape}; accepted: N×3, N×4 or N×6 ({COLUMNS})")
-    if array.dtype.kind not in "iuf":
-        raise InvalidInput("invalid_dtype", f"{what} has dtype {array.dtype}; accepted: integer or float numbers")
+    point_columns(array.shape, what)
+    check_point_dtype(array.dtype, array.dtype.kind, what)
     if array.shape[0] > limits.max_points:
         raise InvalidInput("too_large", f"{what} has {array.shape[0]} points; the bound is "
                            f"{limits.max_points} (DARKROOM_MAX_POINTS)")
@@ -92,7 +95,7 @@ def points_from_json(value: Any, limits: Limits, what: str, warnings: list[str])
     InvalidInput: not a list of equal-length numeric rows, or any `check_points` refusal.
     """
     if not isinstance(value, list):
-        raise InvalidInput("invalid_points", f"{what} must be a list of rows ({COLUMNS}); got {type(value).__name__}")
+        raise InvalidInput("invalid_points", f"{what} must be a list of rows ({JSON_ROWS}); got {type(value).__name__}")
     if len(value) > limits.max_points:
         raise InvalidInput("too_large", f"{what} has {len(value)} points; the bound is "
                            f"{limits.max_points} (DARKROOM_MAX_POINTS)")
@@ -103,7 +106,7 @@ def points_from_json(value: Any, limits: Limits, what: str, warnings: list[str])
     except (ValueError, TypeError, OverflowError):
         array = None  # ragged rows
     if array is None or array.dtype.kind not in "iuf" or array.ndim != 2:
-        raise InvalidInput("invalid_points", f"{what} must be {COLUMNS}, every row the same length; "
+        raise InvalidInput("invalid_points", f"{what} must be {JSON_ROWS}, every row the same length; "
                            f"first row {json.dumps(value[0])[:80]}")
     return check_points(array, limits, what, warnings)
 
@@ -117,7 +120,7 @@ def check_scene(scene: Any, what: str, warnings: list[str]) -> tuple[list[dict],
     """
     if not isinstance(scene, dict):
         raise InvalidInput("invalid_scene", f"{what} must be a JSON object; got {type(scene).__name__}")
-    boxes = _entries(scene.get("boxes", []), f"{what} boxes", _BOX_KEYS)
+    boxes = scene_entries(scene.get("boxes", []), f"{what} boxes", BOX_KEYS)
     for i, box in enumerate(boxes):
         where = f"{what} boxes[{i}]"
         corners = box.get("corners")
@@ -131,7 +134,7 @@ def check_scene(scene: Any, what: str, warnings: list[str]) -> tuple[list[dict],
             raise InvalidInput("invalid_scene", f"{where} label must be a str; got {box['label']!r}")
         if "score" in box and not _number(box["score"]):
             raise InvalidInput("invalid_scene", f"{where} score must be a finite number; got {box['score']!r}")
-    vectors = _entries(scene.get("vectors", []), f"{what} vectors", _VECTOR_KEYS)
+    vectors = scene_entries(scene.get("vectors", []), f"{what} vectors", VECTOR_KEYS)
     for i, vector in enumerate(vectors):
         where = f"{what} vectors[{i}]"
         _xyz(vector.get("start"), f"{where} start")
@@ -159,10 +162,10 @@ def check_pts_json(data: bytes, limits: Limits, warnings: list[str]) -> tuple[np
     if not isinstance(value, dict):
         raise InvalidInput("invalid_scene", f"pts.json must be a list of rows or a lidar/beta object; "
                            f"got {type(value).__name__}")
-    unknown = sorted(set(value) - set(_SCENE_KEYS))
+    unknown = sorted(set(value) - set(SCENE_KEYS))
     if unknown or value.get("type") != "lidar/beta" or "points" not in value:
         raise InvalidInput("invalid_scene", f"pts.json object must have type 'lidar/beta' and points (type "
-                           f"{value.get('type')!r}, unknown keys {unknown}); accepted keys: {', '.join(_SCENE_KEYS)}")
+                           f"{value.get('type')!r}, unknown keys {unknown}); accepted keys: {', '.join(SCENE_KEYS)}")
     points = points_from_json(value["points"], limits, "pts.json points", warnings)
     boxes, vectors = check_scene(value, "pts.json", warnings)
     return points, boxes, vectors
@@ -196,18 +199,6 @@ def display_file(array: np.ndarray, boxes: list[dict], vectors: list[dict]) -> t
     info.update({"points": len(array), "total_points": total, "bounds": geometry.bounds(positions),
                  "boxes": boxes, "vectors": vectors})
     return role, geometry.encode("points", arrays, info)
-
-
-def _entries(value: Any, what: str, keys: tuple[str, ...]) -> list[dict]:
-    if not isinstance(value, list):
-        raise InvalidInput("invalid_scene", f"{what} must be a list; got {type(value).__name__}")
-    for i, entry in enumerate(value):
-        if not isinstance(entry, dict):
-            raise InvalidInput("invalid_scene", f"{what}[{i}] must be an object; got {type(entry).__name__}")
-        unknown = sorted(set(entry) - set(keys))
-        if unknown:
-            raise InvalidInput("invalid_scene", f"{what}[{i}] has unknown keys {unknown}; accepted: {', '.join(keys)}")
-    return value
 
 
 def _number(value: Any) -> bool:
