@@ -24,7 +24,15 @@ class Api:
         self.storage = open_storage(self.settings.resolved_storage_url(), self.settings)
 
     def run(self, path: str) -> "RunReader":
-        """The run at ``"project/run_id"`` (see `RunReader`: history, manifests, read, download)."""
+        """The run at ``"project/run_id"`` (see `RunReader`: history, manifests, read, download).
+
+        Raises
+        ------
+        NotFound: no such run in this storage.
+        DamagedObject: its run.json does not read as JSON (the error names the object).  A
+            damaged history line, manifest or summary is named the same way when it is read;
+            the other runs are not affected.
+        """
         from darkroom.pipeline.reader import RunReader, split_run_path
 
         project, run = split_run_path(path)
