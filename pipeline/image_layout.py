@@ -1,8 +1,9 @@
-"""Which numpy shapes are images, and how to read them (MEDIA_TYPES.md, Image).
+"""Which numpy shapes are images, the file types and modes an image is stored in, and what a mask is (MEDIA_TYPES.md, Image).
 
 One rule, used twice: the SDK applies it at construction (a cheap check on the
 caller's thread) and the worker applies it again, because workers never trust
-a message.
+a message.  `what` names the argument in the message ("Image masks['seg']
+mask_data" in the SDK, "mask 'seg' mask_data" in the worker).
 """
 
 from __future__ import annotations
@@ -11,6 +12,10 @@ from darkroom.pipeline.errors import InvalidInput
 
 ACCEPTED = "(H,W), (H,W,1), (H,W,3), (H,W,4), or channels-first (1,H,W), (3,H,W), (4,H,W)"
 _MODES = {1: "L", 3: "RGB", 4: "RGBA"}
+# The file types an image is stored as ("jpeg" is "jpg"), and the modes a caller may ask for.
+FILE_TYPES = ("png", "jpg", "jpeg", "bmp")
+MODES = ("L", "LA", "RGB", "RGBA")
+_MASK_IDS = "integer class ids 0..255"
 
 
 def image_layout(shape: tuple[int, ...]) -> tuple[str, bool]:
@@ -38,3 +43,51 @@ def image_size(shape: tuple[int, ...]) -> tuple[int, int]:
     """(width, height) of an array already accepted by `image_layout`."""
     _, channels_first = image_layout(shape)
     return (shape[2], shape[1]) if channels_first else (shape[1], shape[0])
+
+
+def check_file_type(file_type: object, what: str) -> str:
+    """An accepted `file_type`.
+
+    Raises
+    ------
+    InvalidInput (``invalid_options``).
+    """
+    if file_type not in FILE_TYPES:
+        raise InvalidInput("invalid_options", f"{what} file_type={file_type!r}; accepted: {', '.join(FILE_TYPES)}")
+    return file_type  # type: ignore[return-value]
+
+
+def check_mode(mode: object, what: str) -> str | None:
+    """An accepted `mode`, or None (the data's own).
+
+    Raises
+    ------
+    InvalidInput (``invalid_options``).
+    """
+    if mode is not None and mode not in MODES:
+        raise InvalidInput("invalid_options", f"{what} mode={mode!r}; accepted: {', '.join(MODES)} or None")
+    return mode  # type: ignore[return-value]
+
+
+def check_mask_array(shape: tuple[int, ...], dtype: object, kind: str, what: str) -> None:
+    """A mask array is 2-D (H, W) of integers (`kind` is numpy's dtype.kind).
+
+    Raises
+    ------
+    InvalidInput (``invalid_mask``): naming the shape or the dtype.
+    """
+    if len(shape) != 2:
+        raise InvalidInput("invalid_mask", f"{what} has shape {tuple(shape)}; accepted: a 2-D (H, W) integer array")
+    if kind not in "biu":
+        raise InvalidInput("invalid_mask", f"{what} has dtype {dtype}; accepted: {_MASK_IDS}")
+
+
+def check_class_ids(low: int, high: int, what: str) -> None:
+    """A mask's smallest and largest class ids lie in 0..255 (what a PNG mask holds, unchanged).
+
+    Raises
+    ------
+    InvalidInput (``invalid_mask``).
+    """
+    if low < 0 or high > 255:
+        raise InvalidInput("invalid_mask", f"{what} has values {low}..{high}; accepted: 0..255")

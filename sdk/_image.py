@@ -8,10 +8,8 @@ import numpy as np
 
 from darkroom._media import ArraySnapshot, Media, array_from, file_from, json_copy
 from darkroom.pipeline.errors import InvalidInput
-from darkroom.pipeline.image_layout import ACCEPTED, image_layout
+from darkroom.pipeline.image_layout import ACCEPTED, check_file_type, check_mask_array, check_mode, image_layout
 
-_FILE_TYPES = ("png", "jpg", "jpeg", "bmp")
-_MODES = ("L", "LA", "RGB", "RGBA")
 _ACCEPTED_DATA = (
     f"a numpy array {ACCEPTED}, a torch tensor, a nested list, a PIL image, "
     "a path to an image file, or a matplotlib figure"
@@ -52,10 +50,11 @@ class Image(Media):
         normalize: bool = True,
     ):
         super().__init__(caption)
-        if file_type not in _FILE_TYPES:
-            raise ValueError(f"Image file_type={file_type!r}; accepted: {', '.join(_FILE_TYPES)}")
-        if mode is not None and mode not in _MODES:
-            raise ValueError(f"Image mode={mode!r}; accepted: {', '.join(_MODES)} or None")
+        try:
+            check_file_type(file_type, "Image")
+            check_mode(mode, "Image")
+        except InvalidInput as e:
+            raise ValueError(e.message) from None
         self._options = {"file_type": file_type, "normalize": bool(normalize), "mode": mode}
         self._payload = _snapshot_image(data)
         if boxes is not None:
@@ -75,11 +74,13 @@ class Image(Media):
                 raise TypeError(f"{where} must be a dict with 'mask_data' (2-D int array) or 'path' (image file)")
             if "mask_data" in spec:
                 array = array_from(spec["mask_data"], where)
-                if array is None or array.ndim != 2:
-                    shape = None if array is None else array.shape
-                    raise ValueError(f"{where} mask_data must be a 2-D (H, W) integer array; got {shape or type(spec['mask_data']).__name__}")
-                if array.dtype.kind not in "biu":
-                    raise TypeError(f"{where} mask_data dtype {array.dtype}; accepted: integer class ids 0..255")
+                if array is None:
+                    raise ValueError(f"{where} mask_data must be a 2-D (H, W) integer array; "
+                                     f"got {type(spec['mask_data']).__name__}")
+                try:
+                    check_mask_array(array.shape, array.dtype, array.dtype.kind, f"{where} mask_data")
+                except InvalidInput as e:
+                    raise (ValueError if array.ndim != 2 else TypeError)(e.message) from None
                 self._related[f"mask:{name}"] = ArraySnapshot(array)
             else:
                 snap = file_from(spec["path"], where, "a path to a mask image file")

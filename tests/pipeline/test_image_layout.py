@@ -58,3 +58,35 @@ def test_image_size_refuses_what_image_layout_refuses() -> None:
     with pytest.raises(InvalidInput) as info:
         image_size((2, 2, 2))
     assert info.value.message == f"image array of shape (2, 2, 2); accepted: {ACCEPTED}"
+
+
+def test_file_types_and_modes_are_checked_with_one_wording() -> None:
+    from darkroom.pipeline.image_layout import check_file_type, check_mode
+
+    assert check_file_type("jpeg", "Image") == "jpeg"
+    assert check_mode(None, "Image") is None
+    with pytest.raises(InvalidInput) as info:
+        check_file_type("gif", "Image")
+    assert (info.value.code, info.value.message) == ("invalid_options", "Image file_type='gif'; accepted: png, jpg, jpeg, bmp")
+    with pytest.raises(InvalidInput) as info:
+        check_mode("CMYK", "Image")
+    assert info.value.message == "Image mode='CMYK'; accepted: L, LA, RGB, RGBA or None"
+
+
+@pytest.mark.parametrize(("shape", "dtype", "low", "high", "message"), [
+    ((2, 2, 2), "uint8", 0, 1, "m has shape (2, 2, 2); accepted: a 2-D (H, W) integer array"),
+    ((2, 2), "float32", 0, 1, "m has dtype float32; accepted: integer class ids 0..255"),
+    ((2, 2), "int16", -1, 3, "m has values -1..3; accepted: 0..255"),
+    ((2, 2), "int32", 0, 256, "m has values 0..256; accepted: 0..255"),
+])
+def test_a_mask_is_two_dimensional_integer_class_ids_up_to_255(shape, dtype, low, high, message) -> None:
+    import numpy as np
+
+    from darkroom.pipeline.image_layout import check_class_ids, check_mask_array
+
+    with pytest.raises(InvalidInput) as info:
+        check_mask_array(shape, np.dtype(dtype), np.dtype(dtype).kind, "m")
+        check_class_ids(low, high, "m")
+    assert (info.value.code, info.value.message) == ("invalid_mask", message)
+    check_mask_array((2, 2), np.dtype("bool"), "b", "m")
+    check_class_ids(0, 255, "m")

@@ -264,12 +264,12 @@ def test_a_mask_with_an_empty_name_is_refused():
 
 
 def test_a_mask_that_is_not_two_dimensional_is_refused_naming_its_shape():
-    with pytest.raises(ValueError, match=r"masks\['seg'\] mask_data must be a 2-D \(H, W\) integer array; got \(2, 2, 2\)"):
+    with pytest.raises(ValueError, match=r"masks\['seg'\] mask_data has shape \(2, 2, 2\); accepted: a 2-D \(H, W\) integer array"):
         darkroom.Image(np.zeros((2, 2)), masks={"seg": {"mask_data": np.zeros((2, 2, 2), dtype=np.uint8)}})
 
 
 def test_a_float_mask_is_refused_naming_its_dtype():
-    with pytest.raises(TypeError, match=r"mask_data dtype float64; accepted: integer class ids 0..255"):
+    with pytest.raises(TypeError, match=r"mask_data has dtype float64; accepted: integer class ids 0..255"):
         darkroom.Image(np.zeros((2, 2)), masks={"seg": {"mask_data": np.zeros((2, 2))}})
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from darkroom.pipeline.errors import InvalidInput
-from darkroom.pipeline.image_layout import image_layout
+from darkroom.pipeline.image_layout import FILE_TYPES, MODES, check_class_ids, check_mask_array, image_layout
 from darkroom.pipeline.settings import Limits
 from darkroom.workers.converters import Converter, ItemInput, Output, Payload, RelatedOutput
 from darkroom.workers.converters.boxes import normalise_box_groups
@@ -29,9 +29,9 @@ class ImageOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    file_type: Literal["png", "jpg", "jpeg", "bmp"] = "png"
+    file_type: Literal[FILE_TYPES] = "png"  # type: ignore[valid-type]
     normalize: bool = True
-    mode: Literal["L", "LA", "RGB", "RGBA"] | None = None
+    mode: Literal[MODES] | None = None  # type: ignore[valid-type]
 
 
 def convert(item: ItemInput, options: ImageOptions, limits: Limits) -> Output:
@@ -270,14 +270,9 @@ def _class_ids(array: np.ndarray, what: str) -> np.ndarray:
     ------
     InvalidInput (``invalid_mask``): not 2-D, not integers, or a value outside 0..255.
     """
-    if array.ndim != 2:
-        raise InvalidInput("invalid_mask", f"{what} has shape {array.shape}; accepted: a 2-D (H, W) integer array")
-    if array.dtype.kind not in "biu":
-        raise InvalidInput("invalid_mask", f"{what} has dtype {array.dtype}; accepted: integer class ids 0..255")
-    if array.size and (int(array.min()) < 0 or int(array.max()) > 255):
-        raise InvalidInput(
-            "invalid_mask", f"{what} has values {int(array.min())}..{int(array.max())}; accepted: 0..255"
-        )
+    check_mask_array(array.shape, array.dtype, array.dtype.kind, what)
+    if array.size:
+        check_class_ids(int(array.min()), int(array.max()), what)
     return array.astype(np.uint8)
 
 
