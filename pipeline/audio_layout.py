@@ -21,6 +21,9 @@ MAX_SAMPLE_RATE = 768_000
 # with libsndfile 1.2.2 / libFLAC 1.4.3 ("problem with initialization of the flac decoder").
 FLAC_MAX_SAMPLE_RATE = 655_350
 FLAC_MAX_CHANNELS = 8
+# Clips under one key in one step (MEDIA_TYPES.md, Audio): a viewer lists them
+# in one row, and each is a player.  Checked at log() and again by the worker.
+MAX_CLIPS_PER_KEY = 100
 ACCEPTED_SHAPES = "(samples,) or (samples, channels)"
 _DTYPES = ("float16", "float32", "float64", "int16", "int32")
 _ACCEPTED_DTYPES = "float16, float32, float64 (values in [-1, 1]), int16 or int32"
@@ -43,6 +46,21 @@ def require_sample_rate(sample_rate: int | None, what: str) -> int:
         raise InvalidInput("missing_sample_rate", f"{what} has no sample_rate; "
                            "accepted: a positive int, e.g. Audio(samples, sample_rate=16000)")
     return sample_rate
+
+
+def check_clip_count(count: int, key: str, step: int) -> None:
+    """Refuse more than MAX_CLIPS_PER_KEY audio clips logged under `key` at `step`.
+
+    The SDK calls it with the length of the logged list, the worker with the
+    number of items in a request (one request holds one key's list).
+
+    Raises
+    ------
+    InvalidInput (``too_many_items``).
+    """
+    if count > MAX_CLIPS_PER_KEY:
+        raise InvalidInput("too_many_items", f"{count} audio items under key {key!r} at step {step}; "
+                           f"at most {MAX_CLIPS_PER_KEY} per key per step")
 
 
 def audio_layout(shape: tuple[int, ...], what: str) -> tuple[int, int]:

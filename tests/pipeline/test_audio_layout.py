@@ -48,3 +48,14 @@ def test_an_array_needs_a_sample_rate() -> None:
     with pytest.raises(InvalidInput) as info:
         require_sample_rate(None, "audio array")
     assert info.value.code == "missing_sample_rate"
+
+
+def test_at_most_100_clips_under_one_key_in_one_step() -> None:
+    from darkroom.pipeline.audio_layout import MAX_CLIPS_PER_KEY, check_clip_count
+
+    assert MAX_CLIPS_PER_KEY == 100
+    check_clip_count(100, "clips", 3)
+    with pytest.raises(InvalidInput) as info:
+        check_clip_count(101, "clips", 3)
+    assert (info.value.code, info.value.message) == (
+        "too_many_items", "101 audio items under key 'clips' at step 3; at most 100 per key per step")
