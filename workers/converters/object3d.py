@@ -88,7 +88,7 @@ def _file(data: bytes, fmt: str, limits: Limits, warnings: list[str]) -> Output:
         related.append(_geometry("geometry", geometry_file, measurements))
     else:
         measurements, glb, geometry_file = load_mesh(data, fmt, limits, warnings)
-        related.append(RelatedOutput(role="glb", data=glb, format="glb", media_type="model/gltf-binary",
+        related.append(RelatedOutput(role="glb", data=glb, format="glb", media_type=MEDIA_TYPES["glb"],
                                      info=dict(measurements)))
         related.append(_geometry("geometry", geometry_file, measurements))
     return Output(data=data, format=fmt, media_type=MEDIA_TYPES[fmt], measurements=measurements,

@@ -17,6 +17,7 @@ from darkroom.pipeline.errors import InvalidInput
 from darkroom.pipeline.object3d_layout import (
     BOX_KEYS,
     JSON_ROWS,
+    POINT_CLOUD_TYPES,
     SCENE_KEYS,
     VECTOR_KEYS,
     check_point_dtype,
@@ -163,7 +164,7 @@ def check_pts_json(data: bytes, limits: Limits, warnings: list[str]) -> tuple[np
         raise InvalidInput("invalid_scene", f"pts.json must be a list of rows or a lidar/beta object; "
                            f"got {type(value).__name__}")
     unknown = sorted(set(value) - set(SCENE_KEYS))
-    if unknown or value.get("type") != "lidar/beta" or "points" not in value:
+    if unknown or value.get("type") not in POINT_CLOUD_TYPES or "points" not in value:
         raise InvalidInput("invalid_scene", f"pts.json object must have type 'lidar/beta' and points (type "
                            f"{value.get('type')!r}, unknown keys {unknown}); accepted keys: {', '.join(SCENE_KEYS)}")
     points = points_from_json(value["points"], limits, "pts.json points", warnings)
