@@ -42,6 +42,7 @@ class RunReader:
         self.project = paths.check_name("project", project)
         self.run = paths.check_name("run", run)
         self.path = f"{project}/{run}"
+        self._index = paths.index_prefix(project, run)  # names the index in a DamagedObject
 
     # -- run-level objects ---------------------------------------------------
     @property
@@ -144,7 +145,7 @@ class RunReader:
             return [self.load_manifest(k) for k in self.listed_manifest_keys(key, step).values()]
         wanted = paths.segment(key) if key is not None else None
         found = self.entries()
-        return [_validated(found[i].body) for i in sorted(found) if wanted is None or i[1] == wanted]
+        return [_validated(found[i].body, self._index) for i in sorted(found) if wanted is None or i[1] == wanted]
 
     def listed_manifest_keys(self, key: str | None = None, step: int | None = None) -> dict[Ident, str]:
         """(step, encoded key, index) -> storage key of the newest revision, by listing manifests."""
@@ -249,7 +250,7 @@ class RunReader:
         for index_ in indices:
             entry = found.get((value["step"], seg, index_))
             if entry is not None:
-                items.append(_validated(entry.body))
+                items.append(_validated(entry.body, self._index))
             else:
                 items.append({"status": "pending", "kind": value["kind"], "step": value["step"],
                               "key": value["key"], "index": index_})
@@ -264,11 +265,12 @@ def entry_of(manifest: dict[str, Any]) -> Entry:
                        json.dumps(manifest, separators=(",", ":")).encode())
 
 
-def _validated(body: bytes) -> dict[str, Any]:
+def _validated(body: bytes, where: str) -> dict[str, Any]:
+    """The manifest of an index entry; DamagedObject naming `where` (the run's index) if it is not one."""
     try:
         return Manifest.model_validate_json(body).model_dump(mode="json", by_alias=True)
     except ValidationError as e:
-        raise DamagedObject("the run's index", f"the entry of {_ident_text(body)} is not a manifest "
+        raise DamagedObject(where, f"the entry of {_ident_text(body)} is not a manifest "
                             f"({e.errors()[0]['msg']})") from None
 
 

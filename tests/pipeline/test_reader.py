@@ -317,3 +317,12 @@ def test_a_copied_storage_reads_artifacts_by_their_key(storage: Storage, run: di
     assert moved.read(m0) == run["png0"] and moved.read(m0, role="mask:pred") == run["mask"]
     assert moved.file_size(m0) == len(run["png0"])
     assert b"".join(moved.stream(m0, start=1, end=4)) == run["png0"][1:4]
+
+
+def test_an_index_entry_that_is_not_a_manifest_names_the_run_index(storage: Storage, reader: RunReader) -> None:
+    storage.put(paths.index_journal_key(PROJECT, RUN, "odd"),
+                b'#darkroom.index/1\n1\tsingle\t0\t1\tok\timage\t\t\t{"step": 1, "key": "single", "index": 0}\n')
+    with pytest.raises(DamagedObject) as info:
+        reader.manifests()
+    assert info.value.key == paths.index_prefix(PROJECT, RUN)
+    assert "the entry of step 1 key 'single' index 0 is not a manifest" in str(info.value)
