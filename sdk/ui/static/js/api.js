@@ -1,7 +1,9 @@
 // The viewer's only way to the server: the JSON routes of `darkroom ui` and
-// the file URLs they hand out.  A token given in the page's URL (?token=...)
-// rides along on every request, as a query parameter, because <img>, <video>
-// and <iframe> cannot send headers; the server also sets a cookie from it.
+// the file URLs they hand out.  No secret ever goes into a URL: logged HTML
+// runs in a frame whose own address it can read and send anywhere.  The
+// server sets an HttpOnly cookie when the page is first opened with ?token=,
+// and that cookie authenticates every <img>, <video>, <audio> and <iframe>
+// file URL; the page's own fetches also send the token as a header.
 
 const TOKEN_KEY = "darkroom-token";
 
@@ -17,13 +19,9 @@ function pageToken() {
 
 const token = pageToken();
 
-/** `url` with the page's token added (relative URLs stay relative to this origin). */
-export function withToken(url) {
-  if (!url || !token) return url;
-  const parsed = new URL(url, window.location.href);
-  if (parsed.origin !== window.location.origin) return url;  // never hand the token elsewhere
-  if (!parsed.searchParams.has("token")) parsed.searchParams.set("token", token);
-  return parsed.pathname + parsed.search + parsed.hash;
+/** Headers of the page's own requests: the token, when the page was given one. */
+function authHeaders(headers = {}) {
+  return token ? { ...headers, Authorization: `Bearer ${token}` } : headers;
 }
 
 export class ApiError extends Error {
@@ -47,8 +45,8 @@ function query(params) {
 
 /** GET a JSON route; throws ApiError with the server's message on a non-2xx answer. */
 export async function getJSON(path, params, { signal } = {}) {
-  const url = withToken(path + query(params));
-  const response = await fetch(url, { signal, headers: { Accept: "application/json" }, cache: "no-store" });
+  const url = path + query(params);
+  const response = await fetch(url, { signal, headers: authHeaders({ Accept: "application/json" }), cache: "no-store" });
   if (!response.ok) {
     let message = `${response.status} ${response.statusText}`;
     try {
@@ -75,7 +73,7 @@ export const api = {
 };
 
 async function fetchFile(url, { signal } = {}) {
-  const response = await fetch(withToken(url), { signal });
+  const response = await fetch(url, { signal, headers: authHeaders() });
   if (!response.ok) throw new ApiError(response.status, `${response.status} ${response.statusText}`, url);
   return response;
 }

@@ -4,7 +4,6 @@
 // a page of images loads only what images need.
 
 import { h, formatNumber, formatDuration } from "./dom.js";
-import { withToken } from "./api.js";
 import { ImageView } from "./image_view.js";
 
 /**
@@ -107,17 +106,17 @@ function renderVideo(item) {
   const format = item.artifact?.format || item.meta?.format;
   if (format === "gif") {
     // A GIF is an image to the browser: it loops by itself.
-    const img = h("img", { class: "video-gif", src: withToken(item.url), alt: item.caption || "video" });
+    const img = h("img", { class: "video-gif", src: item.url, alt: item.caption || "video" });
     return { element: img, ready: img.decode().catch(() => {}), dispose() {} };
   }
   const video = h("video", {
-    controls: true, muted: true, loop: true, playsInline: true, preload: "metadata", src: withToken(item.url),
+    controls: true, muted: true, loop: true, playsInline: true, preload: "metadata", src: item.url,
   });
   return { element: video, ready: mediaReady(video), dispose: () => video.pause() };
 }
 
 function renderAudio(item) {
-  const audio = h("audio", { controls: true, preload: "metadata", src: withToken(item.url) });
+  const audio = h("audio", { controls: true, preload: "metadata", src: item.url });
   return { element: audio, ready: mediaReady(audio), dispose: () => audio.pause() };
 }
 
@@ -134,14 +133,14 @@ function renderHtml(item) {
   // page, its cookie nor the API; the server adds a CSP sandbox header too.
   const frame = h("iframe", {
     class: "html-frame", sandbox: "allow-scripts", referrerpolicy: "no-referrer",
-    src: withToken(item.url), title: item.caption || "logged HTML",
+    src: item.url, title: item.caption || "logged HTML",
   });
   const ready = new Promise((resolve) => frame.addEventListener("load", resolve, { once: true }));
   return { element: frame, ready, dispose() {} };
 }
 
 function renderPlot(item, context) {
-  const img = h("img", { class: "plot", src: withToken(item.url), alt: item.caption || "plot" });
+  const img = h("img", { class: "plot", src: item.url, alt: item.caption || "plot" });
   const points = h("details", { class: "plot-points" }, h("summary", {}, "points behind the plot"));
   const url = relatedUrl(item, "table");
   const element = h("div", { class: "plot-view" }, img, url ? points : null);
@@ -174,7 +173,7 @@ function lazyView(modulePath, className) {
 }
 
 function renderDownload(item) {
-  const link = h("a", { href: withToken(item.url), download: "" }, `download ${item.kind || "file"}`);
+  const link = h("a", { href: item.url, download: "" }, `download ${item.kind || "file"}`);
   return { element: link, ready: Promise.resolve(), dispose() {} };
 }
 

@@ -4,7 +4,7 @@
 // near; very large structures are drawn as points instead.
 
 import { h } from "./dom.js";
-import { api, withToken } from "./api.js";
+import { api } from "./api.js";
 import { relatedUrl } from "./items.js";
 import { SceneCanvas, OrbitCamera, bounds, packRGB } from "./scene3d.js";
 import { parseMolecule } from "./molecule_parsers.js";
@@ -29,7 +29,7 @@ export class MoleculeView {
   async load() {
     const depiction = relatedUrl(this.item, "depiction");
     if (depiction) {
-      this.element.append(h("img", { class: "depiction", src: withToken(depiction), alt: "2-D depiction" }));
+      this.element.append(h("img", { class: "depiction", src: depiction, alt: "2-D depiction" }));
     }
     let molecule;
     try {
