@@ -18,11 +18,16 @@ from darkroom.pipeline.settings import Settings
 from darkroom.pipeline.storage import Storage, open_storage
 from darkroom.workers.conversion import process_message
 from darkroom.workers.crash_marks import CrashMarks, RedisMarks
+from darkroom.workers.message_guard import GuardedRedisTransport, GuardedTask
 
 log = logging.getLogger("darkroom.worker")
 
 settings = Settings.from_env()
 app = make_celery(settings)
+if (settings.broker_url or "").startswith("redis://"):
+    # kombu's Redis transport, dropping a message it cannot read instead of
+    # ending the worker (`darkroom.workers.message_guard`).
+    app.conf.broker_transport = GuardedRedisTransport
 _storage: list[Storage] = []  # one per worker process, opened after the fork
 _marks: list[CrashMarks] = []  # the same
 
@@ -50,6 +55,7 @@ def _marks_here() -> CrashMarks:
 
 @app.task(
     name=TASK_NAME,
+    base=GuardedTask,
     bind=True,
     # Transient faults (storage or broker unreachable) retry with exponential
     # backoff and jitter, up to ~45 min in all; so do other storage errors
@@ -77,6 +83,7 @@ def convert(self, message: Any) -> None:
 
 @app.task(
     name=CHUNK_TASK_NAME,
+    base=GuardedTask,
     bind=True,
     autoretry_for=(),
     max_retries=50,
