@@ -65,3 +65,10 @@ def matrix_shape(shape: tuple[int, ...], rows: int, columns: int, what: str) -> 
     if shape != (rows, columns) or rows == 0 or columns == 0:
         raise _refuse(f"{what} has shape {shape}; accepted: (len(y_labels), len(x_labels)) = "
                       f"({rows}, {columns}), not empty")
+
+
+def values_within(count: int, bound: int, what: str) -> None:
+    """A chart's inputs hold at most `bound` numbers (DARKROOM_MAX_TABLE_CELLS): they are stored as a
+    JSON table, and checked by their shapes before anything is copied."""
+    if count > bound:
+        raise _refuse(f"{what} holds {count} values; the bound is {bound} (DARKROOM_MAX_TABLE_CELLS)")

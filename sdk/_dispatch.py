@@ -1,234 +1,147 @@
-"""Where convert requests go: a Celery queue, or the run's own embedded workers.
+"""Where convert requests go: the `Dispatch` protocol, the Celery queue, and an in-process one for tests.
 
-Both take a request and call back when it is delivered: Celery once the broker
-accepted the message (a worker will convert it, DESIGN.md point 7), the
-embedded workers once the conversion is done (they live and die with the run,
-so only a finished conversion is safe to forget).
+A dispatch takes a request (the JSON of a `ConvertRequest`) with a `Receipt`,
+and later tells the receipt whether it was delivered.  What "delivered" means
+is the dispatch's `converts` flag:
+
+- ``converts = False`` (Celery, `InProcessDispatch`): the request is on a
+  queue; the spool keeps its entry until the items' manifests exist, and sends
+  it again if they do not appear (a broker that lost the message);
+- ``converts = True`` (the embedded workers, `darkroom._embedded`): delivered
+  means converted, with each item's outcome, so the entry is done at once.
+
+`InProcessDispatch` plays the role of dramatiq's StubBroker: a queue in
+memory that a test drains with `run_worker()` (the real worker code, on the
+test's thread) or drops with `lose_all()`.
 """
 
 from __future__ import annotations
 
-import itertools
-import json
-import shutil
-import subprocess
-import sys
-import tempfile
 import threading
-import time
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from darkroom._guard import warn
 from darkroom.pipeline.errors import BrokerUnavailable, Transient
 from darkroom.pipeline.settings import Settings
 
-OnDone = Callable[[list[tuple[str, str]] | None], None]
-OnError = Callable[[Exception], None]
+if TYPE_CHECKING:
+    from darkroom.pipeline.storage import Storage
+
+Results = list[tuple[str, str]]  # (status, error code) per item, when the dispatch converts
+
+
+class Receipt(Protocol):
+    """What the delivery loop is told about one request."""
+
+    def delivered(self, results: Results | None) -> None:
+        """Enqueued (`results` None), or converted with each item's (status, error code)."""
+
+    def failed(self, error: Exception) -> None:
+        """Not delivered this time (a `Transient` fault): the spool keeps it for the next attempt."""
+
+
+class Dispatch(Protocol):
+    """Sends convert requests somewhere that converts them."""
+
+    converts: bool
+
+    def send(self, request: dict[str, Any], receipt: Receipt) -> None:
+        """Hand `request` over, and tell `receipt` (now or from another thread) how it went.
+
+        Raises
+        ------
+        Transient: nothing was handed over; try again later.
+        """
+
+    def close(self, wait: bool = True) -> None:
+        """Finish what was handed over (`wait`) and release everything."""
+
+    def abandon(self) -> None:
+        """Leave now (Ctrl-C at exit): what was not delivered stays in the spool."""
 
 
 class CeleryDispatch:
     """Publishes to the per-kind queues on the broker."""
+
+    converts = False
 
     def __init__(self, settings: Settings):
         from darkroom.pipeline.queue import make_celery
 
         self.app = make_celery(settings)
 
-    def send(self, request: dict[str, Any], on_done: OnDone, on_error: OnError) -> None:
+    def send(self, request: dict[str, Any], receipt: Receipt) -> None:
         from kombu.exceptions import OperationalError
 
-        from darkroom.pipeline.queue import TASK_NAME, queue_for
-
         from darkroom.pipeline.manifest import now_iso
+        from darkroom.pipeline.queue import TASK_NAME, queue_for
 
         request = {**request, "sent_at": now_iso()}
         try:
             self.app.send_task(TASK_NAME, args=[request], queue=queue_for(request["kind"]), retry=False)
         except (OperationalError, OSError) as e:
             raise BrokerUnavailable(f"broker did not accept the message: {e}") from e
-        on_done(None)
+        receipt.delivered(None)
 
     def close(self, wait: bool = True) -> None:
         self.app.close()
 
     def abandon(self) -> None:
-        """Leave now (Ctrl-C at exit): nothing here holds work."""
         self.close(wait=False)
 
 
-class _Worker:
-    """One embedded worker process and the requests it holds."""
+class InProcessDispatch:
+    """A queue in memory, converted by the real worker code when a test says so (no broker, no process)."""
 
-    def __init__(self, settings_json: str, marks: str, on_exit: Callable[["_Worker"], None]):
-        # A process group of its own: Ctrl-C in the terminal reaches the
-        # training process alone, which finishes or leaves the rest spooled,
-        # then ends its workers by closing their stdin.
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "darkroom.workers.embedded", "--marks", marks],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1, process_group=0,
-        )
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(settings_json + "\n")
-        self.proc.stdin.flush()
-        self.inflight: dict[int, tuple[OnDone, OnError]] = {}
-        # When the worker said it began its current request or item ("progress"
-        # lines, after its imports); None between requests.
-        self.busy_since: float | None = None
-        self.lock = threading.Lock()
-        self._on_exit = on_exit
-        self.reader = threading.Thread(target=self._read, name="darkroom-embedded-reader", daemon=True)
-        self.reader.start()
+    converts = False
 
-    def send(self, ident: int, request: dict[str, Any], on_done: OnDone, on_error: OnError) -> None:
-        with self.lock:
-            self.inflight[ident] = (on_done, on_error)
-        try:
-            assert self.proc.stdin is not None
-            self.proc.stdin.write(json.dumps({"id": ident, "request": request}) + "\n")
-            self.proc.stdin.flush()
-        except (BrokenPipeError, OSError, ValueError) as e:
-            with self.lock:
-                self.inflight.pop(ident, None)
-            raise Transient(f"embedded worker is gone: {e}") from e
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            answer = json.loads(line)
-            with self.lock:
-                if "progress" in answer:
-                    self.busy_since = time.monotonic()
-                    continue
-                callbacks = self.inflight.pop(answer["id"], None)
-                self.busy_since = None
-            if callbacks is None:
-                continue
-            on_done, on_error = callbacks
-            if "transient" in answer:
-                on_error(Transient(answer["transient"]))
-            else:
-                on_done([tuple(r) for r in answer["results"]])
-        # EOF: the process ended; what it held goes back to the spool's queue.
-        self.proc.wait()
-        for pipe in (self.proc.stdin, self.proc.stdout):
-            try:
-                if pipe:
-                    pipe.close()
-            except OSError:
-                pass
-        with self.lock:
-            lost, self.inflight, self.busy_since = list(self.inflight.values()), {}, None
-        for _, on_error in lost:
-            on_error(Transient(f"embedded worker exited with code {self.proc.returncode}"))
-        self._on_exit(self)
-
-    def close(self) -> None:
-        try:
-            if self.proc.stdin:
-                self.proc.stdin.close()
-        except OSError:
-            pass
-
-
-class EmbeddedDispatch:
-    """A few local worker processes fed JSON lines over pipes; no broker."""
-
-    # Requests a worker may hold: 2 keeps it busy while the next one is written.
-    _DEPTH = 2
-
-    def __init__(self, settings: Settings, marks: Path | None = None):
-        from darkroom.workers.embedded import settings_to_json
-
-        self._settings_json = settings_to_json(settings)
-        self._count = settings.embedded_workers
-        # The workers mark the items they convert here, so an item that ends
-        # its worker twice fails instead of being resent forever (crash_marks).
-        if marks is None:
-            marks = Path(tempfile.mkdtemp(prefix="darkroom-marks-"))
-        marks.mkdir(parents=True, exist_ok=True)
-        self._marks = str(marks)
-        self._workers: list[_Worker] = []
-        self._ids = itertools.count()
+    def __init__(self, storage: "Storage", settings: Settings | None = None, convert_on_send: bool = False):
+        self.storage = storage
+        self.settings = settings or Settings()
+        self.convert_on_send = convert_on_send
+        self.queued: list[dict[str, Any]] = []
+        self.sent: list[dict[str, Any]] = []  # every request ever handed over, in order
+        self.refuse = 0  # refuse this many sends with a Transient fault (a broker outage)
         self._lock = threading.Lock()
-        self._room = threading.Condition(self._lock)
-        self._closing = False
-        # A worker on one request longer than this is stopped, as Celery's hard
-        # time limit stops a fleet worker's child: the request is sent again,
-        # and an item that stops two workers fails (crash_marks).
-        self._time_limit = settings.task_time_limit
-        threading.Thread(target=self._watch, name="darkroom-embedded-watchdog", daemon=True).start()
 
-    def _exited(self, worker: _Worker) -> None:
+    def send(self, request: dict[str, Any], receipt: Receipt) -> None:
         with self._lock:
-            if worker in self._workers:
-                self._workers.remove(worker)
-            self._room.notify_all()
+            if self.refuse:
+                self.refuse -= 1
+                raise Transient("the in-process broker refused the message (a test's outage)")
+            self.queued.append(request)
+            self.sent.append(request)
+        receipt.delivered(None)
+        if self.convert_on_send:
+            self.run_worker()
 
-    def send(self, request: dict[str, Any], on_done: OnDone, on_error: OnError) -> None:
+    def run_worker(self) -> int:
+        """Convert every queued request with the worker's own code; return how many."""
+        from darkroom.workers.conversion import process_message
+
         with self._lock:
-            while True:
-                while len(self._workers) < self._count:
-                    self._workers.append(_Worker(self._settings_json, self._marks, self._exited))
-                worker = min(self._workers, key=lambda w: len(w.inflight))
-                if len(worker.inflight) < self._DEPTH:
-                    break
-                self._room.wait(timeout=1.0)
+            requests, self.queued = self.queued, []
+        for request in requests:
+            process_message(request, self.storage, self.settings.limits)
+        return len(requests)
 
-        def done(results: list[tuple[str, str]] | None) -> None:
-            on_done(results)
-            with self._lock:
-                self._room.notify_all()
-
-        def error(e: Exception) -> None:
-            on_error(e)
-            with self._lock:
-                self._room.notify_all()
-
-        worker.send(next(self._ids), request, done, error)
-
-    def _watch(self) -> None:
-        while True:
-            time.sleep(min(1.0, self._time_limit / 4))
-            with self._lock:
-                if self._closing:
-                    return
-                workers = list(self._workers)
-            now = time.monotonic()
-            for w in workers:
-                since = w.busy_since
-                if since is not None and now - since > self._time_limit and w.proc.poll() is None:
-                    w.proc.kill()
-                    try:  # a warning only: DARKROOM_STRICT has no caller to raise to on this thread
-                        warn(f"darkroom: an embedded worker spent over {self._time_limit} s "
-                             "(DARKROOM_TASK_TIME_LIMIT) on one item and was stopped; its request is sent "
-                             "again, and an item that stops two workers fails as worker_crashed", 2)
-                    except Exception:
-                        pass
-
-    def idle(self) -> bool:
+    def lose_all(self) -> int:
+        """Drop every queued request, as a broker restarted without persistence does; return how many."""
         with self._lock:
-            return all(not w.inflight for w in self._workers)
-
-    def abandon(self) -> None:
-        """Leave now (Ctrl-C at exit): stop the workers; the requests they held are still in the spool."""
-        with self._lock:
-            self._closing = True
-            workers = list(self._workers)
-        for w in workers:
-            w.proc.kill()
-        shutil.rmtree(self._marks, ignore_errors=True)
+            lost, self.queued = len(self.queued), []
+        return lost
 
     def close(self, wait: bool = True) -> None:
-        with self._lock:
-            self._closing = True
-            workers = list(self._workers)
-        for w in workers:
-            w.close()
-        for w in workers:
-            try:
-                w.proc.wait(timeout=60 if wait else 5)
-            except subprocess.TimeoutExpired:
-                w.proc.kill()
-        shutil.rmtree(self._marks, ignore_errors=True)
+        pass
+
+    def abandon(self) -> None:
+        pass
+
+
+def open_dispatch(settings: Settings, marks_dir: Any) -> Dispatch:
+    """The dispatch `settings` ask for: the embedded workers (no broker set) or Celery."""
+    if settings.embedded:
+        from darkroom._embedded import EmbeddedDispatch
+
+        # Beside the spool: a `darkroom sync` after a crash finds the marks its workers left.
+        return EmbeddedDispatch(settings, marks_dir)
+    return CeleryDispatch(settings)

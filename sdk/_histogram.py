@@ -77,7 +77,7 @@ class Histogram:
         if values.dtype.kind == "b":
             values = values.astype(np.uint8)
         if values.size:
-            counts, edges = np.histogram(values, bins=self.num_bins)
+            counts, edges = _bin(values, self.num_bins)
         else:
             counts, edges = np.zeros(self.num_bins, dtype=np.int64), np.linspace(0.0, 1.0, self.num_bins + 1)
         out: dict[str, Any] = {"_type": "histogram", "values": counts.tolist(), "bins": edges.astype(float).tolist()}
@@ -87,6 +87,25 @@ class Histogram:
 
     def __repr__(self) -> str:
         return f"<darkroom.Histogram bins={self.num_bins}>"
+
+
+def _bin(values: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """`np.histogram` over [min, max], for any spread of finite values.
+
+    numpy computes the edges in the data's dtype and refuses a range narrower
+    than `bins` steps of it ("Too many bins for data range": float32 values a
+    few ulps apart).  Such data is binned in float64 and, if that is still too
+    narrow, over [min - 0.5, max + 0.5], as numpy bins constant data.
+    """
+    try:
+        return np.histogram(values, bins=bins)
+    except ValueError:
+        wide = values.astype(np.float64)
+        try:
+            return np.histogram(wide, bins=bins)
+        except ValueError:
+            low, high = float(wide.min()), float(wide.max())
+            return np.histogram(wide, bins=bins, range=(low - 0.5, high + 0.5))
 
 
 def resolve(value: Any) -> Any:

@@ -58,16 +58,17 @@ class FinishReport:
 
 
 def wait_for_conversions(run: "Run", expected: dict[tuple[int, str, int], str], sender: "Sender",
-                         wait: bool, timeout: float | None, quiet: bool, delivered: bool,
+                         wait: bool, timeout: float | None, quiet: bool,
                          revisions: dict[tuple[int, str, int], int] | None = None) -> FinishReport:
     """Poll the run's manifests until every expected item has one (or `timeout`).
 
     `revisions`: items logged again in the same row, and the revision that holds their last value;
-    an older revision's manifest is not their outcome.
+    an older revision's manifest is not their outcome.  The manifests found
+    also let the sender forget the spool entries they answer.
     """
     from darkroom.pipeline.reader import RunReader
 
-    reader = RunReader(sender._storage_here(), run.project, run.id)
+    reader = RunReader(sender.storage, run.project, run.id)
     deadline = None if timeout is None else time.monotonic() + timeout
     seen: dict[tuple[int, str, int], tuple[str, str, str]] = {}
     total = len(expected)
@@ -96,7 +97,7 @@ def wait_for_conversions(run: "Run", expected: dict[tuple[int, str, int], str], 
                 if status == "failed"]
     converted = sum(1 for status, _, _ in seen.values() if status == "ok")
     return FinishReport(run=run.path, converted=converted, failed=failures,
-                        pending=total - len(seen), spooled=len(sender.spool))
+                        pending=total - len(seen), spooled=sender.unsent())
 
 
 def _collect(reader: Any, run: "Run", expected: dict[tuple[int, str, int], str], sender: "Sender",
@@ -104,6 +105,7 @@ def _collect(reader: Any, run: "Run", expected: dict[tuple[int, str, int], str],
              revisions: dict[tuple[int, str, int], int]) -> None:
     """Add to `seen` the expected items whose manifests are now stored."""
     found = reader.entries() if run.mode == "online" else {}
+    sender.acknowledge({ident: entry.revision for ident, entry in found.items()})
     for (step, key, index) in expected:
         ident = (step, key, index)
         if ident in seen:
@@ -111,7 +113,7 @@ def _collect(reader: Any, run: "Run", expected: dict[tuple[int, str, int], str],
         entry = found.get((step, paths.segment(key), index))
         if entry is None or entry.revision < revisions.get(ident, 1):
             continue
-        outcome = sender.outcomes.get((*ident, entry.revision))
+        outcome = sender.outcomes.get(ident, entry.revision)
         if entry.status == "ok" or (outcome is not None and outcome[0] == "ok"):
             seen[ident] = ("ok", "", "")
         else:

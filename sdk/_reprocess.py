@@ -105,8 +105,15 @@ def _send_chunks(result: Plan, settings: Settings) -> dict[str, Any]:
     return {"messages": len(parts), "enqueue_seconds": round(time.perf_counter() - started, 4)}
 
 
+class _Answer:
+    """The receipt the embedded dispatch answers (`darkroom._dispatch.Receipt`)."""
+
+    def __init__(self, delivered: Any, failed: Any):
+        self.delivered, self.failed = delivered, failed
+
+
 def _convert_embedded(result: Plan, settings: Settings, quiet: bool) -> dict[str, Any]:
-    from darkroom._dispatch import EmbeddedDispatch
+    from darkroom._embedded import EmbeddedDispatch
 
     dispatch = EmbeddedDispatch(settings)
     outcome = {"converted": 0, "failed": 0, "not_sent": 0}
@@ -132,7 +139,7 @@ def _convert_embedded(result: Plan, settings: Settings, quiet: bool) -> dict[str
                 lock.notify_all()
 
         try:
-            dispatch.send(request, done, error)
+            dispatch.send(request, _Answer(done, error))
         except Transient as e:
             error(e)
 

@@ -7,30 +7,31 @@ row waits for its step to close.
 
 from __future__ import annotations
 
-import atexit
+import datetime as dt
 import json
 import os
 import platform
 import secrets
 import socket
 import string
-import sys
 import threading
 import time
-import weakref
-from collections.abc import Iterator, MutableMapping
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from darkroom._guard import DarkroomStrictError, strict, warn
+from darkroom._guard import DarkroomStrictError, DarkroomWarning, raise_background_warnings, strict, warn
+from darkroom._exit import open_runs
 from darkroom._histogram import Histogram, resolve
 from darkroom._media import Media
 from darkroom._report import FinishReport, wait_for_conversions
 from darkroom._sender import MediaWork, ObjectWork, RowWork, Sender
 from darkroom._spool import Spool
 from darkroom._table import Table
+from darkroom._summary import Summary
+from darkroom._values import check_key, is_dataframe, plain_value
 from darkroom.plot import figure_image
 from darkroom.pipeline import paths
 from darkroom.pipeline.errors import InvalidInput
@@ -41,35 +42,6 @@ MODES = ("online", "offline", "disabled")
 _MAX_ITEMS_PER_KIND = {"audio": 100}  # MEDIA_TYPES.md, Audio: at most 100 clips per key per step
 _ID_CHARS = string.ascii_lowercase + string.digits
 _current: list["Run"] = []
-_open_runs: "weakref.WeakSet[Run]" = weakref.WeakSet()
-_EXIT_TIMEOUT = 120.0  # seconds an open run may take to finish at interpreter exit
-
-
-class Summary(MutableMapping):
-    """Each key's last logged value, unless set here; a set value holds until the key is logged again."""
-
-    def __init__(self, run: "Run"):
-        self._run = run
-        self._data: dict[str, Any] = {}
-
-    def __getitem__(self, key: str) -> Any:
-        return self._data[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        _check_key(key)
-        self._data[key] = self._run._row_value(f"_summary/{key}", value, self._run._step)
-
-    def __delitem__(self, key: str) -> None:
-        del self._data[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __repr__(self) -> str:
-        return f"Summary({self._data!r})"
 
 
 class Run:
@@ -99,17 +71,22 @@ class Run:
         self._revisions: dict[tuple[int, str, int], int] = {}  # items sent again so: the revision that counts
         self.dir: Path | None = None
         self._sender: Sender | None = None
+        # A run belongs to the process that made it: a child made with
+        # os.fork() has none of its threads, and must neither log to it nor finish it.
+        self._pid = os.getpid()
+        self._warned_fork = False
         if mode == "disabled":
             return
-        base = Path(dir or os.environ.get("DARKROOM_DIR") or "./darkroom-runs").expanduser().resolve()
+        base = Path(dir or settings.run_dir).expanduser().resolve()
         self.dir = base / paths.segment(self.project) / self.id
         self.dir.mkdir(parents=True, exist_ok=True)
         local = {"project": self.project, "run": self.id, "storage_url": settings.resolved_storage_url(),
                  "broker_url": _without_password(settings.broker_url), "mode": mode}
         (self.dir / "run.json").write_text(json.dumps(local, indent=1))
-        self._sender = Sender(self.project, self.id, settings, Spool(self.dir / "spool"), online=mode == "online")
+        self._sender = Sender(self.project, self.id, settings, Spool(self.dir / "spool", fsync=settings.spool_fsync),
+                              online=mode == "online")
         self._write_run_json("running")
-        _open_runs.add(self)
+        open_runs.add(self)
 
     # -- logging -------------------------------------------------------------
     def log(self, data: dict[str, Any], step: int | None = None, commit: bool | None = None) -> None:
@@ -120,8 +97,30 @@ class Run:
         row (closed only with ``commit=True``); greater closes it and moves on;
         smaller is refused with a warning and nothing of the call is kept.
         """
-        if self._sender is None:
+        if self._sender is None or self._forked():
             return
+        try:
+            self._log(data, step, commit)
+        except DarkroomStrictError:
+            raise
+        except Exception as e:  # the guard: nothing after construction raises into the training loop
+            if strict():
+                raise
+            warn(f"darkroom: log() at step {self._step} failed: {type(e).__name__}: {e}; nothing of it kept")
+
+    def _forked(self) -> bool:
+        """True in a child made with os.fork() (said once): a run belongs to the process that made it."""
+        if os.getpid() == self._pid:
+            return False
+        if not self._warned_fork:
+            self._warned_fork = True
+            warnings.warn(f"darkroom: this process (pid {os.getpid()}) was forked from the one that started run "
+                          f"{self.path} (pid {self._pid}); a run belongs to the process that made it, so nothing "
+                          "logged here is kept: log from the parent, or call darkroom.init() in the child for a "
+                          "run of its own", DarkroomWarning, stacklevel=3)
+        return True
+
+    def _log(self, data: dict[str, Any], step: int | None, commit: bool | None) -> None:
         with self._lock:
             if self._report is not None:
                 warn(f"darkroom: run {self.path} is finished; log() ignored")
@@ -143,9 +142,9 @@ class Run:
                     self._step = step
             for key, value in data.items():
                 try:
-                    _check_key(key)
+                    check_key(key)
                     row_value = self._row_value(key, value, self._step)
-                except (InvalidInput, TypeError, ValueError) as e:
+                except (InvalidInput, TypeError, ValueError, RecursionError) as e:
                     if strict():
                         raise
                     text = e.message if isinstance(e, InvalidInput) else str(e)
@@ -160,7 +159,7 @@ class Run:
     def _row_value(self, key: str, value: Any, step: int) -> Any:
         """What the history row holds for `value`; media are handed to the sender now."""
         value = figure_image(value) or value  # a matplotlib figure or pyplot: drawn here, stored as PNG
-        if _is_dataframe(value):
+        if is_dataframe(value):
             value = Table(dataframe=value)
         if isinstance(value, Media):
             self._send_media(key, step, [value])
@@ -171,7 +170,7 @@ class Run:
                 raise ValueError(f"a list under one key must hold one media type; got {sorted(kinds)}")
             self._send_media(key, step, list(value))
             return media_ref(value[0].kind, step, key, len(value), is_list=True)
-        return _plain_value(value)
+        return plain_value(value)
 
     def _send_media(self, key: str, step: int, items: list[Media], indices: list[int] | None = None) -> None:
         for media in items:  # what a media contains (a table's image cells) goes first
@@ -221,6 +220,8 @@ class Run:
         timeout: seconds to wait at most; what is not done by then is reported pending.
         quiet: print nothing (the report line and progress bars go to stderr otherwise).
         """
+        if self._sender is not None and self._forked():
+            return FinishReport(run=self.path, converted=0, failed=[], pending=0)
         with self._lock:
             if self._report is not None:
                 return self._report
@@ -232,25 +233,34 @@ class Run:
             self._put_summary()
             self._write_run_json("finished")
             deadline = None if timeout is None else time.monotonic() + timeout
-            delivered = self._sender.flush(timeout, progress=None)
+            self._sender.flush(timeout)
             must_wait = wait or self.settings.embedded
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             report = wait_for_conversions(
                 self, self._expected, self._sender, wait=must_wait and self.mode == "online",
-                revisions=self._revisions,
-                timeout=left, quiet=quiet, delivered=delivered,
+                revisions=self._revisions, timeout=left, quiet=quiet,
             )
             self._sender.close(timeout=30)
             self._report = report
-            _open_runs.discard(self)
+            open_runs.discard(self)
             _forget_current(self)
             if not quiet:
                 report.print_line(self)
+            raise_background_warnings()
             return report
 
     def _put_summary(self) -> None:
         assert self._sender is not None
-        body = json.dumps(resolve(self.summary._data), default=str).encode()
+        summary = {}
+        for key, value in self.summary._data.items():  # one value JSON cannot hold costs only itself
+            try:
+                value = resolve(value)
+                json.dumps(value, default=str)
+            except (TypeError, ValueError, RecursionError) as e:
+                warn(f"darkroom: summary key {key!r} not stored: {type(e).__name__}: {e}")
+                continue
+            summary[key] = value
+        body = json.dumps(summary, default=str).encode()
         self._sender.put(ObjectWork(paths.summary_key(self.project, self.id), body), len(body))
 
     def _write_run_json(self, state: str) -> None:
@@ -278,34 +288,7 @@ class Run:
         return f"<darkroom.Run {self.path} mode={self.mode} step={self._step}>"
 
 
-def _is_dataframe(value: Any) -> bool:
-    return type(value).__module__.split(".")[0] == "pandas" and type(value).__name__ == "DataFrame"
-
-
-def _plain_value(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, int, float, str, Histogram)):
-        return value
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray) or all(hasattr(value, n) for n in ("detach", "cpu", "numpy")):
-        array = value if isinstance(value, np.ndarray) else value.detach().cpu().numpy()
-        if array.size == 1:
-            return array.reshape(-1)[0].item()
-        if array.size <= 32:
-            return array.reshape(-1).tolist()
-        return Histogram(array, num_bins=32)  # binned on the sender thread
-    if isinstance(value, dict):
-        return {str(k): _plain_value(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain_value(v) for v in value]
-    raise TypeError(f"{type(value).__name__} is not loggable; accepted: numbers, str, bool, None, "
-                    "numpy scalars and small arrays, dicts and lists of those, and darkroom media "
-                    "(Image) or lists of one media type")
-
-
 def _iso(ts: float) -> str:
-    import datetime as dt
-
     return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -340,7 +323,7 @@ def init(project: str | None = None, name: str | None = None, config: dict[str, 
     InvalidInput: the project name is not accepted.
     """
     settings = Settings.from_env(storage_url=storage_url, broker_url=broker_url)
-    project = project or os.environ.get("DARKROOM_PROJECT") or "uncategorized"
+    project = project or settings.project
     run = Run(project, name, config, mode, dir, settings)
     _current.append(run)
     return run
@@ -351,24 +334,6 @@ def _forget_current(run: Run) -> None:
     # must not become `darkroom.run` again when a newer one finishes.
     if run in _current:
         _current.remove(run)
-
-
-_RESERVED_KEYS = ("_step", "_timestamp", "_runtime")
-_RESERVED_PREFIXES = ("_summary/", "_table/")  # where summary media and a table's media cells are stored
-
-
-def _check_key(key: Any) -> None:
-    """Refuse a `log` or summary key that `paths.check_user_key` refuses, or a name darkroom writes itself.
-
-    Raises
-    ------
-    InvalidInput (``invalid_key``)
-    """
-    paths.check_user_key(key)
-    if key in _RESERVED_KEYS or key.startswith(_RESERVED_PREFIXES):
-        raise InvalidInput("invalid_key", f"log key {key!r} is reserved: darkroom writes "
-                           f"{', '.join(_RESERVED_KEYS)} in every row and stores media under "
-                           f"{' and '.join(p + '...' for p in _RESERVED_PREFIXES)}; accepted: any other key")
 
 
 def current() -> Run | None:
@@ -389,48 +354,3 @@ def finish(wait: bool = True, timeout: float | None = None) -> FinishReport | No
     return run.finish(wait=wait, timeout=timeout) if run else None
 
 
-def _leave_spooled(run: Run) -> None:
-    """After Ctrl-C at exit: stop sending and spool what memory holds, then say how to send it."""
-    sender = run._sender
-    if sender is None:
-        return
-    held = sender.in_memory()
-    if held:
-        print(f"\ndarkroom: interrupted; writing {held} entr{'y' if held == 1 else 'ies'} of run {run.path} from "
-              "memory to its spool (press Ctrl-C again to drop them)", file=sys.stderr, flush=True)
-    try:
-        lost = sender.stop_sending(timeout=_EXIT_TIMEOUT)
-    except KeyboardInterrupt:
-        lost = sender.in_memory()
-    if lost:
-        print(f"darkroom: {lost} entr{'y' if lost == 1 else 'ies'} of run {run.path} were not spooled and are lost",
-              file=sys.stderr)
-    where = f"what run {run.path} had not sent stays in its spool; send it with: darkroom sync {run.dir}"
-    print(f"darkroom: {where}" if held else f"\ndarkroom: interrupted; {where}", file=sys.stderr)
-
-
-@atexit.register
-def _finish_open_runs() -> None:
-    # A run left open is finished at interpreter exit: the spool is drained and
-    # embedded conversions complete; a remote fleet converts the rest.
-    interrupted = False
-    for run in list(_open_runs):
-        if interrupted:  # the user chose to leave: the other open runs are left spooled too
-            _leave_spooled(run)
-            continue
-        try:
-            if run._sender is not None and run._sender.backlog():
-                print(f"darkroom: finishing run {run.path} at exit (up to {_EXIT_TIMEOUT:.0f} s); press Ctrl-C "
-                      f"to stop and leave what is not sent in its spool for: darkroom sync {run.dir}",
-                      file=sys.stderr, flush=True)
-            # Bounded: with the backend gone, exit must not hang; what is not
-            # delivered stays in the spool for `darkroom sync`.
-            run.finish(wait=False, timeout=_EXIT_TIMEOUT)
-        except DarkroomStrictError:
-            raise
-        except KeyboardInterrupt:  # the user chose to leave now: the spool keeps what is not sent
-            interrupted = True
-            _leave_spooled(run)
-        except Exception as e:  # at exit there is no training loop left to protect, only data
-            print(f"darkroom: could not finish run {run.path} at exit: {e}; "
-                  f"send its spool with: darkroom sync {run.dir}", file=sys.stderr)

@@ -53,10 +53,10 @@ def sync_run(run_dir: Path, wait: bool = True, timeout: float | None = None, qui
             revisions[ident] = max(revisions.get(ident, 1), m.get("revision", 1))
     sender = Sender(local["project"], local["run"], settings, spool, online=True)
     try:
-        delivered = sender.flush(timeout)
+        sender.flush(timeout)
         view = _RunView(local["project"], local["run"], settings)
         return wait_for_conversions(view, expected, sender, wait=wait or settings.embedded,
-                                    timeout=timeout, quiet=quiet, delivered=delivered, revisions=revisions)
+                                    timeout=timeout, quiet=quiet, revisions=revisions)
     finally:
         sender.close(timeout=30)
 

@@ -128,10 +128,13 @@ def confusion_matrix(y_true: Any = None, preds: Any = None, probs: Any = None, c
     n = len(truth)
     inputs: dict[str, Any] = {"y_true": truth.tolist(), "preds": None, "probs": None, "class_names": None}
     if preds is not None:
-        inputs["preds"] = _vector(preds, f"{what} preds", n).tolist()
+        predicted = _vector(preds, f"{what} preds", n)
+        plot_inputs.values_within(2 * n, _limits().max_table_cells, what)
+        inputs["preds"] = predicted.tolist()
         values, classes = 2 * n, None
     else:
         scores = _scores(probs, n, f"{what} probs")
+        plot_inputs.values_within(n + scores.size, _limits().max_table_cells, what)
         inputs["probs"] = scores.tolist()
         values, classes = n + scores.size, scores.shape[1]
     if class_names is not None:
@@ -163,6 +166,7 @@ def heatmap(x_labels: Any, y_labels: Any, matrix_values: Any, show_text: bool = 
     """
     xs = _names(x_labels, "heatmap x_labels")
     ys = _names(y_labels, "heatmap y_labels")
+    _bounded(matrix_values, "heatmap matrix_values")
     matrix = array_from(matrix_values, "heatmap matrix_values")
     if matrix is None:
         raise TypeError(f"heatmap matrix_values must be a 2-D array; got {type(matrix_values).__name__}")
@@ -197,6 +201,7 @@ def _curve(chart: str, what: str, y_true: Any, y_probas: Any, labels: Any, class
            title: str | None) -> Plot:
     truth = _vector(y_true, f"{what} y_true")
     scores = _scores(y_probas, len(truth), f"{what} y_probas")
+    plot_inputs.values_within(len(truth) + scores.size, _limits().max_table_cells, what)
     classes = scores.shape[1]
     inputs: dict[str, Any] = {"y_true": truth.tolist(), "y_probas": scores.tolist(),
                               "labels": None, "classes_to_plot": None}
@@ -215,7 +220,22 @@ def _curve(chart: str, what: str, y_true: Any, y_probas: Any, labels: Any, class
     return Plot(chart, inputs, len(truth) + scores.size, title=_title(title, what))
 
 
+def _limits() -> Any:
+    from darkroom.pipeline.settings import Settings
+
+    return Settings.from_env().limits
+
+
+def _bounded(data: Any, what: str) -> None:
+    """Refuse an input larger than the bound by its shape, before it is copied."""
+    shape = getattr(data, "shape", None)
+    if shape is not None:
+        count = int(np.prod([int(k) for k in shape], dtype=np.int64))
+        plot_inputs.values_within(count, _limits().max_table_cells, what)
+
+
 def _vector(data: Any, what: str, n: int | None = None) -> np.ndarray:
+    _bounded(data, what)
     array = array_from(data, what)
     if array is None:
         raise TypeError(f"{what} must be array-like of class indices; got {type(data).__name__}")
@@ -224,6 +244,7 @@ def _vector(data: Any, what: str, n: int | None = None) -> np.ndarray:
 
 
 def _scores(data: Any, n: int, what: str) -> np.ndarray:
+    _bounded(data, what)
     array = array_from(data, what)
     if array is None:
         raise TypeError(f"{what} must be a 2-D array of scores; got {type(data).__name__}")

@@ -150,9 +150,9 @@ def test_rows_between_media_share_one_history_object_and_all_read_back(embedded_
 
 
 def test_a_full_history_object_is_sealed_and_the_next_rows_start_another(embedded_env, monkeypatch):
-    from darkroom import _sender
+    from darkroom import _history
 
-    monkeypatch.setattr(_sender, "_HISTORY_CHUNK", 40)
+    monkeypatch.setattr(_history, "CHUNK_ROWS", 40)
     run = darkroom.init(project="e2e")
     for step in range(100):
         run.log({"x": step})

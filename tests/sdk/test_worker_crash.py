@@ -31,7 +31,7 @@ def kill_worker_on_each_start(run: darkroom.Run, ident: str, kills: int) -> tupl
     def watch() -> None:
         deadline, done = time.monotonic() + 60, 0
         while done < kills and time.monotonic() < deadline:
-            dispatch = run._sender._dispatch
+            dispatch = run._sender.dispatch
             mark = Path(dispatch._marks) / hashlib.sha256(ident.encode()).hexdigest() if dispatch else None
             try:
                 starts = int(mark.read_text()) if mark else 0
