@@ -100,6 +100,12 @@ def _answer(line: str, storage: Any, settings: Settings, out: Any, marks: CrashM
                 answer["transient"] = str(e)
             else:
                 time.sleep(min(5.0, 0.2 * 2**attempt) * (0.5 + random.random()))
+        except Exception:  # the task-entry guard: a bug ends this request, not the worker
+            # Ending the process would bring the same request back from the
+            # training process, and end the next worker too.
+            logging.getLogger("darkroom.worker").exception("request %r failed", envelope["id"])
+            answer["results"] = []
+            break
     _tell(out, answer)
 
 

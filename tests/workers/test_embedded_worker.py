@@ -144,3 +144,20 @@ def test_a_request_with_text_no_utf8_can_hold_is_answered_and_the_worker_goes_on
     assert got == [{"id": 1, "results": []},
                    {"id": 2, "results": [["ok", ""], ["failed", "malformed_message"]]},
                    {"id": 3, "results": [["ok", ""]]}]
+
+
+def test_a_bug_while_processing_a_request_ends_that_request_not_the_worker(
+        storage: Storage, store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from darkroom.workers import embedded
+
+    good = put_array(storage, np.zeros((3, 3), np.uint8))
+    real = embedded.process_message
+
+    def buggy_once(message: Any, *args: Any, **kwargs: Any) -> Any:
+        if message.get("step") == 0:
+            raise RuntimeError("a bug")
+        return real(message, *args, **kwargs)
+
+    monkeypatch.setattr(embedded, "process_message", buggy_once)
+    got = answers(Settings(storage_url=store_url), envelope(1, request(good)), envelope(2, request(good, step=1)))
+    assert got == [{"id": 1, "results": []}, {"id": 2, "results": [["ok", ""]]}]
