@@ -9,11 +9,7 @@ which is deterministic (STACK_NOTES.md), plus a 2-D depiction PNG.
 
 from __future__ import annotations
 
-import contextlib
 import io
-import logging
-import re
-from collections.abc import Iterator
 from typing import Any, Literal
 
 import numpy as np
@@ -29,10 +25,10 @@ from darkroom.pipeline.molecule_layout import (
     check_embed_atoms,
     molecule_format,
 )
-from darkroom.pipeline.optional import optional_import
 from darkroom.pipeline.settings import Limits
 from darkroom.workers.converters import Converter, ItemInput, Output, RelatedOutput, geometry
 from darkroom.workers.converters.molecule_text import check_mmtf, check_text_format, declared_atoms, decode_text
+from darkroom.workers.converters.rdkit_log import ascii_text, chem, rdkit_log, reason
 
 # 2: a `geometry` related file (atoms, elements, bonds) for the viewer.
 VERSION = "2"
@@ -108,21 +104,21 @@ def _stored(data: bytes, fmt: str, limits: Limits, warnings: list[str]) -> Outpu
 def _rdkit_mols(text: str, fmt: str, warnings: list[str]) -> list[Any]:
     """The file's molecules (an sdf's records), parsed without sanitizing (a file a viewer shows
     need not pass rdkit's valence rules)."""
-    Chem = _chem()
-    text = _ascii(text)
+    Chem = chem()
+    text = ascii_text(text)
     if fmt in ("sdf", "sd"):
         mols = []
         supplier = Chem.ForwardSDMolSupplier(io.BytesIO(text.encode("utf-8")), sanitize=False, removeHs=False)
-        with _rdkit_log() as messages:
+        with rdkit_log() as messages:
             for records, mol in enumerate(supplier, 1):
                 if mol is None:
                     raise InvalidInput("invalid_molecule", f"{fmt} record {records} is not a molfile rdkit can "
-                                       f"read: {_reason(messages, 'unreadable')}")
+                                       f"read: {reason(messages, 'unreadable')}")
                 mols.append(mol)
         if not mols:
             raise InvalidInput("invalid_molecule", f"{fmt} file holds no molecule record")
     else:
-        with _rdkit_log() as messages:
+        with rdkit_log() as messages:
             if fmt == "pdb":
                 many = (declared_atoms(text, fmt) or 0) > _PROXIMITY_BONDING_ATOMS
                 mol = Chem.MolFromPDBBlock(text, sanitize=False, removeHs=False, proximityBonding=not many)
@@ -132,7 +128,7 @@ def _rdkit_mols(text: str, fmt: str, warnings: list[str]) -> list[Any]:
                 mol = Chem.MolFromMol2Block(text, sanitize=False, removeHs=False)
         if mol is None or mol.GetNumAtoms() == 0:
             raise InvalidInput("invalid_molecule", f"{fmt} file is not a {fmt} molecule rdkit can read: "
-                               f"{_reason(messages, 'no atoms found')}")
+                               f"{reason(messages, 'no atoms found')}")
         mols = [mol]
     return mols
 
@@ -141,7 +137,7 @@ def _rdkit_mols(text: str, fmt: str, warnings: list[str]) -> list[Any]:
 
 
 def _from_smiles(data: bytes, sanitize: bool, limits: Limits) -> Any:
-    Chem = _chem()
+    Chem = chem()
     smiles = data.decode("utf-8", errors="replace").strip()
     shown = smiles if len(smiles) <= 200 else smiles[:200] + "..."
     # A SMILES has at least one character per heavy atom: this bounds the parse.
@@ -149,18 +145,18 @@ def _from_smiles(data: bytes, sanitize: bool, limits: Limits) -> Any:
         raise InvalidInput("too_large", f"SMILES of {len(smiles)} characters exceeds the bound of "
                            f"{limits.max_points} atoms (DARKROOM_MAX_POINTS)")
     parsable = smiles and smiles.isascii() and smiles.isprintable()  # SMILES is ASCII; rdkit never sees the rest
-    with _rdkit_log() as messages:
+    with rdkit_log() as messages:
         mol = Chem.MolFromSmiles(smiles, sanitize=sanitize) if parsable else None
     if mol is None or mol.GetNumAtoms() == 0:
-        raise InvalidInput("invalid_smiles", f"invalid SMILES {shown!r}: {_reason(messages, 'no atoms')}; "
+        raise InvalidInput("invalid_smiles", f"invalid SMILES {shown!r}: {reason(messages, 'no atoms')}; "
                            "accepted: a SMILES string such as 'CCO'")
     return mol
 
 
 def _from_file(data: bytes, fmt: str, limits: Limits, warnings: list[str]) -> Any:
     """The (first) molecule of a mol, sdf or mol2 payload, sanitized."""
-    Chem = _chem()
-    text = _ascii(decode_text(data, fmt, warnings))
+    Chem = chem()
+    text = ascii_text(decode_text(data, fmt, warnings))
     if fmt in ("sdf", "sd"):
         head, sep, rest = text.partition("$$$$")
         if sep and rest.strip():
@@ -168,11 +164,11 @@ def _from_file(data: bytes, fmt: str, limits: Limits, warnings: list[str]) -> An
         text, fmt = head, "mol"
     check_declared_atoms(declared_atoms(text, fmt), fmt, limits)
     read = Chem.MolFromMolBlock if fmt == "mol" else Chem.MolFromMol2Block
-    with _rdkit_log() as messages:
+    with rdkit_log() as messages:
         mol = read(text, removeHs=False)
     if mol is None or mol.GetNumAtoms() == 0:
         raise InvalidInput("invalid_molecule", f"{fmt} data is not a molecule rdkit can read and sanitize: "
-                           f"{_reason(messages, 'no atoms')}; accepted: a valid mol, sdf or mol2 molecule")
+                           f"{reason(messages, 'no atoms')}; accepted: a valid mol, sdf or mol2 molecule")
     return mol
 
 
@@ -298,66 +294,6 @@ def _geometry(mols: list[Any]) -> RelatedOutput:
             "bond_orders": {"1": "single", "2": "double", "3": "triple", "4": "aromatic", "0": "other"}}
     return RelatedOutput(role="geometry", data=geometry.encode("molecule", arrays, info), format="bin",
                          media_type=geometry.MEDIA_TYPE, info={"atoms": info["atoms"], "bonds": info["bonds"]})
-
-
-def _chem() -> Any:
-    """rdkit.Chem, its log routed to the "rdkit" Python logger (see `_rdkit_log`).
-
-    Raises
-    ------
-    InvalidInput (``missing_dependency``): rdkit is not installed here.
-    """
-    Chem = optional_import("rdkit.Chem", "molecules need rdkit", "molecule")
-    from rdkit import rdBase
-    logger = logging.getLogger("rdkit")
-    if not getattr(logger, "_darkroom_routed", False):
-        # rdkit prints each parse error to stderr itself; routed to Python logging,
-        # the messages about a user's molecule go into its error text instead of
-        # the worker's log.  LogToPythonLogger adds its own stderr handler: dropped.
-        rdBase.LogToPythonLogger()
-        for handler in list(logger.handlers):
-            logger.removeHandler(handler)
-        logger.addHandler(logging.NullHandler())
-        logger.propagate = False
-        logger._darkroom_routed = True  # type: ignore[attr-defined]
-    return Chem
-
-
-class _Collect(logging.Handler):
-    def __init__(self, messages: list[str]):
-        super().__init__(logging.WARNING)
-        self.messages = messages
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-
-@contextlib.contextmanager
-def _rdkit_log() -> Iterator[list[str]]:
-    """The messages rdkit logs inside the block (its only account of why a parse failed)."""
-    messages: list[str] = []
-    handler = _Collect(messages)
-    logger = logging.getLogger("rdkit")
-    logger.addHandler(handler)
-    try:
-        yield messages
-    finally:
-        logger.removeHandler(handler)
-
-
-def _ascii(text: str) -> str:
-    """The text rdkit parses, non-ASCII as "?".  Molecule formats are ASCII (non-ASCII is
-    only in titles and remarks), and rdkit quotes input in its log messages: a cut
-    UTF-8 sequence there fails its bridge to Python logging with a SystemError
-    (found by tests/workers/test_molecule_fuzz.py)."""
-    return text if text.isascii() else text.encode("ascii", "replace").decode("ascii")
-
-
-def _reason(messages: list[str], default: str) -> str:
-    # "[12:00:01] SMILES Parse Error: ..." -> "SMILES Parse Error: ..."
-    lines = [re.sub(r"^\[[0-9:]+\]\s*", "", m).strip() for m in messages]
-    text = "; ".join(line for line in lines[:3] if line)
-    return (text[:500] + "...") if len(text) > 500 else (text or default)
 
 
 CONVERTER = Converter(name="molecule", version=VERSION, options_model=MoleculeOptions, convert=convert)
