@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from darkroom.pipeline import kinds
+
 if TYPE_CHECKING:
     from celery import Celery
 
@@ -17,23 +19,19 @@ if TYPE_CHECKING:
 TASK_NAME = "darkroom.convert"
 # Several requests in one message: how `darkroom reprocess` sends big batches.
 CHUNK_TASK_NAME = "darkroom.convert_chunk"
-# Kinds with light conversions share one queue; the codecs each get their own,
-# so an operator scales video encoders apart from image encoders.
-_QUEUE_OF_KIND = {
-    "image": "darkroom.image",
-    "video": "darkroom.video",
-    "audio": "darkroom.audio",
-    "molecule": "darkroom.molecule",
-    "object3d": "darkroom.object3d",
-    "table": "darkroom.data",
-    "html": "darkroom.data",
-    "plot": "darkroom.data",
-}
-QUEUES = tuple(dict.fromkeys(_QUEUE_OF_KIND.values()))
+# One queue per codec kind, one shared by the light kinds: pipeline/kinds.py
+# says which.  Listed (in `darkroom worker --help`, errors) in the table's
+# order, the queues of one kind first and the shared ones after them.
+_KINDS_OF_QUEUE = {q: [s.name for s in kinds.TABLE if s.queue == q] for q in (s.queue for s in kinds.TABLE)}
+QUEUES = tuple(sorted(_KINDS_OF_QUEUE, key=lambda q: len(_KINDS_OF_QUEUE[q]) > 1))
+# Queues whose every kind converts within size limits alone: a worker serving
+# only these may run them on threads (`darkroom worker`'s default pool).
+THREAD_QUEUES = tuple(q for q in QUEUES if all(kinds.spec(k).threads for k in _KINDS_OF_QUEUE[q]))
 
 
 def queue_for(kind: str) -> str:
-    return _QUEUE_OF_KIND[kind]
+    """The queue of `kind`'s requests (KeyError naming the kinds for an unknown one)."""
+    return kinds.spec(kind).queue
 
 
 def queue_names(short: list[str]) -> list[str]:

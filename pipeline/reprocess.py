@@ -27,19 +27,15 @@ import secrets
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from darkroom.pipeline import paths
+from darkroom.pipeline import kinds, paths
 from darkroom.pipeline.errors import InvalidInput, NotFound
 from darkroom.pipeline.index import Entry
-from darkroom.pipeline.messages import KINDS, ConvertRequest, Item
+from darkroom.pipeline.kinds import KINDS
+from darkroom.pipeline.messages import ConvertRequest, Item
 from darkroom.pipeline.reader import RunReader, list_runs
 from darkroom.pipeline.storage import Storage, side_by_side
 
 STATUSES = ("ok", "failed", "any")
-# Items per queue message: a chunk of light items amortises the broker round
-# trip; codec kinds keep chunks short so one message stays well inside the
-# task time limit.
-CHUNK_ITEMS = {"image": 32, "table": 32, "html": 32, "plot": 16,
-               "audio": 8, "video": 4, "molecule": 4, "object3d": 8}
 
 # (kind, options) -> (converter version, the options as the converter stores
 # them); raises InvalidInput for options the converter refuses.
@@ -173,16 +169,17 @@ def plan(storage: Storage, selection: Selection, check_options: CheckOptions,
 
 
 def chunks(requests: Iterable[ConvertRequest]) -> list[list[ConvertRequest]]:
-    """Requests grouped into queue messages: one kind each, about `CHUNK_ITEMS` items each."""
+    """Requests grouped into queue messages: one kind each, about its `KindSpec.chunk_items` items each."""
     by_kind: dict[str, list[ConvertRequest]] = {}
     for r in requests:
         by_kind.setdefault(r.kind, []).append(r)
     out: list[list[ConvertRequest]] = []
     for kind, reqs in by_kind.items():
+        limit = kinds.spec(kind).chunk_items
         chunk: list[ConvertRequest] = []
         size = 0
         for r in reqs:
-            if chunk and size + len(r.items) > CHUNK_ITEMS[kind]:
+            if chunk and size + len(r.items) > limit:
                 out.append(chunk)
                 chunk, size = [], 0
             chunk.append(r)

@@ -11,16 +11,26 @@ from typing import Any
 
 import click
 
+from darkroom.pipeline.queue import QUEUES, THREAD_QUEUES
+
+
+def _short(queue: str) -> str:
+    return queue.split(".", 1)[1]
+
+
+# Queue names as `--queues` takes them: image, video, ..., data.
+_SHORT = [_short(q) for q in QUEUES]
+
 
 @click.command()
-@click.option("--queues", "-Q", default="image,video,audio,molecule,object3d,data", show_default=True,
-              help="Comma-separated queues to serve (image, video, audio, molecule, object3d, data).")
+@click.option("--queues", "-Q", default=",".join(_SHORT), show_default=True,
+              help=f"Comma-separated queues to serve ({', '.join(_SHORT)}).")
 @click.option("--concurrency", "-c", type=int, default=None, help="Worker processes (default: one per core).")
 @click.option("--name", "-n", default=None, help="Worker node name (default: darkroom-<pid>@<host>).")
 @click.option("--pool", "-P", type=click.Choice(["prefork", "threads", "solo"]), default=None,
               help="prefork: processes, with hard time limits; threads: one process whose threads overlap "
               "storage I/O with encoding (no hard time limits).  Default: threads when every queue served "
-              "is image or data, prefork otherwise.")
+              f"is {' or '.join(_short(q) for q in THREAD_QUEUES)}, prefork otherwise.")
 @click.option("--loglevel", "-l", default="info", show_default=True)
 def worker(queues: str, concurrency: int | None, name: str | None, pool: str | None, loglevel: str) -> None:
     """Start a Celery worker serving darkroom's queues (needs DARKROOM_BROKER_URL).
@@ -45,13 +55,14 @@ def worker(queues: str, concurrency: int | None, name: str | None, pool: str | N
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--queues") from None
     if pool is None:
-        # Image and table/html/plot conversions are bounded by pixel and size
-        # limits, and spend a third of their time waiting on storage: threads
-        # overlap that wait with encoding (bench/worker_throughput.py: 0.46 of a
-        # bare Pillow loop with one prefork process, ~1.0 with two threads).
+        # Image and table/html/plot conversions (KindSpec.threads) are bounded
+        # by pixel and size limits, and spend a third of their time waiting on
+        # storage: threads overlap that wait with encoding
+        # (bench/worker_throughput.py: 0.46 of a bare Pillow loop with one
+        # prefork process, ~1.0 with two threads).
         # Codecs (video, audio, molecules, meshes) keep processes and their
         # hard time limits.
-        pool = "threads" if set(names) <= {"darkroom.image", "darkroom.data"} else "prefork"
+        pool = "threads" if set(names) <= set(THREAD_QUEUES) else "prefork"
     if concurrency is None and pool == "threads":
         concurrency = 2 * (os.cpu_count() or 1)
     from darkroom.workers.app import app

@@ -12,11 +12,11 @@ from typing import Any
 
 import click
 
+from darkroom.pipeline.kinds import KINDS
 
 @click.command()
 @click.argument("selector")
-@click.option("--kind", type=click.Choice(["image", "video", "audio", "table", "html", "molecule", "object3d",
-                                           "plot"]), default=None, help="Only items of this kind.")
+@click.option("--kind", type=click.Choice(KINDS), default=None, help="Only items of this kind.")
 @click.option("--key", default=None, help="Only this log key, or a glob of keys ('val/*').")
 @click.option("--steps", default=None, metavar="A:B",
               help="Only steps A <= step < B; either side may be empty (100:, :50).")

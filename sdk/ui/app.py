@@ -4,6 +4,7 @@ Routes (JSON unless said otherwise; errors are ``{"error": "..."}`` with 400 or 
 
     GET /                                         the page (static/index.html)
     GET /static/{path}                            the page's files
+    GET /api/kinds                                the media kinds and how the page shows each (pipeline/kinds.py)
     GET /api/runs?project=P                       runs, newest first, with state and counts
     GET /api/runs/{project}/{run}                 info, config, summary, scalar/histogram series, media keys
     GET /api/runs/{project}/{run}/media?key=&step=           one step's items of a key, with file URLs
@@ -29,6 +30,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import NotModifiedResponse, StaticFiles
 
 from darkroom._api import Api
+from darkroom.pipeline import kinds as media_kinds
 from darkroom.pipeline.errors import DarkroomError, InvalidInput, NotFound, StorageUnavailable
 from darkroom.pipeline.reader import RunReader
 from darkroom.ui import run_json
@@ -83,6 +85,9 @@ def make_app(storage_url: str | None = None, token: str | None = None,
             raise NotFound("the viewer's page is not installed (darkroom/ui/static/index.html is missing)")
         return FileResponse(page, media_type=_STATIC_TYPES[".html"], headers=PAGE_HEADERS)
 
+    def kinds(request: Request) -> Response:
+        return _json({"kinds": media_kinds.viewer_table()})
+
     def runs(request: Request) -> Response:
         project = request.query_params.get("project") or None
         if project is not None:
@@ -123,6 +128,7 @@ def make_app(storage_url: str | None = None, token: str | None = None,
         Route("/", index),
         Route("/favicon.ico", lambda request: Response(status_code=204)),  # browsers ask; nothing to show
         Mount("/static", app=_StaticFiles(directory=STATIC, check_dir=False), name="static"),
+        Route("/api/kinds", kinds),
         Route("/api/runs", runs),
         Route(run_path, run),
         Route(run_path + "/media", media),

@@ -3,7 +3,7 @@
 A converter is a pure function (STYLE.md, rule 4): raw payload bytes and typed
 options in, artifact bytes, measurements and warnings out.  It touches no
 storage, Celery, settings or clock, so it is testable alone and reusable by
-reprocessing.  A new kind is one module plus one line in `CONVERTERS`.
+reprocessing.  A new kind is one module here plus its row in `darkroom.pipeline.kinds`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from darkroom.pipeline import kinds
 from darkroom.pipeline.errors import InvalidInput
 from darkroom.pipeline.settings import Limits
 
@@ -89,18 +90,10 @@ class Converter:
             raise InvalidInput("invalid_options", f"{self.name} options: {problems}") from None
 
 
-# kind -> module defining CONVERTER.  Loaded when first used, so a worker
-# without a kind's codec still starts and serves the other kinds.
-_MODULES = {
-    "audio": "darkroom.workers.converters.audio",
-    "image": "darkroom.workers.converters.image",
-    "molecule": "darkroom.workers.converters.molecule",
-    "object3d": "darkroom.workers.converters.object3d",
-    "table": "darkroom.workers.converters.table",
-    "html": "darkroom.workers.converters.html",
-    "plot": "darkroom.workers.converters.plot",
-    "video": "darkroom.workers.converters.video",
-}
+# kind -> module defining CONVERTER, from the table of kinds.  Loaded when
+# first used, so a worker without a kind's codec still starts and serves the
+# other kinds.
+_MODULES = {spec.name: spec.converter for spec in kinds.TABLE}
 
 
 def converter_for(kind: str) -> Converter:

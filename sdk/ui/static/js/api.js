@@ -61,6 +61,8 @@ export async function getJSON(path, params, { signal } = {}) {
 export const runBase = (project, run) => `/api/runs/${enc(project)}/${enc(run)}`;
 
 export const api = {
+  /** The media kinds and how the page shows each (pipeline/kinds.py), in panel order. */
+  kinds: (opts) => getJSON("/api/kinds", null, opts),
   runs: (project, opts) => getJSON("/api/runs", { project }, opts),
   run: (project, run, opts) => getJSON(runBase(project, run), null, opts),
   /** One step's items of one key: the page never asks for a whole run's media. */

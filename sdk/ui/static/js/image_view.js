@@ -7,6 +7,12 @@ import { h, formatNumber } from "./dom.js";
 import { classColour, rgb } from "./palette.js";
 import { boxGroupsOf, maskGroupsOf } from "./overlays.js";
 
+/** The image renderer of the kinds table (pipeline/kinds.py): one ImageView in the panel's overlay state. */
+export function render(item, context) {
+  const view = new ImageView(item, context.overlay, context.maxSize);
+  return { element: view.element, ready: view.load(), dispose: () => view.dispose() };
+}
+
 /** Load an image URL; resolves once it is decoded. */
 export function loadImage(url) {
   const img = new Image();

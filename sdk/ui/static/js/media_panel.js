@@ -7,6 +7,7 @@ import { h, replaceChildren } from "./dom.js";
 import { api } from "./api.js";
 import { OverlayState, OverlayControls } from "./overlays.js";
 import { renderItem } from "./items.js";
+import { loadRenderers } from "./media_item.js";
 
 let firstPaintMarked = false;
 
@@ -110,6 +111,7 @@ class StepView {
       this.step = null;
       return;
     }
+    await loadRenderers(data.items || []);  // its kinds' modules, so the step draws at once
     if (this.request !== request) return;
     this.request = null;
     await this.#render(step, data.items || []);

@@ -5,7 +5,7 @@
 
 import { h } from "./dom.js";
 import { api } from "./api.js";
-import { relatedUrl } from "./items.js";
+import { relatedUrl } from "./media_item.js";
 import { SceneCanvas, OrbitCamera, bounds, packRGB } from "./scene3d.js";
 import { parseMolecule } from "./molecule_parsers.js";
 import { parseGeometry, moleculeOf } from "./geometry.js";
@@ -18,6 +18,12 @@ const OTHER_COLOUR = "#e040a0";
 // Ball radii: a quarter of common van der Waals radii (Å).
 const BALL = { H: 0.28, C: 0.42, N: 0.39, O: 0.38, S: 0.45, P: 0.45, F: 0.37, Cl: 0.44, Br: 0.46, I: 0.5 };
 const SPRITE_ATOMS = 20_000;  // above this, atoms are drawn as points
+
+/** The molecule renderer of the kinds table (pipeline/kinds.py). */
+export function render(item, context) {
+  const view = new MoleculeView(item, context);
+  return { element: view.element, ready: view.load(), dispose: () => view.dispose?.() };
+}
 
 export class MoleculeView {
   constructor(item, context) {

@@ -4,7 +4,7 @@
 
 import { h } from "./dom.js";
 import { api } from "./api.js";
-import { relatedUrl } from "./items.js";
+import { relatedUrl } from "./media_item.js";
 import { categoryColour } from "./palette.js";
 import { SceneCanvas, OrbitCamera, bounds, packRGB } from "./scene3d.js";
 import { parseGlb } from "./glb.js";
@@ -14,6 +14,12 @@ import { parseGeometry } from "./geometry.js";
 // worker's DISPLAY_POINTS): more are drawn as an even subsample, with a note.
 export const DISPLAY_POINTS = 300_000;
 const MESH_FORMATS = new Set(["obj", "gltf", "glb", "stl", "babylon"]);
+
+/** The object3d renderer of the kinds table (pipeline/kinds.py). */
+export function render(item, context) {
+  const view = new Object3DView(item, context);
+  return { element: view.element, ready: view.load(), dispose: () => view.dispose?.() };
+}
 
 export class Object3DView {
   constructor(item, context) {

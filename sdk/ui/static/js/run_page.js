@@ -10,6 +10,7 @@ import { runColour } from "./palette.js";
 import { LineChart } from "./line_chart.js";
 import { HistogramView } from "./histogram_view.js";
 import { MediaPanel } from "./media_panel.js";
+import { loadKinds } from "./media_item.js";
 
 const LIVE_POLL_MS = 500;      // while running: an item shows within ~0.5 s of its manifest
 const PENDING_POLL_MS = 2000;  // finished, but items still converting (a fleet's queue)
@@ -172,7 +173,10 @@ export class RunPage {
 
   async #renderMedia() {
     const media = this.data.media || {};
-    const keys = Object.keys(media).filter((k) => !k.startsWith("_") && media[k].steps?.length).sort(byKindThenKey(media));
+    // Panels in the kinds table's panel order; by key alone if it cannot be read.
+    const kindOrder = (await loadKinds().catch(() => [])).map((k) => k.kind);
+    const keys = Object.keys(media).filter((k) => !k.startsWith("_") && media[k].steps?.length)
+      .sort(byKindThenKey(media, kindOrder));
     this.mediaList.closest("section").hidden = keys.length === 0;
     const running = this.state === "running";
     const tasks = [];
@@ -182,7 +186,7 @@ export class RunPage {
         panel = new MediaPanel(this.context, key, media[key]);
         this.panels.set(key, panel);
         // Keep panels in order as new keys arrive.
-        const order = byKindThenKey(media);
+        const order = byKindThenKey(media, kindOrder);
         const next = [...this.panels.keys()].filter((k) => order(k, key) > 0).sort(order)[0];
         this.mediaList.insertBefore(panel.element, next ? this.panels.get(next).element : null);
         tasks.push(panel.start());
@@ -260,13 +264,12 @@ export class RunPage {
   }
 }
 
-// Media panels: images first (what people look at most), then by kind, then by key.
-const KIND_ORDER = ["image", "video", "audio", "plot", "table", "molecule", "object3d", "html"];
-
-function byKindThenKey(media) {
+// Media panels by their kind's panel order (pipeline/kinds.py: images first,
+// what people look at most), then by key.
+function byKindThenKey(media, kindOrder) {
   const rank = (key) => {
-    const i = KIND_ORDER.indexOf(media[key]?.kind);
-    return i < 0 ? KIND_ORDER.length : i;
+    const i = kindOrder.indexOf(media[key]?.kind);
+    return i < 0 ? kindOrder.length : i;
   };
   return (a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0);
 }

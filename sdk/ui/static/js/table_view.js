@@ -5,6 +5,7 @@ import { h, replaceChildren, formatNumber } from "./dom.js";
 import { api } from "./api.js";
 import { OverlayState, OverlayControls } from "./overlays.js";
 import { renderItem } from "./items.js";
+import { loadRenderers } from "./media_item.js";
 
 const PAGE_SIZES = [10, 25, 100];
 
@@ -53,6 +54,7 @@ export class TableView {
     const rows = this.table.data || [];
     this.overlay.absorb(rows.flat().filter(isMedia));
     this.controls.update();
+    await loadRenderers(rows.flat().filter(isMedia));  // the cells' kinds, so every page draws at once
     await this.draw();
   }
 
@@ -126,6 +128,12 @@ export class TableView {
   dispose() {
     for (const cell of this.cells) cell.dispose();
   }
+}
+
+/** The table renderer of the kinds table (pipeline/kinds.py). */
+export function render(item, context) {
+  const view = new TableItemView(item, context);
+  return { element: view.element, ready: view.load(), dispose: () => view.dispose?.() };
 }
 
 /** A table item of a media panel. */
