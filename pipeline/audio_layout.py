@@ -25,6 +25,8 @@ FLAC_MAX_CHANNELS = 8
 # in one row, and each is a player.  Checked at log() and again by the worker.
 MAX_CLIPS_PER_KEY = 100
 ACCEPTED_SHAPES = "(samples,) or (samples, channels)"
+# The formats an array is written as (a file is stored in its own).
+ARRAY_FORMATS = ("wav", "flac")
 _DTYPES = ("float16", "float32", "float64", "int16", "int32")
 _ACCEPTED_DTYPES = "float16, float32, float64 (values in [-1, 1]), int16 or int32"
 # A file's format (its extension) to the media type it is stored and served with.

@@ -12,6 +12,7 @@ import numpy as np
 from darkroom._media import ArraySnapshot, Media, array_from, binary_file_object, file_from
 from darkroom.pipeline.audio_layout import (
     ACCEPTED_SHAPES,
+    ARRAY_FORMATS,
     MAX_SAMPLE_RATE,
     MEDIA_TYPES,
     audio_layout,
@@ -20,7 +21,6 @@ from darkroom.pipeline.audio_layout import (
 )
 from darkroom.pipeline.errors import InvalidInput
 
-_ARRAY_FORMATS = ("wav", "flac")
 _ACCEPTED_DATA = (
     f"a numpy array {ACCEPTED_SHAPES} with sample_rate=, a torch tensor, a nested list, "
     "a path to an audio file, or a binary file object (io.BytesIO)"
@@ -72,8 +72,8 @@ class Audio(Media):
         if array is None:
             raise TypeError(f"Audio got {type(data).__name__}; accepted: {_ACCEPTED_DATA}")
         fmt = fmt or "wav"
-        if fmt not in _ARRAY_FORMATS:
-            raise ValueError(f"Audio format={fmt!r} for an array; accepted: {', '.join(_ARRAY_FORMATS)}")
+        if fmt not in ARRAY_FORMATS:
+            raise ValueError(f"Audio format={fmt!r} for an array; accepted: {', '.join(ARRAY_FORMATS)}")
         _check_array(array, fmt, rate)
         self._payload = ArraySnapshot(array)
         self._options = {"sample_rate": rate, "format": fmt}
