@@ -67,8 +67,9 @@ def make_celery(settings: "Settings", name: str = "darkroom") -> "Celery":
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_queues=[Queue(q, routing_key=q) for q in QUEUES],
-        task_default_queue="darkroom.image",
-        task_routes={TASK_NAME: {"queue": "darkroom.image"}},
+        # Senders name each request's queue (`queue_for`); these only catch one that does not.
+        task_default_queue=queue_for("image"),
+        task_routes={TASK_NAME: {"queue": queue_for("image")}},
         task_time_limit=settings.task_time_limit,
         task_soft_time_limit=max(1, settings.task_time_limit - 30),
         broker_connection_retry_on_startup=True,
