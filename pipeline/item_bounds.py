@@ -6,12 +6,15 @@ worker decodes it, so nothing the SDK accepts is refused by the worker, where
 it could only become a failed manifest (issue 16, items 5 and 10).  Standard
 library only: the SDK imports this on the training thread.
 
-Every walk here is iterative: a value nested 100,000 deep is refused, not
-a `RecursionError`.
+Nothing here recurses in Python: a value nested 100,000 deep is refused as
+too deep, not with a `RecursionError`.  (pydantic refuses a lone surrogate in
+the message's other text fields itself: each has a length or pattern bound.)
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -102,50 +105,82 @@ def check_text(what: str, text: str, code: str = "invalid_text") -> str:
 
 
 def check_json(what: str, value: Any, max_depth: int, max_chars: int) -> None:
-    """Check a JSON value's nesting, size and text without recursion; stop at the first bound passed.
-
-    The size is counted as compact JSON's characters (close to ``json.dumps``,
-    without building the text), so a huge value costs at most `max_chars` of work.
+    """Check a JSON value's nesting, size and text, as the compact JSON the message carries.
 
     Raises
     ------
     InvalidInput: ``too_deep``, ``too_large``, ``invalid_text`` or ``invalid_extra``;
-        the text names `what` and the path of the offending value.
+        the text names `what` (and, for nesting and text, the path of the offending value).
     """
-    chars = 0
-    stack: list[tuple[Any, int, tuple[Any, ...]]] = [(value, 1, ())]
+    # json's encoder (C) is the fast walk; it stops at the interpreter's
+    # recursion limit with a RecursionError, not a crash.
+    try:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    except RecursionError:
+        text = None
+    except (TypeError, ValueError) as e:  # a set, an object; an int past 4,300 digits
+        raise InvalidInput("invalid_extra", f"{what} is not JSON ({e}); accepted: JSON values (dict, list, "
+                           "str, int, float, bool, None)") from None
+    if text is None or _depth(text) > max_depth:
+        raise InvalidInput("too_deep", f"{what} nests deeper than {max_depth} levels (at "
+                           f"{_path(_deep_path(value, max_depth))}); at most {max_depth} are accepted ({_WHERE})")
+    if len(text) > max_chars:
+        raise InvalidInput("too_large", f"{what} of {len(text)} characters as JSON; at most {max_chars} are "
+                           f"accepted ({_WHERE})")
+    if _SURROGATE.search(text):
+        raise InvalidInput("invalid_text", f"{what} has a lone surrogate ({_surrogate_at(value)}), which no "
+                           "UTF-8 text can hold; accepted: text that encodes as UTF-8")
+
+
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')  # unrolled: one regex step per run of plain text
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def _depth(text: str) -> int:
+    """The nesting of compact JSON `text`: its brackets outside strings, counted."""
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    return max(itertools.accumulate(map(_STEP.__getitem__, brackets)), default=0)
+
+
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def _deep_path(value: Any, max_depth: int) -> tuple[Any, ...]:
+    """The path to a container deeper than `max_depth`, found without recursion (for the error text)."""
+    stack: list[tuple[Any, int, Any]] = [(value, 1, None)]
     while stack:
-        node, depth, path = stack.pop()
-        if isinstance(node, (dict, list, tuple)):
-            if depth > max_depth:
-                raise InvalidInput("too_deep", f"{what} nests deeper than {max_depth} levels (at "
-                                   f"{_path(path)}); at most {max_depth} are accepted ({_WHERE})")
-            chars += 2 + max(len(node) - 1, 0)
-            if isinstance(node, dict):
-                for name, child in node.items():
-                    if not isinstance(name, str):
-                        raise InvalidInput("invalid_extra", f"{what} has a key {name!r} at {_path(path)}; "
-                                           "accepted: str keys (JSON objects)")
-                    check_text(f"{what} key at {_path(path)}", name)
-                    chars += len(name) + 3
-                    stack.append((child, depth + 1, (*path, name)))
-            else:
-                stack.extend((child, depth + 1, (*path, i)) for i, child in enumerate(node))
-        elif isinstance(node, str):
-            check_text(f"{what} at {_path(path)}", node)
-            chars += len(node) + 2
-        elif isinstance(node, bool) or node is None:
-            chars += 5
-        elif isinstance(node, int):
-            chars += node.bit_length() // 3 + 2  # about its decimal digits, without str() (bounded at 4,300 digits)
-        elif isinstance(node, float):
-            chars += len(repr(node))
-        else:
-            raise InvalidInput("invalid_extra", f"{what} at {_path(path)} is a {type(node).__name__}; "
-                               "accepted: JSON values (dict, list, str, int, float, bool, None)")
-        if chars > max_chars:
-            raise InvalidInput("too_large", f"{what} of more than {max_chars} characters as JSON; at most "
-                               f"{max_chars} are accepted ({_WHERE})")
+        node, depth, link = stack.pop()
+        if depth > max_depth:
+            return _unlink(link)
+        children = node.items() if isinstance(node, dict) else enumerate(node)
+        stack.extend((child, depth + 1, (link, name)) for name, child in children
+                     if isinstance(child, (dict, list, tuple)))
+    return ()
+
+
+def _unlink(link: Any) -> tuple[Any, ...]:
+    path = []
+    while link is not None:
+        link, name = link
+        path.append(name)
+    return tuple(reversed(path))
+
+
+def _surrogate_at(value: Any) -> str:
+    """Where in `value` (already checked shallow) the first lone surrogate is, for the error text."""
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(value, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, str) and _SURROGATE.search(node):
+            return f"in a string at {_path(path)}"
+        if isinstance(node, dict):
+            for name, child in node.items():
+                if _SURROGATE.search(name):
+                    return f"in a key at {_path(path)}"
+                stack.append((child, (*path, name)))
+        elif isinstance(node, (list, tuple)):
+            stack.extend((child, (*path, i)) for i, child in enumerate(node))
+    return "somewhere"
 
 
 def _path(path: tuple[Any, ...]) -> str:

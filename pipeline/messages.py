@@ -30,15 +30,6 @@ MAX_MESSAGE_CHARS = 1_000_000
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
-    @field_validator("*")
-    @classmethod
-    def _text(cls, value: Any, info: Any) -> Any:
-        # pydantic refuses a lone surrogate only in constrained str fields; no
-        # worker can write one (UTF-8 storage keys and files, pipes).
-        if isinstance(value, str):
-            _bounded(item_bounds.check_text, info.field_name, value)
-        return value
-
 
 def _bounded(check: Any, *args: Any) -> Any:
     """Run an `item_bounds` check as a validator: pydantic turns only ValueError into a ValidationError."""
