@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from darkroom.pipeline.errors import InvalidInput
@@ -41,7 +41,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _WHERE = "a fixed bound of the convert message"
 
 
-def check_item(key: object, caption: object = None, related: int = 0,
+def check_item(key: object, caption: object = None, related: Collection[str] = (),
                extra: Mapping[str, Any] | None = None) -> None:
     """Check one logged media item against the bounds its convert message must keep.
 
@@ -49,7 +49,8 @@ def check_item(key: object, caption: object = None, related: int = 0,
     ----------
     key: the log key the item is logged under.
     caption: its caption, or None.
-    related: how many payloads the item has besides its own (an Image's masks).
+    related: the roles of the payloads the item has besides its own, as the message names
+        them (an Image's masks: ``"mask:<name>"``); a dict keyed by role will do.
     extra: its per-item JSON data (an Image's boxes and mask labels), or None.
 
     Raises
@@ -57,6 +58,7 @@ def check_item(key: object, caption: object = None, related: int = 0,
     InvalidInput: ``invalid_key`` (see `check_key`), ``invalid_caption`` (not text, over
         MAX_CAPTION_CHARS characters, or a lone surrogate), ``too_large`` (more than
         MAX_RELATED related payloads, or extra data over MAX_EXTRA_CHARS as JSON),
+        ``invalid_related`` (a role that is not text UTF-8 can encode),
         ``too_deep`` (extra data nested deeper than MAX_EXTRA_DEPTH), ``invalid_text``
         (a lone surrogate in the extra data), ``invalid_extra`` (a value JSON cannot hold).
     """
@@ -79,7 +81,8 @@ def check_key(key: object) -> str:
     return key
 
 
-def check_content(caption: object = None, related: int = 0, extra: Mapping[str, Any] | None = None) -> None:
+def check_content(caption: object = None, related: Collection[str] = (),
+                  extra: Mapping[str, Any] | None = None) -> None:
     """`check_item` without the key: what the message model checks on each item."""
     if caption is not None:
         if not isinstance(caption, str):
@@ -88,9 +91,13 @@ def check_content(caption: object = None, related: int = 0, extra: Mapping[str, 
             raise InvalidInput("invalid_caption", f"caption of {len(caption)} characters; at most "
                                f"{MAX_CAPTION_CHARS} are accepted ({_WHERE})")
         check_text("caption", caption, "invalid_caption")
-    if related > MAX_RELATED:
-        raise InvalidInput("too_large", f"{related} related payloads (masks) in one item; at most {MAX_RELATED} "
+    if len(related) > MAX_RELATED:
+        raise InvalidInput("too_large", f"{len(related)} related payloads (masks) in one item; at most {MAX_RELATED} "
                            f"are accepted ({_WHERE})")
+    for role in related:
+        if not isinstance(role, str):
+            raise InvalidInput("invalid_related", f"related payload role {role!r} is not a str")
+        check_text(f"related payload role {role!r}", role, "invalid_related")
     if extra:
         check_json("extra data", extra, MAX_EXTRA_DEPTH, MAX_EXTRA_CHARS)
 

@@ -74,7 +74,7 @@ class Item(_Frozen):
         if isinstance(data, dict):
             caption, related, extra = data.get("caption"), data.get("related"), data.get("extra")
             _bounded(item_bounds.check_content, caption if isinstance(caption, str) else None,
-                     len(related) if isinstance(related, dict) else 0, extra if isinstance(extra, dict) else None)
+                     related if isinstance(related, dict) else (), extra if isinstance(extra, dict) else None)
         return data
 
 

@@ -32,10 +32,14 @@ def nested(depth: int) -> Any:
     return value
 
 
-def message(key: str = "val/examples", caption: str | None = None, related: int = 0,
+def masks(count: int) -> list[str]:
+    return [f"mask:m{i}" for i in range(count)]
+
+
+def message(key: str = "val/examples", caption: str | None = None, related: tuple[str, ...] | list[str] = (),
             extra: dict[str, Any] | None = None) -> dict[str, Any]:
     item = {"index": 0, "source": SOURCE, "caption": caption,
-            "related": {f"mask:m{i}": SOURCE for i in range(related)}, "extra": extra or {}}
+            "related": {role: SOURCE for role in related}, "extra": extra or {}}
     return {"schema": "darkroom.convert/1", "project": "demo", "run": "r1", "step": 0, "key": key,
             "kind": "image", "items": [item]}
 
@@ -43,7 +47,7 @@ def message(key: str = "val/examples", caption: str | None = None, related: int 
 def refused_on_both_sides(**item: Any) -> str:
     """The text check_item (the SDK, at log()) raises; the worker's decoder must refuse the same item."""
     with pytest.raises(InvalidInput) as at_log:
-        check_item(item.get("key", "val/examples"), item.get("caption"), item.get("related", 0), item.get("extra"))
+        check_item(item.get("key", "val/examples"), item.get("caption"), item.get("related", ()), item.get("extra"))
     with pytest.raises(MessageDecodeError) as at_worker:
         decode_request(message(**item))
     assert at_log.value.message in at_worker.value.message or "at most" in at_worker.value.message
@@ -52,7 +56,8 @@ def refused_on_both_sides(**item: Any) -> str:
 
 WORKER_REFUSES = {
     "a caption of 10,001 characters": dict(caption="x" * (MAX_CAPTION_CHARS + 1)),
-    "65 masks": dict(related=MAX_RELATED + 1),
+    "65 masks": dict(related=masks(MAX_RELATED + 1)),
+    "a mask name with a lone surrogate": dict(related=["mask:\ud83d"]),
     "a caption with a lone surrogate": dict(caption="cat \ud800"),
     "a key with a lone surrogate": dict(key="val/\udc00"),
     "box metadata nested 500 deep": dict(extra={"boxes": {"p": {"box_data": [], "meta": nested(500)}}}),
@@ -68,7 +73,7 @@ def test_what_the_worker_would_refuse_is_refused_by_the_function_the_sdk_calls_a
 
 
 def test_an_item_at_every_bound_is_accepted_on_both_sides() -> None:
-    item = dict(key="val/\u00e9t\u00e9 \U0001f600", caption="\U0001f600" * MAX_CAPTION_CHARS, related=MAX_RELATED,
+    item = dict(key="val/\u00e9t\u00e9 \U0001f600", caption="\U0001f600" * MAX_CAPTION_CHARS, related=masks(MAX_RELATED),
                 extra={"boxes": nested(MAX_EXTRA_DEPTH - 1), "masks": {"m": {"class_labels": {"1": "car"}}}})
     check_item(item["key"], item["caption"], item["related"], item["extra"])
     request = decode_request(message(**item))
@@ -78,7 +83,7 @@ def test_an_item_at_every_bound_is_accepted_on_both_sides() -> None:
 def test_each_refusal_names_the_value_and_the_bound() -> None:
     assert refused_on_both_sides(caption="x" * 10_001) == (
         "caption of 10001 characters; at most 10000 are accepted (a fixed bound of the convert message)")
-    assert refused_on_both_sides(related=65) == (
+    assert refused_on_both_sides(related=masks(65)) == (
         "65 related payloads (masks) in one item; at most 64 are accepted (a fixed bound of the convert message)")
     assert refused_on_both_sides(extra={"boxes": {"p": {"meta": nested(500)}}}) == (
         "extra data nests deeper than 16 levels (at ['boxes']['p']['meta'][0][0][0][0][0]...); at most 16 are "
@@ -92,10 +97,11 @@ def test_the_codes_say_what_kind_of_bound_was_passed() -> None:
     codes = {}
     for name, item in WORKER_REFUSES.items():
         with pytest.raises(InvalidInput) as caught:
-            check_item(item.get("key", "k"), item.get("caption"), item.get("related", 0), item.get("extra"))
+            check_item(item.get("key", "k"), item.get("caption"), item.get("related", ()), item.get("extra"))
         codes[name] = caught.value.code
     assert codes == {
         "a caption of 10,001 characters": "invalid_caption", "65 masks": "too_large",
+        "a mask name with a lone surrogate": "invalid_related",
         "a caption with a lone surrogate": "invalid_caption", "a key with a lone surrogate": "invalid_key",
         "box metadata nested 500 deep": "too_deep", "box metadata nested one level too deep": "too_deep",
         "a box caption with a lone surrogate": "invalid_text", "extra data over the size bound": "too_large",
