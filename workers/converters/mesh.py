@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 
 from darkroom.pipeline.errors import InvalidInput
+from darkroom.pipeline.optional import optional_import
 from darkroom.pipeline.settings import Limits
 from darkroom.workers.converters import geometry
 
-_INSTALL = "pip install 'darkroom[object3d]'"
 _OBJ_VERTEX = re.compile(rb"^[ \t]*v[ \t]", re.MULTILINE)
 _OBJ_FACE = re.compile(rb"^[ \t]*f[ \t]", re.MULTILINE)
 _OBJ_MATERIALS = re.compile(rb"^[ \t]*mtllib[ \t]", re.MULTILINE)
@@ -45,11 +45,7 @@ def load_mesh(data: bytes, fmt: str, limits: Limits, warnings: list[str]) -> tup
     InvalidInput: ``too_large`` (DARKROOM_MAX_POINTS, DARKROOM_MAX_PAYLOAD_BYTES), ``invalid_mesh``
         (unreadable, no faces, external files), ``missing_dependency`` (no trimesh).
     """
-    try:
-        import trimesh
-    except ImportError:
-        raise InvalidInput("missing_dependency",
-                           f"this worker has no trimesh, which 3-D files need: {_INSTALL}") from None
+    trimesh = optional_import("trimesh", "3-D files need trimesh", "object3d")
     if not data.strip():
         raise InvalidInput("invalid_mesh", f"{fmt} file is empty")
     if fmt == "obj" and _OBJ_MATERIALS.search(data):
