@@ -16,13 +16,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from waiting import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log
@@ -36,13 +36,11 @@ def free_port() -> int:
 
 
 def wait_for_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def listening() -> bool:
         with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.02)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+            return s.connect_ex(("127.0.0.1", port)) == 0
+
+    wait_for(listening, f"a server listening on 127.0.0.1:{port}", timeout)
 
 
 class RedisServer:
@@ -218,15 +216,17 @@ class Fleet:
         return proc
 
     def wait_ready(self, proc: subprocess.Popen, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            text = proc.log_path.read_text()  # type: ignore[attr-defined]
-            if " ready." in text:
-                return
+        log_path: Path = proc.log_path  # type: ignore[attr-defined]
+
+        def ready() -> bool:
+            text = log_path.read_text()
+            if " ready." in text:  # Celery's own line once the worker consumes
+                return True
             if proc.poll() is not None:
                 raise RuntimeError(f"worker exited with {proc.returncode}:\n{text}")
-            time.sleep(0.1)
-        raise TimeoutError(f"worker not ready after {timeout}s:\n{proc.log_path.read_text()}")  # type: ignore[attr-defined]
+            return False
+
+        wait_for(ready, f"the ready line in {log_path.name}", timeout, every=0.1, context=log_path.read_text)
 
     def stop_workers(self) -> None:
         for proc in self.workers:

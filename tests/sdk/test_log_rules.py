@@ -15,6 +15,7 @@ import pytest
 
 import darkroom
 from darkroom.pipeline.errors import InvalidInput
+from waiting import wait_for
 
 
 def history(run: darkroom.Run) -> list[dict]:
@@ -151,27 +152,39 @@ def test_media_under_a_key_repeated_in_one_row_keeps_the_last_value(embedded_env
 
 
 def test_a_failed_last_value_is_reported_failed_though_the_first_converted_later(embedded_env, monkeypatch):
-    monkeypatch.setenv("DARKROOM_EMBEDDED_WORKERS", "2")
+    from darkroom.pipeline import paths
+
+    monkeypatch.setenv("DARKROOM_EMBEDDED_WORKERS", "2")  # each value has a worker of its own
     run = darkroom.init(project="rules")
-    big = np.random.default_rng(0).integers(0, 256, (800, 800, 3), np.uint8)
+    big = np.random.default_rng(0).integers(0, 256, (2048, 2048, 3), np.uint8)  # ~1 s of PNG
     run.log({"x": darkroom.Image(big)}, commit=False)
     run.log({"x": darkroom.Image(np.full((2, 2), np.nan))})  # fails at once; the first value converts after
+    storage = darkroom.Api().storage
+    first, last = (paths.manifest_key(run.project, run.id, 0, "x", 0, revision) for revision in (1, 2))
+    wait_for(lambda: storage.exists(last), "the last value's failed manifest", timeout=60)
+    # The case itself: the first value was still converting when the last one had failed.
+    assert not storage.exists(first), "the first value converted before the last failed: make it slower"
     report = run.finish(quiet=True)
+    assert storage.exists(first), "the first value never converted"
     assert report.converted == 0 and [(f.key, f.code) for f in report.failed] == [("x", "non_finite")]
 
 
 def test_rows_carry_step_timestamp_and_runtime(embedded_env):
     before = time.time()
     run = darkroom.init(project="rules")
+    started = time.time()  # the run's clock starts between `before` and here
     run.log({"a": 1})
-    time.sleep(0.02)
+    between = time.time()
     run.log({"a": 2})
     rows = history(run)
     after = time.time()
     for row in rows:
         assert before <= row["_timestamp"] <= after
         assert 0 <= row["_runtime"] <= after - before
-    assert rows[1]["_timestamp"] - rows[0]["_timestamp"] >= 0.02
+        assert row["_timestamp"] - started <= row["_runtime"] <= row["_timestamp"] - before
+    # Each row's time is its own log() call's: the first before the clock read between the calls, the
+    # second after it, whatever the machine's speed.
+    assert started <= rows[0]["_timestamp"] <= between <= rows[1]["_timestamp"]
     assert rows[1]["_runtime"] > rows[0]["_runtime"]
 
 

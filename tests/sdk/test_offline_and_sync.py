@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -193,12 +192,19 @@ def test_an_embedded_worker_ignores_ctrl_c_and_ends_when_its_stdin_closes(embedd
                                                  "media_type": "application/x-npy", "ext": "npy"}}]}
     worker = subprocess.Popen([sys.executable, "-m", "darkroom.workers.embedded"], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    worker.stdin.write(settings_to_json(settings) + "\n" + json.dumps({"id": 1, "request": request}) + "\n")
-    worker.stdin.flush()
-    while "results" not in (line := worker.stdout.readline()):  # past its imports: it answered a request
-        assert line, worker.stderr.read()
+
+    def answer(ident: int) -> dict:
+        worker.stdin.write(json.dumps({"id": ident, "request": request}) + "\n")
+        worker.stdin.flush()
+        while "results" not in (line := worker.stdout.readline()):  # its answer, after the progress lines
+            assert line, worker.stderr.read()
+        return json.loads(line)
+
+    worker.stdin.write(settings_to_json(settings) + "\n")
+    assert answer(1)["id"] == 1  # past its imports: it answered a request
     worker.send_signal(signal.SIGINT)
-    time.sleep(0.5)
+    # A worker that took the interrupt would end before it read another line: its next answer shows it did not.
+    assert answer(2) == {"id": 2, "results": [["ok", ""]]}
     assert worker.poll() is None, worker.stderr.read()
     worker.stdin.close()
     assert worker.wait(timeout=30) == 0
