@@ -34,6 +34,7 @@ export class RunPage {
 
   async start() {
     replaceChildren(this.root, h("p", { class: "loading" }, "loading run…"));
+    loadKinds().catch(() => {});  // asked for beside the run's JSON, not after it
     let data;
     try {
       data = await (this.first || api.run(this.context.project, this.context.run));
