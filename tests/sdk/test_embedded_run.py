@@ -7,13 +7,13 @@ run's own worker processes (DESIGN.md, Two deployments).
 from __future__ import annotations
 
 import io
-import time
 
 import numpy as np
 import pytest
 
 import darkroom
 from darkroom.pipeline.errors import InvalidInput, NotFound
+from waiting import wait_for
 
 
 def decode(reader, manifest: dict, role: str | None = None) -> np.ndarray:
@@ -136,11 +136,20 @@ def history_objects(run) -> list:
     return sorted(darkroom.Api().storage.list(paths.history_prefix(run.project, run.id)))
 
 
+def stored_steps(run) -> list[int]:
+    """The steps of the run's history rows in storage so far."""
+    try:
+        return [r["_step"] for r in darkroom.Api().run(run.path).history()]
+    except NotFound:  # run.json not stored yet
+        return []
+
+
 def test_rows_between_media_share_one_history_object_and_all_read_back(embedded_env):
     run = darkroom.init(project="e2e")
     for step in range(30):  # media every step: rows and requests interleave in the spool
         run.log({"loss": 1.0 / (step + 1), "img": darkroom.Image(np.full((2, 2), step, np.uint8))})
-        time.sleep(0.01)
+        if step in (9, 19):  # rows sent in rounds while the run goes on: the open object is rewritten
+            wait_for(lambda: len(stored_steps(run)) > step, f"row {step} in the stored history")
     run.finish(quiet=True)
     assert len(history_objects(run)) == 1
     rows = list(darkroom.Api().run(run.path).history())
@@ -170,16 +179,17 @@ def test_a_full_history_object_is_sealed_and_the_next_rows_start_another(embedde
 def test_media_in_an_open_row_is_converted_before_the_row_closes(embedded_env):
     run = darkroom.init(project="e2e")
     run.log({"early": darkroom.Image(np.full((3, 3), 5, np.uint8))}, step=3)  # row 3 stays open
-    reader, manifest, deadline = None, None, time.monotonic() + 30
-    while manifest is None and time.monotonic() < deadline:
+
+    def early_manifest() -> dict | None:
         try:
-            reader = reader or darkroom.Api().run(run.path)
-            manifest = reader.manifest(3, "early", 0)
-        except NotFound:
-            pass
-        time.sleep(0.05)
+            return darkroom.Api().run(run.path).manifest(3, "early", 0)
+        except NotFound:  # not stored yet
+            return None
+
     try:
-        assert manifest is not None and manifest["status"] == "ok", "not converted while the row was open"
+        manifest = wait_for(early_manifest, "the open row's image to be converted while the row is open")
+        reader = darkroom.Api().run(run.path)
+        assert manifest["status"] == "ok", "not converted while the row was open"
         assert list(reader.history()) == []  # the row itself is not written yet
     finally:
         run.log({"late": 1}, step=3, commit=True)
