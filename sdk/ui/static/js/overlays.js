@@ -6,28 +6,11 @@
 import { h, replaceChildren, formatNumber } from "./dom.js";
 import { classColour } from "./palette.js";
 
-/** The mask groups of a media item: [{name, url, labels: {value: label}}]. */
+/** The mask groups of a media item: [{name, url, labels: {value: label}}].
+ * The server sends them as `masks` {name: {url, class_labels}} (sdk/ui/run_json.py, `media_item`). */
 export function maskGroupsOf(item) {
-  const groups = new Map();
-  const related = item.related || {};
-  // The server maps related files by role: {"mask:<name>": url}; it may also
-  // keep the manifest's list form ([{role, url, class_labels}]).
-  const entries = Array.isArray(related)
-    ? related.map((r) => [r.role, r.url, r])
-    : Object.entries(related).map(([role, value]) =>
-      typeof value === "string" ? [role, value, {}] : [role, value?.url, value || {}]);
-  for (const [role, url, info] of entries) {
-    if (!role || !role.startsWith("mask:")) continue;
-    const name = role.slice(5);
-    groups.set(name, { name, url, labels: { ...(info.class_labels || {}) } });
-  }
-  for (const [name, spec] of Object.entries(item.masks || {})) {
-    const group = groups.get(name) || { name, url: null, labels: {} };
-    if (spec?.url) group.url = spec.url;
-    Object.assign(group.labels, spec?.class_labels || {});
-    groups.set(name, group);
-  }
-  return [...groups.values()].filter((g) => g.url);
+  return Object.entries(item.masks || {}).filter(([, spec]) => spec.url)
+    .map(([name, spec]) => ({ name, url: spec.url, labels: { ...spec.class_labels } }));
 }
 
 /** The box groups of a media item: [[name, {box_data, class_labels}]]. */
