@@ -666,6 +666,8 @@ class _Listener(http.server.ThreadingHTTPServer):
 def test_logged_html_cannot_read_the_token_or_reach_any_origin(page, ui_server, embedded_env):
     """Issue 16, item 13: the token was in the iframe's URL, and a listener on 127.0.0.1 received it."""
     listener = _Listener()
+    console: list[str] = []  # the browser reports each request it refuses here
+    page.on("console", lambda m: console.append(m.text))
     try:
         run = darkroom.init(project="viewer", name="attack")
         run.log({"page": darkroom.Html(LEAK_HTML.replace("PORT", str(listener.server_address[1])), inject=False)})
@@ -675,17 +677,32 @@ def test_logged_html_cannot_read_the_token_or_reach_any_origin(page, ui_server, 
         frame = page.locator("section.media-panel[data-key='page'] iframe")
         frame.wait_for()
         out = page.frame_locator("section.media-panel[data-key='page'] iframe").locator("#out")
-        # The script ends by writing its findings, once its image and its fetch have both settled:
+        # The script writes its findings once its image and its fetch have both settled:
         # a request that reached the listener was received before either settled.
         out.filter(has_text="done").wait_for(timeout=15_000)
         text = out.inner_text()
+        assert TOKEN not in text and TOKEN not in (frame.get_attribute("src") or ""), text
+        assert "cookie:SecurityError" in text, text
+        assert "fetch:TypeError" in text and "img:error" in text, text
+        # Each attempt was refused by the file's CSP before it left (a beacon is sent later, if at all).
+        for via in ("via=fetch", "via=img", "via=beacon"):
+            _wait_for_console(page, console, via, "violates the following Content Security Policy")
+        # Last, the logged page navigates its own frame to the listener: the viewer page's
+        # frame-src refuses that before any request leaves.
+        logged_page = frame.element_handle().content_frame()
+        logged_page.evaluate("(port) => { location.href = `http://127.0.0.1:${port}/leak?via=navigation`; }",
+                             listener.server_address[1])
+        _wait_for_console(page, console, f"Framing 'http://127.0.0.1:{listener.server_address[1]}/'", "frame-src")
     finally:
         listener.shutdown()
         listener.server_close()
-    assert TOKEN not in text and TOKEN not in (frame.get_attribute("src") or ""), text
-    assert "cookie:SecurityError" in text, text
-    assert "fetch:TypeError" in text and "img:error" in text, text  # refused by the file's CSP, not sent
     assert listener.received == [], listener.received
+
+
+def _wait_for_console(page, console: list[str], *parts: str) -> None:
+    """Return once a console message holding every one of `parts` was logged (15 s at most)."""
+    if not any(all(p in text for p in parts) for text in console):
+        page.wait_for_event("console", lambda m: all(p in m.text for p in parts), timeout=15_000)
 
 
 # -- the demo, and the README's picture ------------------------------------------------------------------------
