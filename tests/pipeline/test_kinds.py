@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 from starlette.testclient import TestClient
 
+import darkroom.ui
 from darkroom._cli import main
 from darkroom.pipeline import kinds
 from darkroom.pipeline.messages import KINDS, ConvertRequest
@@ -18,7 +19,7 @@ from darkroom.pipeline.reprocess import chunks
 from darkroom.pipeline.settings import Settings
 from darkroom.workers.converters import converter_for
 
-STATIC_JS = Path(__import__("darkroom.ui", fromlist=["app"]).__file__).resolve().parent / "static" / "js"
+STATIC_JS = Path(darkroom.ui.__file__).resolve().parent / "static" / "js"
 
 
 def test_the_messages_kinds_are_the_tables_rows_in_order():
@@ -71,10 +72,10 @@ def test_the_clis_kind_choices_and_worker_queues_are_the_tables():
     assert result.exit_code == 2 and "'chart' is not one of 'image', 'video'" in result.output
 
 
-def test_the_viewer_reads_the_table_from_the_api_in_panel_order():
+def test_the_viewer_reads_the_table_from_the_api_in_panel_order(tmp_path):
     from darkroom.ui.app import make_app
 
-    client = TestClient(make_app("file:///nonexistent-darkroom-test-storage"), base_url="http://127.0.0.1:8765")
+    client = TestClient(make_app(f"file://{tmp_path}"), base_url="http://127.0.0.1:8765")
     response = client.get("/api/kinds")
     assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
     served = response.json()["kinds"]

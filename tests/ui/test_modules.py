@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-STATIC_JS = Path(__import__("darkroom.ui", fromlist=["app"]).__file__).resolve().parent / "static" / "js"
+import darkroom.ui
+
+STATIC_JS = Path(darkroom.ui.__file__).resolve().parent / "static" / "js"
 # Every module path written in a module: its static imports, and the paths it
 # imports later (`import("./x.js")`, or handed to a function that does).
 _IMPORT = re.compile(r"""["']\./(\w+\.js)["']""")
