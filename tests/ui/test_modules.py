@@ -44,9 +44,11 @@ def test_the_viewers_modules_import_each_other_without_a_cycle():
     assert cycles == [], " ; ".join(" -> ".join(c) for c in cycles)
 
 
-def test_items_js_names_no_view_the_views_share_media_item_js():
+def test_items_js_names_no_renderer_and_the_renderers_share_media_item_js():
+    from darkroom.pipeline.kinds import TABLE
+
     graph = imports()
-    assert graph["items.js"] == {"dom.js", "media_item.js"}
-    for view in ("table_view.js", "molecule_view.js", "object3d_view.js", "plot_view.js", "video_view.js"):
-        assert "items.js" not in graph[view] or view == "table_view.js", view  # a table's cells are items
-    assert not any("_view.js" in target for target in graph["media_item.js"])
+    renderers = {spec.viewer.renderer for spec in TABLE}
+    assert graph["items.js"] == {"dom.js", "media_item.js"}  # renderers come by name, from /api/kinds
+    assert {r for r in renderers if "items.js" in graph[r]} == {"table_view.js"}  # a table's cells are items
+    assert not graph["media_item.js"] & renderers
