@@ -19,6 +19,7 @@ from PIL import Image as PILImage
 
 import darkroom
 from darkroom.pipeline import paths
+from waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -34,6 +35,17 @@ def _decode(data: bytes) -> np.ndarray:
 
 def _manifest_count(reader) -> int:
     return sum(1 for _ in reader.storage.list(paths.manifests_prefix(reader.project, reader.run)))
+
+
+def _crash_mark(project: str, run: str, step: int, key: str, index: int) -> str:
+    """The Redis key a fleet worker sets while it converts the item (workers/crash_marks.py):
+    it appears when the item starts converting and is removed when the conversion ends."""
+    return f"darkroom:converting:{project}/{run}/{step}/{key}/{index}/r1"
+
+
+def _children(proc: subprocess.Popen) -> list[int]:
+    """The pool children of a prefork worker's main process."""
+    return [int(pid) for pid in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
 
 
 def test_two_hundred_images_are_converted_by_worker_processes_and_decode_to_their_pixels(fleet):
@@ -64,6 +76,8 @@ def test_two_hundred_images_are_converted_by_worker_processes_and_decode_to_thei
 
 
 def test_a_worker_killed_mid_task_has_its_task_redelivered_and_completed_once(fleet):
+    import redis
+
     # A short visibility timeout so the redelivery comes within the test
     # (STACK_NOTES.md): production keeps it above the longest time limit.
     env = {"DARKROOM_VISIBILITY_TIMEOUT": "6", "DARKROOM_TASK_TIME_LIMIT": "5"}
@@ -73,11 +87,11 @@ def test_a_worker_killed_mid_task_has_its_task_redelivered_and_completed_once(fl
     run = darkroom.init(project="crash")
     run.log({"big": [darkroom.Image(a) for a in images]})
     run._sender.flush(timeout=60)
-    deadline = time.monotonic() + 30
-    while "received" not in first.log_path.read_text():
-        assert time.monotonic() < deadline, first.log_path.read_text()
-        time.sleep(0.05)
-    time.sleep(0.3)
+    # Killed while it converts one of the first half of the items: at least 20 are left undone.
+    client = redis.Redis.from_url(fleet.redis.url)
+    early = [_crash_mark("crash", run.id, 0, "big", i) for i in range(20)]
+    wait_for(lambda: client.exists(*early), "the worker to start converting one of the first 20 items",
+             timeout=60, context=first.log_path.read_text)
     os.killpg(first.pid, signal.SIGKILL)
     first.wait()
     reader = darkroom.Api().run(run.path)
@@ -104,20 +118,19 @@ def test_an_item_that_ends_its_pool_process_twice_fails_and_the_rest_of_its_requ
 
     worker = fleet.start_worker(pool="prefork")
     run = darkroom.init(project="poison")
-    mark = f"darkroom:converting:poison/{run.id}/0/batch/1/r1"
+    mark = _crash_mark("poison", run.id, 0, "batch", 1)
     client, killed = redis.Redis.from_url(fleet.redis.url), []
-    slow = np.random.default_rng(0).integers(0, 256, (2048, 2048, 3), np.uint8)  # ~1 s of PNG: time to kill
+    # ~1 s of PNG, far longer than wait_for's checks: the child is still converting it when killed.
+    slow = np.random.default_rng(0).integers(0, 256, (2048, 2048, 3), np.uint8)
     run.log({"batch": [darkroom.Image(np.full((4, 4), 2, np.uint8)), darkroom.Image(slow),
                        darkroom.Image(np.full((4, 4), 3, np.uint8))]})
-    deadline = time.monotonic() + 90
-    while len(killed) < 2:  # each start of the item: kill the child converting it
-        assert time.monotonic() < deadline, worker.log_path.read_text()
-        if int(client.get(mark) or 0) == len(killed) + 1:
-            children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()
-            for pid in children:
-                os.kill(int(pid), signal.SIGKILL)
-            killed.extend(children)
-        time.sleep(0.002)
+    for start in (1, 2):  # each start of the item: kill the child converting it
+        wait_for(lambda: int(client.get(mark) or 0) == start, f"start {start} of item batch[1] ({mark})",
+                 timeout=90, context=worker.log_path.read_text)
+        children = _children(worker)
+        for pid in children:
+            os.kill(pid, signal.SIGKILL)
+        killed.extend(children)
     report = run.finish(timeout=120, quiet=True)
     reader = darkroom.Api().run(run.path)
     assert [m["status"] for m in reader.manifests()] == ["ok", "failed", "ok"]
@@ -136,9 +149,7 @@ def test_items_logged_while_the_broker_is_down_are_spooled_and_sent_when_it_retu
         with pytest.warns(darkroom.DarkroomWarning, match="stay in the spool"):
             for step, a in enumerate(images):
                 run.log({"img": darkroom.Image(a), "step_value": step})
-            deadline = time.monotonic() + 10
-            while run._sender.outage is None and time.monotonic() < deadline:
-                time.sleep(0.05)
+            wait_for(lambda: run._sender.outage, "the sender to report the broker outage", timeout=10)
         assert run._sender.outage is not None
         assert len(run._sender.spool) > 0
     finally:
@@ -152,22 +163,23 @@ def test_items_logged_while_the_broker_is_down_are_spooled_and_sent_when_it_retu
 
 
 def test_items_logged_while_s3_is_down_are_retried_and_nothing_is_lost(fleet):
-    fleet.start_worker()
     images = _images(30, seed=3)
     run = darkroom.init(project="s3-outage")
     for step in range(10):
         run.log({"img": darkroom.Image(images[step])})
-    # Sent before the outage, so the outage's warning comes from what is logged during it.
+    # Sent before the outage, so the outage's warning comes from what is logged during it;
+    # with no worker yet, their tasks wait in Redis for the outage.
     assert run._sender.flush(timeout=60)
     fleet.s3.stop()
     try:
         with pytest.warns(darkroom.DarkroomWarning, match="stay in the spool"):
             for step in range(10, 30):
                 run.log({"img": darkroom.Image(images[step])})
-            deadline = time.monotonic() + 15
-            while run._sender.outage is None and time.monotonic() < deadline:
-                time.sleep(0.05)
-        time.sleep(2)  # down for a while: the workers' tasks fail and retry with backoff
+            wait_for(lambda: run._sender.outage, "the sender to report the storage outage", timeout=15)
+        worker = fleet.start_worker()
+        # Down while the worker takes the tasks: they fail and retry with backoff (Celery logs each retry).
+        wait_for(lambda: "] retry: Retry in " in worker.log_path.read_text(), "a task's retry in the worker's log",
+                 timeout=60, context=worker.log_path.read_text)
     finally:
         fleet.s3.start()
     report = run.finish(timeout=180, quiet=True)
@@ -196,7 +208,9 @@ def _train_then_kill(tmp_path: Path, env: dict[str, str], steps: int) -> Path:
                             stdout=subprocess.PIPE, text=True, start_new_session=True)
     run_dir = Path(proc.stdout.readline().strip())
     assert proc.stdout.readline().strip() == "logged"
-    time.sleep(1.0)  # one second after the last log() returned
+    # One second after the last log() returned.  Still a sleep: nothing the SDK emits says that
+    # everything handed over is in the spool yet (not sent), the moment this kill is meant for.
+    time.sleep(1.0)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     return run_dir
@@ -218,9 +232,8 @@ def test_a_training_process_killed_after_its_last_log_loses_nothing_on_a_fleet(f
     assert report["failed"] == [] and report["spooled"] == 0
     project, run_id = run_dir.parent.name, run_dir.name
     reader = darkroom.Api().run(f"{project}/{run_id}")
-    deadline = time.monotonic() + 120
-    while len(reader.entries()) < 80 and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_for(lambda: len(reader.entries()) >= 80, "the run's index to name 80 items", timeout=120, every=0.2,
+             context=lambda: f"it names {len(reader.entries())}; sync said {report}")
     manifests = reader.manifests(key="img")
     assert len(manifests) == 80 and all(m["status"] == "ok" for m in manifests)
     assert [r["_step"] for r in reader.history()] == list(range(40))
@@ -251,13 +264,8 @@ def test_a_worker_rejects_malformed_and_foreign_messages_and_keeps_serving(fleet
 
     app.send_task(TASK_NAME, args=["not a request"], queue="darkroom.image")
     app.send_task(TASK_NAME, args=[{"schema": "darkroom.convert/1", "kind": "image"}], queue="darkroom.image")
-    raw = reader.manifests(key="warmup")[0]["source"] if reader.manifests(key="warmup") else None
-    deadline = time.monotonic() + 60
-    while raw is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-        found = reader.manifests(key="warmup")
-        raw = found[0]["source"] if found else None
-    assert raw is not None
+    raw = wait_for(lambda: reader.manifests(key="warmup"), "the warmup image's manifest", timeout=60,
+                   every=0.1, context=worker.log_path.read_text)[0]["source"]
     foreign = {**raw, "uri": raw["uri"].replace(fleet.bucket, "another-bucket"), "ext": "npy"}
     outside = {**raw, "uri": "file:///etc/passwd", "ext": "npy"}
     huge = {**raw, "bytes": 10**12, "ext": "npy"}

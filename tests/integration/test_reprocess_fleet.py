@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from typing import Any
 
 import numpy as np
@@ -13,6 +12,7 @@ import pytest
 
 import darkroom
 from darkroom.pipeline import paths
+from waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -65,14 +65,15 @@ def test_sent_twice_before_any_worker_runs_it_converges_to_one_new_revision(flee
     assert age is not None and 0 <= age < 120
     assert all(b["pending"] == 12 for b in status["runs"][0]["batches"])
 
-    fleet.start_worker(queues="image")
-    deadline_status = None
-    for _ in range(60):
-        deadline_status = cli(fleet, "status", "fleetrp")
-        if all(b["pending"] == 0 for b in deadline_status["runs"][0]["batches"]):
-            break
-        time.sleep(0.5)
-    assert all(b["pending"] == 0 for b in deadline_status["runs"][0]["batches"]), deadline_status
+    worker = fleet.start_worker(queues="image")
+    last: list[dict[str, Any]] = []
+
+    def batches_done() -> bool:
+        last[:] = [cli(fleet, "status", "fleetrp")]
+        return all(b["pending"] == 0 for b in last[0]["runs"][0]["batches"])
+
+    wait_for(batches_done, "darkroom status to show no item pending", timeout=120, every=0.5,
+             context=lambda: f"{last}\n{worker.log_path.read_text()}")
     # One manifest object per revision: 12 at revision 1, 12 at revision 2, none at 3.
     names = [k.rsplit("/", 1)[1] for k in manifest_objects(run)]
     assert sorted(set(names)) == ["0.json", "0.r2.json"] and len(names) == 24
