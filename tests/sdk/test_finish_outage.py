@@ -4,6 +4,7 @@ import warnings
 import numpy as np
 
 import darkroom
+from waiting import wait_for
 
 
 def test_finish_with_the_storage_unreachable_returns_a_report_instead_of_raising(clean_env, monkeypatch):
@@ -18,6 +19,8 @@ def test_finish_with_the_storage_unreachable_returns_a_report_instead_of_raising
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         run.log({"img": darkroom.Image(np.zeros((4, 4), dtype=np.uint8))})
+        # The sender's first attempt has failed (and warned) before finish's own 3 s start.
+        wait_for(lambda: run._sender.outage, "the sender to report the storage outage")
         report = run.finish(timeout=3, quiet=True)
     assert report.converted == 0 and report.pending == 1 and report.spooled > 0
     texts = [str(w.message) for w in record]
