@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -190,14 +189,19 @@ def test_items_logged_while_s3_is_down_are_retried_and_nothing_is_lost(fleet):
 
 
 _TRAINING = textwrap.dedent("""
-    import sys, numpy as np, darkroom
+    import sys, time, numpy as np, darkroom
     run = darkroom.init(project="killed")
     print(run.dir, flush=True)
     rng = np.random.default_rng(4)
     for step in range(int(sys.argv[1])):
         run.log({"loss": float(step), "img": [darkroom.Image(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)) for _ in range(2)]})
     print("logged", flush=True)
-    import time; time.sleep(600)
+    # The write-ahead promise: what reached the spool survives.  Its sending may still go on.
+    deadline = time.monotonic() + 60
+    while run._sender.in_memory() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    print("spooled" if not run._sender.in_memory() else "not spooled after 60 s", flush=True)
+    time.sleep(600)
 """)
 
 
@@ -208,9 +212,7 @@ def _train_then_kill(tmp_path: Path, env: dict[str, str], steps: int) -> Path:
                             stdout=subprocess.PIPE, text=True, start_new_session=True)
     run_dir = Path(proc.stdout.readline().strip())
     assert proc.stdout.readline().strip() == "logged"
-    # One second after the last log() returned.  Still a sleep: nothing the SDK emits says that
-    # everything handed over is in the spool yet (not sent), the moment this kill is meant for.
-    time.sleep(1.0)
+    assert proc.stdout.readline().strip() == "spooled"  # everything logged is on disk: kill it now
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     return run_dir
