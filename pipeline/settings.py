@@ -182,6 +182,12 @@ class Settings:
         return self.storage_url
 
 
+def storage_url_from_env(env: Mapping[str, str] | None = None) -> str | None:
+    """DARKROOM_STORAGE_URL when it is set (None: not given, as opposed to the default)."""
+    value = (os.environ if env is None else env).get("DARKROOM_STORAGE_URL", "").strip()
+    return value or None
+
+
 def strict_mode(env: Mapping[str, str] | None = None) -> bool:
     """DARKROOM_STRICT, read now (the guard asks at each failure; a malformed value is not strict)."""
     try:

@@ -45,24 +45,34 @@ def demo(steps: int, project: str, as_json: bool) -> None:
 @click.argument("dirs", nargs=-1, metavar="[DIR]...")
 @click.option("--no-wait", is_flag=True, help="Only enqueue; do not wait for the conversions (fleet mode).")
 @click.option("--timeout", type=float, default=None, help="Seconds to wait at most.")
+@click.option("--storage-url", default=None, metavar="URL",
+              help="Where to send (default: DARKROOM_STORAGE_URL).")
+@click.option("--trust-spool-storage", is_flag=True,
+              help="Send to the storage the spool recorded (only for spools you made yourself).")
 @click.option("--json", "as_json", is_flag=True)
-def sync(dirs: tuple[str, ...], no_wait: bool, timeout: float | None, as_json: bool) -> None:
+def sync(dirs: tuple[str, ...], no_wait: bool, timeout: float | None, storage_url: str | None,
+         trust_spool_storage: bool, as_json: bool) -> None:
     """Send what crashed or offline runs left in their spool.
 
     DIR is a run's local folder (./darkroom-runs/<project>/<run_id>) or any folder
     above it; default ./darkroom-runs (or DARKROOM_DIR).  Items already sent are not sent again.
+
+    \b
+    A spool may come from another machine, so it is checked like a queue
+    message, and it is sent to --storage-url or DARKROOM_STORAGE_URL, not to
+    the storage it names, unless you pass --trust-spool-storage.
     """
-    import os
-
     from darkroom._sync import find_run_dirs, sync_run
+    from darkroom.pipeline.settings import Settings
 
-    roots = dirs or (os.environ.get("DARKROOM_DIR") or "./darkroom-runs",)
+    roots = dirs or (Settings.from_env().run_dir,)
     run_dirs = [d for path in roots for d in find_run_dirs(path)]
     if not run_dirs:
         raise click.ClickException(f"no run folders (run.json + spool/) under {', '.join(roots)}")
     reports = []
     for run_dir in run_dirs:
-        report = sync_run(run_dir, wait=not no_wait, timeout=timeout, quiet=as_json)
+        report = sync_run(run_dir, wait=not no_wait, timeout=timeout, quiet=as_json, storage_url=storage_url,
+                          trust_spool_storage=trust_spool_storage)
         reports.append(report)
         if not as_json:
             click.echo(f"{report.run}: {report.converted} converted, {len(report.failed)} failed, "

@@ -291,10 +291,13 @@ class Delivery:
                                f"in the spool of {self.project}/{self.run}")
         uploaded_now = self._upload(request, entry)
         wire = request.to_json()
-        if uploaded_now and seq not in self._resent:
-            wire["items"] = [{**item, "new_payload": all(src["sha256"] in uploaded_now
-                                                         for src in [item["source"], *item["related"].values()])}
-                             for item in wire["items"]]
+        for item in wire["items"]:
+            # The payloads are where this storage keeps them, whatever the spool says
+            # (a spool synced to another storage than it was logged to).
+            for source in [item["source"], *item["related"].values()]:
+                source["uri"] = self.storage.uri(paths.raw_key(source["sha256"], source["ext"]))
+            item["new_payload"] = seq not in self._resent and all(
+                src["sha256"] in uploaded_now for src in [item["source"], *item["related"].values()])
         if self._dispatch is None:
             self._dispatch = self._open_dispatch()
         with self._cond:

@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from darkroom._guard import warn
+from darkroom._guard import background_warn
 
 # A payload's file name in the spool: what `darkroom sync` accepts from a spool
 # it did not write (DESIGN.md, point 5: a name never leads outside the folder).
@@ -102,9 +102,6 @@ class Spool:
                             written.append(self._write_tmp(path, data))
                     written.append(self._write_tmp(self.root / f"{seq:012d}.json", body))
                 self._publish(written)
-                if self._disk_error is not None:
-                    warn(f"darkroom: the spool at {self.root} takes writes again", 2)
-                    self._disk_error = None
                 for _, (seq, entry, _) in zip(records, bodies):
                     self._entries[seq] = entry
                     self._refs.update(_names(entry))
@@ -139,9 +136,9 @@ class Spool:
                     os.close(fd)
 
     def _keep_in_memory(self, records: list, bodies: list, error: OSError) -> None:
-        if self._disk_error is None:
-            warn(f"darkroom: cannot write the spool at {self.root} ({error}); logged items are held in "
-                 "memory and sent from there, and are lost if this process dies before they are sent", 2)
+        if self._disk_error is None:  # said once: a disk that stays full is not news at every batch
+            background_warn(f"darkroom: cannot write the spool at {self.root} ({error}); logged items are held in "
+                            "memory and sent from there, and are lost if this process dies before they are sent")
         self._disk_error = str(error)
         for (_, payloads), (seq, entry, _) in zip(records, bodies):
             self._entries[seq] = entry

@@ -85,7 +85,10 @@ class FileMarks(CrashMarks):
             starts = int(path.read_text() or 0) + 1
         except (FileNotFoundError, ValueError):
             starts = 1
-        path.write_text(str(starts))
+        try:
+            path.write_text(str(starts))
+        except OSError as e:  # a full or read-only disk: convert unmarked, as with Redis unreachable
+            log.warning("cannot mark %s as converting in %s (%s); it converts unmarked", ident, self._folder, e)
         return starts
 
     def end(self, ident: str) -> None:
