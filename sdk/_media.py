@@ -16,7 +16,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from darkroom.pipeline.payload_types import NPY_MEDIA_TYPE as NPY  # noqa: F401 (the sender's name for it)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -21,11 +21,12 @@ import numpy as np
 
 from darkroom._guard import background_warn
 from darkroom._histogram import resolve
-from darkroom._media import EAGER_FILE_BYTES, NPY, ArraySnapshot, BytesSnapshot, FileSnapshot, Media
+from darkroom._media import EAGER_FILE_BYTES, ArraySnapshot, BytesSnapshot, FileSnapshot, Media
 from darkroom._table import JsonSnapshot
 from darkroom.pipeline import index as run_index
 from darkroom.pipeline import paths
 from darkroom.pipeline.errors import InvalidInput
+from darkroom.pipeline.payload_types import NPY_MEDIA_TYPE
 from darkroom.pipeline.settings import Limits
 
 if TYPE_CHECKING:  # pydantic loads with the first media value, not with `import darkroom`
@@ -176,7 +177,7 @@ class PayloadBuilder:
                                    "(DARKROOM_MAX_PAYLOAD_BYTES)")
             buf = io.BytesIO()
             np.save(buf, snap.array, allow_pickle=False)
-            data, ext, media_type = buf.getvalue(), "npy", NPY
+            data, ext, media_type = buf.getvalue(), "npy", NPY_MEDIA_TYPE
         elif isinstance(snap, FileSnapshot):
             data, ext, media_type = read_file(snap, limit), snap.ext, "application/octet-stream"
         elif isinstance(snap, BytesSnapshot):
@@ -198,15 +199,11 @@ def failed_records(project: str, run: str, kind: str, step: int, key: str, index
                    caption: Any, error: InvalidInput) -> list[Record]:
     """The records of an item failed before any worker saw it: its manifest, then the index entry
     that names it (sent in that order, as a worker writes them)."""
-    from darkroom.pipeline.manifest import ConverterInfo, ErrorInfo, Manifest
+    from darkroom.pipeline.manifest import failed_manifest
 
     # A caption the message model refused must not make the manifest unwritable too.
     caption = caption if isinstance(caption, str) and len(caption) <= 10_000 and _encodable(caption) else None
-    manifest = Manifest(
-        project=project, run=run, step=step, key=key, index=index, kind=kind,
-        status="failed", error=ErrorInfo(code=error.code, message=error.message), caption=caption,
-        converter=ConverterInfo(name=kind, version="-"), revision=revision,
-    )
+    manifest = failed_manifest(project, run, step, key, index, kind, error, caption=caption, revision=revision)
     manifest_key = paths.manifest_key(project, run, step, key, index, revision)
     journal_key, body = run_index.journal_object(project, run, [manifest])
     return [Record({"type": "object", "key": manifest_key, "body": manifest.to_json_bytes().decode()}),

@@ -33,13 +33,12 @@ from darkroom._table import Table
 from darkroom._summary import Summary
 from darkroom._values import check_key, is_dataframe, plain_value
 from darkroom.plot import figure_image
-from darkroom.pipeline import paths
+from darkroom.pipeline import audio_layout, item_bounds, paths
 from darkroom.pipeline.errors import InvalidInput
 from darkroom.pipeline.history import media_ref
 from darkroom.pipeline.settings import Settings
 
 MODES = ("online", "offline", "disabled")
-_MAX_ITEMS_PER_KIND = {"audio": 100}  # MEDIA_TYPES.md, Audio: at most 100 clips per key per step
 _ID_CHARS = string.ascii_lowercase + string.digits
 _current: list["Run"] = []
 
@@ -180,10 +179,12 @@ class Run:
         bound = self.settings.limits.max_items_per_key
         if len(items) > bound:
             raise ValueError(f"{len(items)} items under one key; the bound is {bound} (DARKROOM_MAX_ITEMS_PER_KEY)")
-        kind_bound = _MAX_ITEMS_PER_KIND.get(items[0].kind)
-        if kind_bound is not None and len(items) > kind_bound:
-            raise ValueError(f"{len(items)} {items[0].kind} items under key {key!r} at step {step}; "
-                             f"at most {kind_bound} per key per step")
+        if items[0].kind == "audio":
+            audio_layout.check_clip_count(len(items), key, step)
+        for media in items:  # the convert message's bounds, in the words a worker would use
+            item_bounds.check_item(key, media.caption, media._related, media._extra)
+            item_bounds.check_json("options", media._options, item_bounds.MAX_EXTRA_DEPTH,
+                                   item_bounds.MAX_EXTRA_CHARS)
         if len(items) > 50:
             warn(f"darkroom: {len(items)} {items[0].kind}s under key {key!r} at step {step}; all are kept "
                  "(viewers may show them slowly)")

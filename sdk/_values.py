@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from darkroom._histogram import Histogram
-from darkroom.pipeline import paths
+from darkroom.pipeline import item_bounds
 from darkroom.pipeline.errors import InvalidInput
 
 
@@ -92,7 +92,7 @@ def check_key(key: Any) -> None:
     ------
     InvalidInput (``invalid_key``)
     """
-    paths.check_user_key(key)
+    item_bounds.check_key(key)  # paths.check_user_key, and no text a storage path cannot hold
     if key in _RESERVED_KEYS or key.startswith(_RESERVED_PREFIXES):
         raise InvalidInput("invalid_key", f"log key {key!r} is reserved: darkroom writes "
                            f"{', '.join(_RESERVED_KEYS)} in every row and stores media under "

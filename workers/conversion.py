@@ -18,7 +18,7 @@ import json
 import logging
 from typing import Any
 
-from darkroom.pipeline import index, paths
+from darkroom.pipeline import audio_layout, index, paths
 from darkroom.pipeline.errors import InvalidInput, MessageDecodeError, Transient
 from darkroom.pipeline.manifest import ArtifactInfo, ConverterInfo, Manifest, RelatedInfo, failed_manifest
 from darkroom.pipeline.messages import ConvertRequest, Item, decode_request
@@ -103,6 +103,11 @@ def _convert_all(request: ConvertRequest, storage: Storage, limits: Limits, rede
             f"the bound is {limits.max_items_per_key} (DARKROOM_MAX_ITEMS_PER_KEY)",
         )
         return [_write(storage, _failed(request, item, info, error)) for item in request.items]
+    if request.kind == "audio":  # the same bound the SDK checks at log() (MEDIA_TYPES.md, Audio)
+        try:
+            audio_layout.check_clip_count(len(request.items), request.key, request.step)
+        except InvalidInput as error:
+            return [_write(storage, _failed(request, item, info, error)) for item in request.items]
     return [
         Conversion(request, item, converter, options, info, storage, limits, redelivered, marks).run()
         for item in request.items

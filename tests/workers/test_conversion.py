@@ -344,6 +344,16 @@ def test_more_items_than_the_bound_fail_as_too_many_items(storage: Storage) -> N
     assert not any(k.startswith("media/") for k in storage.list(""))
 
 
+def test_more_than_100_audio_clips_under_one_key_fail_each_as_too_many_items(storage: Storage) -> None:
+    source = put_array(storage, np.zeros(800, np.float32))
+    manifests = process(storage, request(*(item(i, source) for i in range(101)), kind="audio",
+                                         options={"sample_rate": 8000}))
+    assert [m.status for m in manifests] == ["failed"] * 101
+    error = stored_manifest(storage, 100).error
+    assert error.code == "too_many_items" and "at most 100 per key per step" in error.message
+    assert not any(k.startswith("media/") for k in storage.list(""))
+
+
 def test_items_up_to_the_bound_are_converted(storage: Storage) -> None:
     source = put_array(storage, np.zeros((2, 2), np.uint8))
     manifests = process(storage, request(*(item(i, source) for i in range(2))), Limits(max_items_per_key=2))
