@@ -153,7 +153,7 @@ def plan(storage: Storage, selection: Selection, check_options: CheckOptions,
             continue
         revision = int(manifest.get("revision", 1)) + 1
         group = (project, run, manifest["step"], manifest["key"], json.dumps(options, sort_keys=True), revision)
-        groups.setdefault(group, []).append(Item.model_validate(item))
+        groups.setdefault(group, []).append(Item.model_validate(_here(storage, item)))
         kinds[group] = (manifest["kind"], options)
         result.items.setdefault(f"{project}/{run}", []).append(
             (manifest["step"], paths.segment(manifest["key"]), manifest["index"], revision))
@@ -230,6 +230,15 @@ def progress(batch: dict[str, Any], entries: dict[tuple[int, str, int], Entry]) 
     return counts
 
 
+def _here(storage: Storage, item: dict[str, Any]) -> dict[str, Any]:
+    """The item with its payload URIs in `storage`: a moved or copied storage reprocesses what it holds."""
+    def moved(source: dict[str, Any]) -> dict[str, Any]:
+        return {**source, "uri": storage.uri(storage.stored_key(source["uri"]))}
+
+    return {**item, "source": moved(item["source"]),
+            "related": {role: moved(src) for role, src in item.get("related", {}).items()}}
+
+
 def _missing_payloads(storage: Storage, items: list[dict[str, Any]]) -> set[str]:
     """URIs of raw payloads no longer in storage (a retention policy may purge them)."""
     uris = sorted({uri for item in items for uri in _uris(item)})
@@ -238,7 +247,7 @@ def _missing_payloads(storage: Storage, items: list[dict[str, Any]]) -> set[str]
 
     def gone(uri: str) -> bool:
         try:
-            return not storage.exists(storage.key_of(uri))
+            return not storage.exists(storage.stored_key(uri))
         except InvalidInput:
             return True
 

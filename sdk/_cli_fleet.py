@@ -120,6 +120,9 @@ def status(selector: str | None, storage: str | None, as_json: bool) -> None:
         table.add_row(r["run"], str(r["state"]), str(r["logged"]), str(r["converted"]), str(r["failed"]),
                       str(r["pending"]))
     console.print(table)
+    for r in report["runs"]:  # which object, which line: what the table's "damaged" has no room for
+        if r.get("damaged"):
+            console.print(f"{r['run']}: {r['damaged']['error']}")
     batch_rows = [(r["run"], b) for r in report["runs"] for b in r["batches"]]
     if batch_rows:
         table = Table("run", "reprocess batch", "items", "converted", "failed", "pending", "superseded")

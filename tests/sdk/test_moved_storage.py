@@ -101,3 +101,17 @@ def test_a_manifest_uri_that_names_no_stored_object_is_still_refused(logged, tmp
         forged = dict(manifest, artifact=dict(manifest["artifact"], uri=uri))
         with pytest.raises(UnsafeKey, match="is outside this storage|is not a clean relative path"):
             reader.read(forged)
+
+
+def test_a_moved_storage_folder_can_be_reprocessed(logged, tmp_path) -> None:
+    from darkroom._reprocess import check_options
+    from darkroom.pipeline.reprocess import Selection, plan
+
+    folder, path = logged
+    moved = tmp_path / "elsewhere" / "data"
+    shutil.copytree(folder, moved)
+    storage = open_storage(f"file://{moved}")
+    result = plan(storage, Selection(selector=path, force=True), check_options)
+    assert result.unbuildable == [] and len(result.requests) == 1
+    [item] = result.requests[0].items
+    assert storage.key_of(item.source.uri).startswith("raw/")  # the worker's own check accepts it
