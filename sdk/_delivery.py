@@ -19,7 +19,6 @@ not an outage is given up, its items failed with a manifest that says why.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import random
 import threading
@@ -28,7 +27,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from darkroom._dispatch import Dispatch, Results
+from darkroom._acks import Acks
+from darkroom._dispatch import Dispatch, Outcomes, Results
 from darkroom._guard import background_warn
 from darkroom._history import HistoryChunks
 from darkroom._payloads import failed_records
@@ -43,37 +43,9 @@ if TYPE_CHECKING:  # pydantic and the storage clients load with the first reques
 
 BACKOFF_MAX = 30.0
 POLL = 0.02  # seconds the idle loop waits before looking at the spool again
-ACK_EVERY = 5.0  # seconds between looks for the manifests of queued requests
 ATTEMPTS = 3  # failures of one entry, not an outage, before it is given up
 
 Ident = tuple[int, str, int]  # (step, key, index)
-
-
-class Outcomes:
-    """What the embedded workers reported per item and revision; read by `finish()`'s report."""
-
-    def __init__(self) -> None:
-        self._by_item: dict[tuple[int, str, int, int], tuple[str, str]] = {}
-        self._lock = threading.Lock()
-
-    def record(self, request: dict[str, Any], results: Results) -> None:
-        revision = request.get("revision", 1)
-        with self._lock:
-            for item, outcome in zip(request["items"], results):
-                self._by_item[(request["step"], request["key"], item["index"], revision)] = tuple(outcome)
-
-    def get(self, ident: Ident, revision: int) -> tuple[str, str] | None:
-        with self._lock:
-            return self._by_item.get((*ident, revision))
-
-
-@dataclasses.dataclass
-class _Queued:
-    """A request on the broker, waiting for its manifests."""
-
-    request: dict[str, Any]
-    resend_at: float
-    wait: float  # the next wait before a resend (doubles)
 
 
 class _Receipt:
@@ -104,14 +76,11 @@ class Delivery:
         self._history = HistoryChunks(project, run)
         self._cond = threading.Condition()
         self._inflight: set[int] = set()
-        self._queued: dict[int, _Queued] = {}
-        self._resent: set[int] = set()
-        self._next_wait: dict[int, float] = {}  # seq -> the wait before its next resend
+        self._acks = Acks(float(settings.resend_after))
         self._attempts: Counter[int] = Counter()
         self._uploaded: set[str] = set()
         self._retry_at = 0.0
         self._backoff = 0.5
-        self._acked_at = 0.0
         self._flushing = 0
         self._stopping = False
         self._thread = threading.Thread(target=self._loop, name="darkroom-delivery", daemon=True)
@@ -124,14 +93,12 @@ class Delivery:
 
     def unsent(self) -> int:
         """Spool entries not yet handed to the dispatch (or in its hands right now)."""
-        with self._cond:
-            queued = set(self._queued)
+        queued = self._acks.waiting()
         return sum(1 for e in self.spool.pending() if e["seq"] not in queued)
 
     def queued(self) -> int:
         """Requests on the broker whose manifests are not all stored yet."""
-        with self._cond:
-            return len(self._queued)
+        return len(self._acks.waiting())
 
     def flush(self, deadline: float | None, memory_left: Callable[[], int]) -> bool:
         """Send everything now (rows too, retrying at once); wait until nothing is unsent."""
@@ -154,16 +121,8 @@ class Delivery:
     def acknowledge(self, stored: dict[Ident, int]) -> None:
         """Forget queued requests whose items all have a manifest: `stored` maps (step, segment of
         the key, index) to the newest stored revision."""
-        with self._cond:
-            queued = list(self._queued.items())
-        for seq, waiting in queued:
-            request = waiting.request
-            revision = request.get("revision", 1)
-            segment = paths.segment(request["key"])
-            if all(stored.get((request["step"], segment, item["index"]), 0) >= revision for item in request["items"]):
-                with self._cond:
-                    self._queued.pop(seq, None)
-                self.spool.done(seq)
+        for seq in self._acks.acknowledge(stored):
+            self.spool.done(seq)
 
     def stop(self) -> None:
         """Send nothing more (Ctrl-C at exit): the spool keeps what is not delivered."""
@@ -191,10 +150,9 @@ class Delivery:
         if results is not None:
             self.outcomes.record(request, results)
             self.spool.done(seq)
+        else:
+            self._acks.queued(seq, request)
         with self._cond:
-            if results is None:
-                wait = self._next_wait.pop(seq, float(self.settings.resend_after))
-                self._queued[seq] = _Queued(request, time.monotonic() + wait, wait)
             self._inflight.discard(seq)
             self._attempts.pop(seq, None)
             self._cond.notify_all()
@@ -224,17 +182,16 @@ class Delivery:
         if not self.online or time.monotonic() < self._retry_at:
             return False
         now = time.monotonic()
-        if self._queued and (now - self._acked_at >= ACK_EVERY
-                             or any(q.resend_at <= now for q in self._queued.values())):
+        if self._acks.due(now):
             return True
         rows_due = self._flushing or self._history.due(now)
-        busy = self._inflight | set(self._queued)
+        busy = self._inflight | self._acks.waiting()
         return any(e["seq"] not in busy and (rows_due or e["type"] != "history") for e in self.spool.pending())
 
     def _round(self) -> None:
         self._check_queued()
         with self._cond:
-            busy = self._inflight | set(self._queued)
+            busy = self._inflight | self._acks.waiting()
         pending = [e for e in self.spool.pending() if e["seq"] not in busy]
         try:
             rows = [e for e in pending if e["type"] == "history"]
@@ -296,7 +253,7 @@ class Delivery:
             # (a spool synced to another storage than it was logged to).
             for source in [item["source"], *item["related"].values()]:
                 source["uri"] = self.storage.uri(paths.raw_key(source["sha256"], source["ext"]))
-            item["new_payload"] = seq not in self._resent and all(
+            item["new_payload"] = not self._acks.resent(seq) and all(
                 src["sha256"] in uploaded_now for src in [item["source"], *item["related"].values()])
         if self._dispatch is None:
             self._dispatch = self._open_dispatch()
@@ -365,22 +322,14 @@ class Delivery:
 
     def _check_queued(self) -> None:
         """Forget the queued requests whose manifests are stored; send again those overdue."""
-        now = time.monotonic()
-        if not self._queued or now - self._acked_at < ACK_EVERY and \
-                not any(q.resend_at <= now for q in self._queued.values()):
+        if not self._acks.due():
             return
         from darkroom.pipeline.reader import RunReader
 
-        self._acked_at = now
         found = RunReader(self.storage, self.project, self.run).entries()
         self.acknowledge({ident: entry.revision for ident, entry in found.items()})
-        with self._cond:
-            for seq, waiting in list(self._queued.items()):
-                if waiting.resend_at <= now:  # unsent again: the next round sends it
-                    del self._queued[seq]
-                    self._resent.add(seq)
-                    self._next_wait[seq] = waiting.wait * 2
-                    self._uploaded.clear()  # a raw payload may have gone since: look again
+        if self._acks.overdue():  # unsent again: the next round sends them
+            self._uploaded.clear()  # a raw payload may have gone since: look again
 
     def _failed_attempt(self, error: Exception) -> None:
         if not self.online:  # stopped sending (Ctrl-C at exit): the spool keeps it, nothing to retry

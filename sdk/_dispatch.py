@@ -29,6 +29,24 @@ if TYPE_CHECKING:
 Results = list[tuple[str, str]]  # (status, error code) per item, when the dispatch converts
 
 
+class Outcomes:
+    """What the embedded workers reported per item and revision; read by `finish()`'s report."""
+
+    def __init__(self) -> None:
+        self._by_item: dict[tuple[int, str, int, int], tuple[str, str]] = {}
+        self._lock = threading.Lock()
+
+    def record(self, request: dict[str, Any], results: Results) -> None:
+        revision = request.get("revision", 1)
+        with self._lock:
+            for item, outcome in zip(request["items"], results):
+                self._by_item[(request["step"], request["key"], item["index"], revision)] = tuple(outcome)
+
+    def get(self, ident: tuple[int, str, int], revision: int) -> tuple[str, str] | None:
+        with self._lock:
+            return self._by_item.get((*ident, revision))
+
+
 class Receipt(Protocol):
     """What the delivery loop is told about one request."""
 

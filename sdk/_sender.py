@@ -19,10 +19,17 @@ import threading
 import time
 from collections import deque
 
-from darkroom._delivery import Delivery, Outcomes
-from darkroom._dispatch import Dispatch, open_dispatch
+from darkroom._delivery import Delivery
+from darkroom._dispatch import Dispatch, Outcomes, open_dispatch
 from darkroom._guard import background_warn, warn
-from darkroom._payloads import MediaWork, ObjectWork, PayloadBuilder, Record, RowWork, Work
+from darkroom._payloads import (
+    MediaWork,
+    ObjectWork,
+    PayloadBuilder,
+    Record,
+    RowWork,
+    Work,
+)
 from darkroom._spool import Spool
 from darkroom.pipeline.settings import Settings
 from darkroom.pipeline.storage import Storage, open_storage
