@@ -77,7 +77,7 @@ class Settings:
     # listings and writes, every 64 about 3%; readers fetch the longer
     # journal 8 objects at a time.
     index_compact_every: int = 64
-    strict: bool = False  # DARKROOM_STRICT: failures after construction raise instead of warning
+    strict: bool = False  # DARKROOM_STRICT, as validated at init(); the guard reads it with strict_mode()
     # Where a run's local folder (its spool) goes: DARKROOM_DIR.
     run_dir: str = "./darkroom-runs"
     project: str = "uncategorized"  # DARKROOM_PROJECT: the project of a run that names none
@@ -189,7 +189,12 @@ def storage_url_from_env(env: Mapping[str, str] | None = None) -> str | None:
 
 
 def strict_mode(env: Mapping[str, str] | None = None) -> bool:
-    """DARKROOM_STRICT, read now (the guard asks at each failure; a malformed value is not strict)."""
+    """DARKROOM_STRICT: failures after construction raise instead of warning.
+
+    Read at each failure, not once: the guard (`darkroom._guard`) serves every
+    run of the process and a test may switch it.  A malformed value is not
+    strict (and `Settings.from_env` names it at `init()`).
+    """
     try:
         return _flag(os.environ if env is None else env, "DARKROOM_STRICT")
     except ConfigError:
