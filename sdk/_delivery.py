@@ -189,11 +189,11 @@ class Delivery:
         return any(e["seq"] not in busy and (rows_due or e["type"] != "history") for e in self.spool.pending())
 
     def _round(self) -> None:
-        self._check_queued()
-        with self._cond:
-            busy = self._inflight | self._acks.waiting()
-        pending = [e for e in self.spool.pending() if e["seq"] not in busy]
         try:
+            self._check_queued()
+            with self._cond:
+                busy = self._inflight | self._acks.waiting()
+            pending = [e for e in self.spool.pending() if e["seq"] not in busy]
             rows = [e for e in pending if e["type"] == "history"]
             if rows and (self._flushing or self._history.due()):
                 self._history.write(self.storage, [r for e in rows for r in _rows_of(e)])
@@ -307,11 +307,16 @@ class Delivery:
         except MessageDecodeError:
             parsed = None
         if parsed is not None and (parsed.project, parsed.run) == (self.project, self.run):
-            for item in parsed.items:
-                for record in failed_records(self.project, self.run, parsed.kind, parsed.step, parsed.key,
-                                             item.index, parsed.revision, item.caption,
-                                             InvalidInput(code, said)):
-                    self.storage.put(record.entry["key"], record.entry["body"].encode(), "application/json")
+            try:
+                for item in parsed.items:
+                    for record in failed_records(self.project, self.run, parsed.kind, parsed.step, parsed.key,
+                                                 item.index, parsed.revision, item.caption,
+                                                 InvalidInput(code, said)):
+                        self.storage.put(record.entry["key"], record.entry["body"].encode(), "application/json")
+            except (Transient, StorageError):
+                raise  # an outage: give it up on a later round
+            except Exception as e:  # giving up must not block the spool behind it either
+                said = f"{said}; and its failed manifests could not be written ({type(e).__name__}: {e})"
             background_warn(f"darkroom: {len(parsed.items)} item(s) of {parsed.key!r} at step {parsed.step} "
                             f"failed: {said}")
         else:
