@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from darkroom.pipeline import paths
@@ -64,9 +65,12 @@ class Acks:
             return bool(self._queued) and (now - self._looked_at >= ACK_EVERY
                                            or any(q.resend_at <= now for q in self._queued.values()))
 
-    def acknowledge(self, stored: Stored) -> list[int]:
-        """Forget the queued requests whose items all have a manifest; return their sequence numbers."""
-        done = []
+    def acknowledge(self, stored: Stored, done: Callable[[int], None]) -> None:
+        """Call `done(seq)` for each queued request whose items all have a manifest, then forget it.
+
+        In that order, under the lock: a request is never neither queued nor
+        done, so the delivery loop cannot take it for unsent and send it twice.
+        """
         with self._lock:
             for seq, waiting in list(self._queued.items()):
                 request = waiting.request
@@ -74,9 +78,8 @@ class Acks:
                 segment = paths.segment(request["key"])
                 if all(stored.get((request["step"], segment, item["index"]), 0) >= revision
                        for item in request["items"]):
+                    done(seq)
                     del self._queued[seq]
-                    done.append(seq)
-        return done
 
     def overdue(self) -> list[int]:
         """Take the requests whose manifests are overdue off the queue: they are to be sent again."""

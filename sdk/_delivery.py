@@ -121,8 +121,7 @@ class Delivery:
     def acknowledge(self, stored: dict[Ident, int]) -> None:
         """Forget queued requests whose items all have a manifest: `stored` maps (step, segment of
         the key, index) to the newest stored revision."""
-        for seq in self._acks.acknowledge(stored):
-            self.spool.done(seq)
+        self._acks.acknowledge(stored, self.spool.done)
 
     def stop(self) -> None:
         """Send nothing more (Ctrl-C at exit): the spool keeps what is not delivered."""
