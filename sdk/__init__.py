@@ -22,9 +22,9 @@ from darkroom._report import Failure as Failure
 from darkroom._report import FinishReport as FinishReport
 from darkroom._run import Run as Run
 from darkroom._run import Summary as Summary
-from darkroom._run import finish as finish
-from darkroom._run import init as init
-from darkroom._run import log as log
+from darkroom._session import finish as finish
+from darkroom._session import init as init
+from darkroom._session import log as log
 from darkroom._table import Table as Table
 from darkroom._video import Video as Video
 
@@ -57,7 +57,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # `darkroom.run` and `darkroom.summary` mirror the current run (None before init).
     if name in ("run", "summary"):
-        from darkroom._run import current
+        from darkroom._session import current
 
         run = current()
         if name == "run":

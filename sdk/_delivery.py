@@ -31,10 +31,10 @@ from darkroom._acks import Acks
 from darkroom._dispatch import Dispatch, Outcomes, Results
 from darkroom._guard import background_warn
 from darkroom._history import HistoryChunks
-from darkroom._payloads import failed_records
+from darkroom._payloads import given_up_records
 from darkroom._spool import Spool
 from darkroom.pipeline import paths
-from darkroom.pipeline.errors import InvalidInput, MessageDecodeError, StorageError, Transient
+from darkroom.pipeline.errors import InvalidInput, StorageError, Transient
 from darkroom.pipeline.settings import Settings
 
 if TYPE_CHECKING:  # pydantic and the storage clients load with the first request, not with `import darkroom`
@@ -295,32 +295,15 @@ class Delivery:
 
     def _give_up(self, entry: dict[str, Any], error: Exception) -> None:
         """Fail the items of an entry that cannot be sent; the rest of the spool goes on."""
-        from darkroom.pipeline.messages import decode_request
-
-        said = error.message if isinstance(error, InvalidInput) else f"{type(error).__name__}: {error}"
-        code = error.code if isinstance(error, InvalidInput) and not isinstance(error, MessageDecodeError) \
-            else "internal_error"
-        request = entry.get("request") if entry.get("type") == "convert" else None
+        records, said = given_up_records(self.project, self.run, entry, error)
         try:
-            parsed = decode_request(request) if request is not None else None
-        except MessageDecodeError:
-            parsed = None
-        if parsed is not None and (parsed.project, parsed.run) == (self.project, self.run):
-            try:
-                for item in parsed.items:
-                    for record in failed_records(self.project, self.run, parsed.kind, parsed.step, parsed.key,
-                                                 item.index, parsed.revision, item.caption,
-                                                 InvalidInput(code, said)):
-                        self.storage.put(record.entry["key"], record.entry["body"].encode(), "application/json")
-            except (Transient, StorageError):
-                raise  # an outage: give it up on a later round
-            except Exception as e:  # giving up must not block the spool behind it either
-                said = f"{said}; and its failed manifests could not be written ({type(e).__name__}: {e})"
-            background_warn(f"darkroom: {len(parsed.items)} item(s) of {parsed.key!r} at step {parsed.step} "
-                            f"failed: {said}")
-        else:
-            background_warn(f"darkroom: spool entry {entry.get('seq')} of run {self.project}/{self.run} "
-                            f"was dropped: {said}")
+            for record in records:
+                self.storage.put(record.entry["key"], record.entry["body"].encode(), "application/json")
+        except (Transient, StorageError):
+            raise  # an outage: give it up on a later round
+        except Exception as e:  # giving up must not block the spool behind it either
+            said = f"{said}; and its failed manifests could not be written ({type(e).__name__}: {e})"
+        background_warn(f"darkroom: {said}")
         self._attempts.pop(entry["seq"], None)
         self.spool.done(entry["seq"])
 

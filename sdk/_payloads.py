@@ -210,6 +210,27 @@ def failed_records(project: str, run: str, kind: str, step: int, key: str, index
             Record({"type": "object", "key": journal_key, "body": body.decode()})]
 
 
+def given_up_records(project: str, run: str, entry: dict[str, Any], error: Exception) -> tuple[list[Record], str]:
+    """The failed manifests of a spool entry that cannot be sent (a payload gone, a crafted or
+    poisoned entry), and what to say of it; no records when the entry names no items of this run."""
+    from darkroom.pipeline.errors import MessageDecodeError
+    from darkroom.pipeline.messages import decode_request
+
+    said = error.message if isinstance(error, InvalidInput) else f"{type(error).__name__}: {error}"
+    code = error.code if isinstance(error, InvalidInput) and not isinstance(error, MessageDecodeError) \
+        else "internal_error"
+    try:
+        parsed = decode_request(entry["request"]) if entry.get("type") == "convert" else None
+    except (MessageDecodeError, KeyError):
+        parsed = None
+    if parsed is None or (parsed.project, parsed.run) != (project, run):
+        return [], f"spool entry {entry.get('seq')} of run {project}/{run} was dropped: {said}"
+    records = [record for item in parsed.items
+               for record in failed_records(project, run, parsed.kind, parsed.step, parsed.key, item.index,
+                                            parsed.revision, item.caption, InvalidInput(code, said))]
+    return records, f"{len(parsed.items)} item(s) of {parsed.key!r} at step {parsed.step} failed: {said}"
+
+
 def read_file(snap: FileSnapshot, limit: int) -> bytes:
     """The bytes of a logged file: taken when it was logged, or read now if it has not changed since.
 

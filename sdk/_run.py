@@ -21,22 +21,27 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from darkroom._guard import DarkroomStrictError, DarkroomWarning, raise_background_warnings, strict, warn
 from darkroom._exit import open_runs
+from darkroom._guard import (
+    DarkroomStrictError,
+    DarkroomWarning,
+    raise_background_warnings,
+    strict,
+    warn,
+)
 from darkroom._histogram import Histogram, resolve
 from darkroom._media import Media
 from darkroom._report import FinishReport, wait_for_conversions
 from darkroom._sender import MediaWork, ObjectWork, RowWork, Sender
 from darkroom._spool import Spool
-from darkroom._table import Table
 from darkroom._summary import Summary
+from darkroom._table import Table
 from darkroom._values import check_key, is_dataframe, plain_value
-from darkroom.plot import figure_image
 from darkroom.pipeline import audio_layout, item_bounds, paths
 from darkroom.pipeline.errors import InvalidInput
 from darkroom.pipeline.history import media_ref
 from darkroom.pipeline.settings import Settings
+from darkroom.plot import figure_image
 
 MODES = ("online", "offline", "disabled")
 _ID_CHARS = string.ascii_lowercase + string.digits
@@ -303,55 +308,8 @@ def _without_password(url: str | None) -> str | None:
 # -- module-level API ----------------------------------------------------------
 
 
-def init(project: str | None = None, name: str | None = None, config: dict[str, Any] | None = None,
-         mode: str = "online", dir: str | os.PathLike | None = None, *, storage_url: str | None = None,
-         broker_url: str | None = None) -> Run:
-    """Start a run.
-
-    Parameters
-    ----------
-    project: the project's name (default: ``DARKROOM_PROJECT`` or "uncategorized").
-    name: a display name; the run's id is generated.
-    config: hyperparameters, stored in run.json.
-    mode: "online" (send as you go), "offline" (only spool; send later with
-        ``darkroom sync``) or "disabled" (log nothing).
-    dir: where the run's local folder (its spool) goes; default ``./darkroom-runs`` (or ``DARKROOM_DIR``).
-    storage_url, broker_url: override ``DARKROOM_STORAGE_URL`` / ``DARKROOM_BROKER_URL``.
-
-    Raises
-    ------
-    ConfigError: a setting is malformed (the message names the variable).
-    InvalidInput: the project name is not accepted.
-    """
-    settings = Settings.from_env(storage_url=storage_url, broker_url=broker_url)
-    project = project or settings.project
-    run = Run(project, name, config, mode, dir, settings)
-    _current.append(run)
-    return run
-
-
 def _forget_current(run: Run) -> None:
     # Not only the newest: runs may finish in any order, and a finished run
     # must not become `darkroom.run` again when a newer one finishes.
     if run in _current:
         _current.remove(run)
-
-
-def current() -> Run | None:
-    return _current[-1] if _current else None
-
-
-def log(data: dict[str, Any], step: int | None = None, commit: bool | None = None) -> None:
-    """`Run.log` on the current run."""
-    run = current()
-    if run is None:
-        raise RuntimeError("darkroom.log() called before darkroom.init()")
-    run.log(data, step=step, commit=commit)
-
-
-def finish(wait: bool = True, timeout: float | None = None) -> FinishReport | None:
-    """`Run.finish` on the current run (None if there is none)."""
-    run = current()
-    return run.finish(wait=wait, timeout=timeout) if run else None
-
-

@@ -5,8 +5,11 @@ task, and an exception there is "Unrecoverable error": the worker exits and
 an unacknowledged message comes back for the next one (issue 16, item 10).
 Three such messages, each a hand-made one no darkroom producer sends:
 
-* a body nested a few hundred deep: the prefork pool pickles the decoded
-  arguments to hand them to a child, and pickle recurses (RecursionError);
+* a body nested a few hundred deep: the JSON decodes, but Celery's prefork
+  pool then serialises the decoded arguments for its own pipe to a child
+  process, recursively (RecursionError).  That is Celery's internal IPC of
+  data it already decoded from JSON; darkroom never unpickles a message
+  (``accept_content=["json"]``, pipeline/queue.py);
 * a JSON object body where Celery's protocol 2 expects ``[args, kwargs,
   embed]``, or headers without an ``id``: Celery's Request fails to unpack it;
 * an envelope whose body is not base64, or that is not kombu's JSON at all:
