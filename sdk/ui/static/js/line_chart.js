@@ -48,6 +48,8 @@ export class LineChart {
   setSeries(series) {
     this.series = series.map((s) => ({ ...s, points: s.points.filter((p) => p[1] !== null && Number.isFinite(p[1])) }));
     this.draw();
+    // A run overlaid (or new values polled) under a resting pointer shows in the tooltip at once.
+    if (this.hover !== null) this.#showValues(this.hover);
   }
 
   #extent() {
@@ -140,6 +142,11 @@ export class LineChart {
     const snapped = (main.length ? main : this.series.find((s) => s.points.length).points)[i][0];
     this.hover = snapped;
     this.draw();
+    this.#showValues(snapped);
+  }
+
+  /** The tooltip: the value of every line at the logged step nearest `snapped`. */
+  #showValues(snapped) {
     const lines = this.series.map((s) => {
       const j = nearest(s.points, snapped);
       if (j < 0) return null;
