@@ -36,7 +36,7 @@ class Table(Media):
     referenced from the table.  A missing value (None, NaN, pandas' NA or NaT)
     is kept as None; an infinite number is refused (JSON has none).  A column's
     type is its first non-null value's; the others must match.  At most
-    `Table.MAX_ROWS` rows (10,000; set the class attribute to change it): more
+    `Table.MAX_ROWS` rows (200,000; set the class attribute to change it): more
     is an error, never a silent truncation.
 
     Each log takes a copy of the table as it is then; changing the table
@@ -48,7 +48,7 @@ class Table(Media):
     """
 
     kind = "table"
-    MAX_ROWS: ClassVar[int] = 10_000
+    MAX_ROWS: ClassVar[int] = 200_000
 
     def __init__(self, columns: list[str] | None = None, data: list[list[Any]] | None = None,
                  dataframe: Any = None):
