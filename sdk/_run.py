@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from darkroom._config import Config
 from darkroom._exit import open_runs
 from darkroom._guard import (
     DarkroomStrictError,
@@ -31,7 +32,9 @@ from darkroom._guard import (
 )
 from darkroom._histogram import Histogram, resolve
 from darkroom._media import Media
+from darkroom._metrics import Metric, Metrics, define
 from darkroom._report import FinishReport, wait_for_conversions
+from darkroom._resume import Prior
 from darkroom._sender import MediaWork, ObjectWork, RowWork, Sender
 from darkroom._spool import Spool
 from darkroom._summary import Summary
@@ -52,20 +55,25 @@ class Run:
     """One training run.  Made by `darkroom.init`."""
 
     def __init__(self, project: str, name: str | None, config: dict[str, Any] | None, mode: str,
-                 dir: str | os.PathLike | None, settings: Settings, run_id: str | None = None):
+                 dir: str | os.PathLike | None, settings: Settings, run_id: str | None = None,
+                 prior: Prior | None = None, meta: dict[str, Any] | None = None):
         if mode not in MODES:
             raise ValueError(f"mode={mode!r}; accepted: {', '.join(MODES)}")
         self.project = paths.check_name("project", project) if mode != "disabled" else project
         self.id = run_id or "".join(secrets.choice(_ID_CHARS) for _ in range(8))
-        self.name = name or self.id
+        self.name = name or (prior.name if prior else None) or self.id
         self.path = f"{self.project}/{self.id}"
         self.mode = mode
         self.settings = settings
-        self.config: dict[str, Any] = dict(config or {})
-        self.summary = Summary(self)
-        self._step = 0
+        self._config_changed = False
+        self.config = Config({**(prior.config if prior else {}), **dict(Config(config or {}))},
+                             on_change=lambda: setattr(self, "_config_changed", True))
+        self.summary, self._meta = Summary(self), dict(meta or {})
+        self._metrics, self._prior_metrics = Metrics(), dict(prior.metrics) if prior else {}
+        self._step = prior.next_step if prior else 0
         self._row: dict[str, Any] = {}
-        self._start = time.time()
+        self._start = time.time() - (prior.runtime if prior else 0.0)
+        self.summary._data.update(prior.summary if prior else {})
         self._lock = threading.RLock()
         self._report: FinishReport | None = None
         self._expected: dict[tuple[int, str, int], str] = {}
@@ -124,6 +132,16 @@ class Run:
                           "run of its own", DarkroomWarning, stacklevel=3)
         return True
 
+    def define_metric(self, name: str, step_metric: str | Metric | None = None, step_sync: bool | None = None,
+                      hidden: bool | None = None, summary: str | None = None, goal: str | None = None,
+                      overwrite: bool | None = None) -> Metric:
+        """Declare `name`'s x-axis (`step_metric`) and summary, as W&B's (sdk/_metrics.py); kept in run.json."""
+        metric = define(name, step_metric, step_sync, hidden, summary, goal)
+        with self._lock:
+            self._metrics.add(metric)
+            self._config_changed = True
+        return metric
+
     def _log(self, data: dict[str, Any], step: int | None, commit: bool | None) -> None:
         with self._lock:
             if self._report is not None:
@@ -144,7 +162,7 @@ class Run:
                 if step > self._step:
                     self._commit()
                     self._step = step
-            for key, value in data.items():
+            for key, value in self._metrics.sync(data).items():
                 try:
                     check_key(key)
                     row_value = self._row_value(key, value, self._step)
@@ -155,7 +173,10 @@ class Run:
                     warn(f"darkroom: key {key!r} at step {self._step} not logged: {text}")
                     continue
                 self._row[key] = row_value
-                self.summary._data[key] = row_value
+                own, aggregate = self._metrics.summary_value(key, row_value)
+                self.summary._data[key] = aggregate if own else row_value
+                if own and aggregate is None:
+                    del self.summary._data[key]
             if (step is None and commit is not False) or (step is not None and commit):
                 self._commit()
                 self._step += 1
@@ -209,6 +230,8 @@ class Run:
 
     def _commit(self) -> None:
         self._row_media.clear()
+        if self._config_changed and self._sender is not None:  # run.config or a metric changed since
+            self._write_run_json("running")
         if not self._row or self._sender is None:
             return
         now = time.time()
@@ -273,8 +296,10 @@ class Run:
         assert self._sender is not None
         import darkroom
 
+        self._config_changed = False
         info = {
-            "project": self.project, "run": self.id, "name": self.name, "config": self.config,
+            "project": self.project, "run": self.id, "name": self.name, "config": self.config.as_dict(),
+            "metrics": {**self._prior_metrics, **self._metrics.to_json()}, **self._meta,
             "state": state, "created_at": _iso(self._start), "host": socket.gethostname(),
             "python": platform.python_version(), "darkroom": darkroom.__version__, "mode": self.mode,
         }
