@@ -22,9 +22,11 @@ from darkroom._report import Failure as Failure
 from darkroom._report import FinishReport as FinishReport
 from darkroom._run import Run as Run
 from darkroom._run import Summary as Summary
+from darkroom._session import define_metric as define_metric
 from darkroom._session import finish as finish
 from darkroom._session import init as init
 from darkroom._session import log as log
+from darkroom._session import login as login
 from darkroom._table import Table as Table
 from darkroom._video import Video as Video
 
@@ -45,9 +47,12 @@ __all__ = [
     "Summary",
     "Table",
     "Video",
+    "config",
+    "define_metric",
     "finish",
     "init",
     "log",
+    "login",
     "plot",
     "run",
     "summary",
@@ -55,12 +60,12 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # `darkroom.run` and `darkroom.summary` mirror the current run (None before init).
-    if name in ("run", "summary"):
+    # `darkroom.run`, `.summary` and `.config` mirror the current run (None before init).
+    if name in ("run", "summary", "config"):
         from darkroom._session import current
 
         run = current()
         if name == "run":
             return run
-        return run.summary if run else None
+        return getattr(run, name) if run else None
     raise AttributeError(f"module 'darkroom' has no attribute {name!r}")
