@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from darkroom.pipeline import index, manifest_listing, paths
+from darkroom.pipeline import index, manifest_listing, paths, table_store
 from darkroom.pipeline.errors import DamagedObject, InvalidInput, NotFound
 from darkroom.pipeline.history import is_media_ref
 from darkroom.pipeline.index import Entry, IndexCorrupt
@@ -233,6 +233,9 @@ class RunReader:
     def table(self, entry: dict[str, Any] | Manifest) -> dict[str, Any]:
         """A table item's JSON with every media cell resolved to its manifest."""
         table = _json_object(self._key(entry, None), self.read(entry))
+        if table.get("format") == table_store.FORMAT:  # stored in chunks: every row, read in order
+            m = entry.model_dump(by_alias=True) if isinstance(entry, Manifest) else entry
+            table = table_store.StoredTable(self, m, table).whole()
         found = self.entries() if any(is_media_ref(c) for row in table["data"] for c in row) else {}
         table["data"] = [[self._resolve(cell, found) for cell in row] for row in table["data"]]
         return table

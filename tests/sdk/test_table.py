@@ -102,6 +102,13 @@ def _strict_json(data: bytes):
     return json.loads(data, parse_constant=refuse)
 
 
+def _stored(reader, manifest):
+    """A stored table as ``{"columns", "column_types", "data"}``, each of its files parsed as strict JSON."""
+    header = _strict_json(reader.read(manifest))
+    rows = [_strict_json(line) for line in reader.read(manifest, "rows").splitlines()]
+    return {"columns": header["columns"], "column_types": header["column_types"], "data": rows}
+
+
 def test_a_table_changed_after_it_is_logged_stores_what_it_held_when_logged(embedded_env):
     table = darkroom.Table(columns=["id", "meta"])
     table.add_data(1, {"x": 1})
@@ -114,7 +121,7 @@ def test_a_table_changed_after_it_is_logged_stores_what_it_held_when_logged(embe
     run.log({"t": table}, step=3)
     report, reader = _finish(run)
     assert report.failed == [] and report.converted == 3
-    stored = {m["step"]: _strict_json(reader.read(m)) for m in reader.manifests(key="t")}
+    stored = {m["step"]: _stored(reader, m) for m in reader.manifests(key="t")}
     assert stored[1]["columns"] == ["id", "meta"] and stored[1]["data"] == [[1, {"x": 1}]]
     assert stored[2]["columns"] == ["id", "meta"] and stored[2]["data"] == [[1, {"x": 999}], [2, {"x": 2}]]
     assert stored[3]["columns"] == ["id", "meta", "ok"]
@@ -128,7 +135,7 @@ def test_a_column_added_after_logging_leaves_the_logged_table_valid(embedded_env
     table.add_column("c", [2.5])
     report, reader = _finish(run)
     assert report.failed == []
-    assert _strict_json(reader.read(reader.manifests(key="t")[0])) == {
+    assert _stored(reader, reader.manifests(key="t")[0]) == {
         "columns": ["a", "b"], "column_types": {"a": "number", "b": "string"}, "data": [[1, "x"]]}
 
 
@@ -162,7 +169,7 @@ def test_missing_values_in_a_dataframe_type_nothing_and_are_stored_as_json_null(
     report, reader = _finish(run)
     assert report.failed == [] and report.converted == 2
     for key in ("frame", "direct"):
-        stored = _strict_json(reader.read(reader.manifests(key=key)[0]))
+        stored = _stored(reader, reader.manifests(key=key)[0])
         assert stored["data"] == [["x", 1.0, 1, "a"], [None, None, None, None], ["z", 3.0, 3, "c"]]
 
 
@@ -176,7 +183,7 @@ def test_a_nan_inside_a_list_or_dict_cell_is_stored_as_null(embedded_env):
     run = darkroom.init(project="tables")
     run.log({"t": table})
     _, reader = _finish(run)
-    assert _strict_json(reader.read(reader.manifests(key="t")[0]))["data"] == [[{"loss": None, "xs": [None, 1.0]}]]
+    assert _stored(reader, reader.manifests(key="t")[0])["data"] == [[{"loss": None, "xs": [None, 1.0]}]]
 
 
 def test_an_infinite_number_is_refused_naming_the_row_and_column():

@@ -1,4 +1,5 @@
-"""Tables: the SDK's JSON rows checked again (shape, column types, bounds) and stored as JSON."""
+"""Tables: the SDK's JSON rows checked again (shape, column types, bounds) and stored in chunks
+(`darkroom.pipeline.table_store`), so the viewer reads a page at a time."""
 
 from __future__ import annotations
 
@@ -10,20 +11,22 @@ from pydantic import BaseModel, ConfigDict, Field
 from darkroom.pipeline.errors import InvalidInput
 from darkroom.pipeline.settings import Limits
 from darkroom.pipeline.table_schema import check_row
-from darkroom.workers.converters import Converter, ItemInput, Output
+from darkroom.pipeline.table_store import encode
+from darkroom.workers.converters import Converter, ItemInput, Output, RelatedOutput
 
 # 2: NaN cells are stored as null (strict JSON); infinite numbers are refused.
-VERSION = "2"
+# 3: stored as darkroom.table/2: a header, the rows in chunks, the sortable columns.
+VERSION = "3"
 
 
 class TableOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    max_rows: int = Field(default=10_000, ge=1)  # Table.MAX_ROWS as the logging code set it
+    max_rows: int = Field(default=200_000, ge=1)  # Table.MAX_ROWS as the logging code set it
 
 
 def convert(item: ItemInput, options: TableOptions, limits: Limits) -> Output:
-    """Validate a table payload and store it as canonical, strict JSON.
+    """Validate a table payload and store it as canonical, strict JSON in chunks (`table_store.encode`).
 
     A NaN token (Python's json writes one for a float NaN, as the SDK's sender does inside a list or
     dict cell) is a missing value, stored as null.
@@ -58,17 +61,17 @@ def convert(item: ItemInput, options: TableOptions, limits: Limits) -> Output:
     claimed: Any = table.get("column_types", {})
     if claimed and claimed != types:
         raise InvalidInput("invalid_table", f"column_types {claimed!r:.200} do not match the cells ({types!r:.200})")
-    out = {"columns": columns, "column_types": types, "data": rows}
     try:
-        data = json.dumps(out, separators=(",", ":"), allow_nan=False).encode()
+        header, files = encode(columns, types, rows)
     except ValueError:  # a cell's type was checked, not what its lists and dicts hold
         raise InvalidInput("invalid_table", "a list or dict cell holds an infinite number (JSON has no "
                            "infinity); accepted: finite numbers, or null or NaN for a missing value") from None
     return Output(
-        data=data,
+        data=header,
         format="json",
         media_type="application/json",
         measurements={"rows": len(rows), "columns": len(columns), "column_types": types},
+        related=[RelatedOutput(f.role, f.data, f.format, f.media_type) for f in files],
     )
 
 
