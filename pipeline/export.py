@@ -165,17 +165,26 @@ def copy_files(storage: Storage, files: Iterable[ExportFile], dest: Path, jobs: 
                     break
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
-                    file, written, size = future.result()
-                    copied.written += written
-                    copied.skipped += not written
-                    copied.bytes += size if written else 0
-                    if progress is not None:
-                        progress(file, written, size)
+                    _count(copied, future.result(), progress)
         except BaseException:
             for future in pending:
                 future.cancel()
+            pool.shutdown(wait=True)  # the files in flight end whole (or not at all): count them
+            for future in pending:
+                if not future.cancelled() and future.exception() is None:
+                    _count(copied, future.result(), progress)
             raise
     return copied
+
+
+def _count(copied: Copied, result: tuple[ExportFile, bool, int],
+           progress: Callable[[ExportFile, bool, int], None] | None) -> None:
+    file, written, size = result
+    copied.written += written
+    copied.skipped += not written
+    copied.bytes += size if written else 0
+    if progress is not None:
+        progress(file, written, size)
 
 
 def copy_one(storage: Storage, file: ExportFile, dest: Path) -> tuple[ExportFile, bool, int]:
