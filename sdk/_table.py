@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from darkroom._media import Media, json_copy
+from darkroom._table_methods import TableMethods, check_log_mode, rows_from
 from darkroom.pipeline.history import media_ref
 from darkroom.pipeline.table_schema import cell_type, check_row, is_missing
 
@@ -22,14 +23,19 @@ class JsonSnapshot:
     nbytes: int = 4096
 
 
-class Table(Media):
+class Table(TableMethods, Media):
     """A table to log.
 
     Parameters
     ----------
     columns: column names (default ``["Input", "Output", "Expected"]``).
-    data: rows (lists), each as long as `columns`.
+    data: rows (lists), each as long as `columns`; or a 2-D numpy array, or a DataFrame.
+    rows: the same as `data` (W&B's other name).
     dataframe: a pandas DataFrame (its columns and rows; pandas is not imported here).
+    log_mode: W&B's "IMMUTABLE" (the default) or "MUTABLE": each log stores the table as it
+        is then; "INCREMENTAL": each log stores the rows added since the previous log.
+    dtype, optional, allow_mixed_types: W&B's column-type hints, accepted and unused: a
+        column's type is its first non-null value's here.
 
     Cells hold numbers, str, bool, None, lists/dicts of those, or darkroom media
     (an Image per row...), which are converted like any other media and
@@ -50,18 +56,15 @@ class Table(Media):
     kind = "table"
     MAX_ROWS: ClassVar[int] = 200_000
 
-    def __init__(self, columns: list[str] | None = None, data: list[list[Any]] | None = None,
-                 dataframe: Any = None):
+    def __init__(self, columns: list[str] | None = None, data: Any = None, rows: Any = None,
+                 dataframe: Any = None, dtype: Any = None, optional: Any = True, allow_mixed_types: bool = False,
+                 log_mode: str | None = None):
         super().__init__(None)
-        if dataframe is not None:
-            if columns is not None or data is not None:
-                raise TypeError("Table takes dataframe= or columns=/data=, not both")
-            if not (hasattr(dataframe, "columns") and hasattr(dataframe, "itertuples")):
-                raise TypeError(f"Table dataframe must be a pandas DataFrame; got {type(dataframe).__name__}")
-            columns = [str(c) for c in dataframe.columns]
-            data = [list(row) for row in dataframe.itertuples(index=False, name=None)]
+        self.log_mode = check_log_mode(log_mode)
+        self._logged_rows = 0  # rows an INCREMENTAL table has logged so far
+        columns, data = rows_from(columns, data, rows, dataframe)
         columns = list(DEFAULT_COLUMNS) if columns is None else list(columns)
-        if not columns or not all(isinstance(c, str) and c for c in columns):
+        if not all(isinstance(c, str) and c for c in columns):  # none (W&B's columns=[]): add_column later
             raise TypeError(f"Table columns must be non-empty str; got {columns!r}")
         if len(set(columns)) != len(columns):
             raise ValueError(f"Table columns must be distinct; got {columns!r}")
@@ -111,7 +114,7 @@ class Table(Media):
         """(column position, the key its media cells are logged under, their rows) of each media column."""
         cells = []
         for c, column in enumerate(self.columns):
-            rows = [r for r, row in enumerate(self.data) if isinstance(row[c], Media)]
+            rows = [r for r, row in enumerate(self.data) if r >= self._logged_rows and isinstance(row[c], Media)]
             if rows:
                 cells.append((c, f"_table/{key}/{column}", rows))
         return cells
@@ -132,16 +135,21 @@ class Table(Media):
         """
         # Rows are copied; cells only in "json" columns (lists and dicts), one column at a
         # time: numbers, str, bool and None cannot change.  10,000 rows: ~3 ms, ~8 ms more a json column.
-        data = [list(row) for row in self.data]
+        first = self._logged_rows  # 0 unless INCREMENTAL: then the rows after the previous log's
+        data = [list(row) for row in self.data[first:]]
         for c, name in enumerate(self.columns):
             if self.column_types.get(name) == "json":
                 for row, value in zip(data, json_copy([row[c] for row in data], "Table")):
                     row[c] = value
         for c, child_key, rows in self._media_cells(key):
             for r in rows:
-                data[r][c] = {**media_ref(self.data[r][c].kind, step, child_key, 1, False), "index": r}
+                data[r - first][c] = {**media_ref(self.data[r][c].kind, step, child_key, 1, False), "index": r}
         table = {"columns": list(self.columns), "column_types": dict(self.column_types), "data": data}
-        return _LoggedTable(table, self.caption, self.MAX_ROWS, self.nbytes)
+        logged = _LoggedTable(table, self.caption, self.MAX_ROWS, self.nbytes)
+        if self.log_mode == "INCREMENTAL":
+            logged._extra = {"log_mode": "INCREMENTAL", "first_row": first}
+            self._logged_rows = len(self.data)
+        return logged
 
     def __repr__(self) -> str:
         return f"<darkroom.Table {len(self.data)} rows x {len(self.columns)} columns>"
