@@ -10,6 +10,8 @@ Routes (JSON unless said otherwise; errors are ``{"error": "..."}`` with 400 or 
     GET /api/runs/{project}/{run}/media?key=&step=           one step's items of a key, with file URLs
     GET /api/runs/{project}/{run}/file?key=&step=&index=&role=   the bytes (HTTP ranges)
     GET /api/runs/{project}/{run}/table?key=&step=&index=    a table (or a plot's points) with media cells
+    GET /api/runs/{project}/{run}/table/page?key=&step=&index=&offset=&limit=&sort=&order=&filter=
+                                                  one page of a table, sorted and filtered on the server
 
 Every route reads through one `darkroom.Api`; files are found through their
 item's manifest, so no request names a storage path.
@@ -33,6 +35,7 @@ from darkroom._api import Api
 from darkroom.pipeline import kinds as media_kinds
 from darkroom.pipeline.errors import DarkroomError, InvalidInput, NotFound, StorageUnavailable
 from darkroom.pipeline.reader import RunReader
+from darkroom.pipeline.table_store import Filter
 from darkroom.ui import run_json
 from darkroom.ui.auth import TokenGate
 from darkroom.ui.files import file_response
@@ -44,6 +47,8 @@ _STATIC_TYPES = {
     ".css": "text/css; charset=utf-8", ".html": "text/html; charset=utf-8", ".json": "application/json",
     ".svg": "image/svg+xml", ".png": "image/png", ".wasm": "application/wasm", ".map": "application/json",
 }
+MAX_FILTERS = 16
+WHOLE_TABLE_ROWS = 10_000  # /table sends a whole table up to this; bigger ones are read by the page
 _API_HEADERS = {"Cache-Control": "no-store"}  # live: a poll must see new steps and items
 # The page loads nothing from elsewhere (no CDN) and runs no inline script, so
 # the browser can hold it to that: a caption or key rendered by mistake as
@@ -121,7 +126,27 @@ def make_app(storage_url: str | None = None, token: str | None = None,
         if manifest["kind"] != "table":
             raise InvalidInput("not_a_table", f"{manifest['key']!r} step {manifest['step']} is a "
                                f"{manifest['kind']}, not a table or plot")
+        if int(manifest["artifact"].get("rows", 0)) > WHOLE_TABLE_ROWS:
+            raise InvalidInput("too_large", f"{manifest['key']!r} step {manifest['step']} has "
+                               f"{manifest['artifact']['rows']} rows; this route sends at most {WHOLE_TABLE_ROWS}: "
+                               "ask /table/page for a page")
         return _json(run_json.table_json(reader, manifest))
+
+    def table_page(request: Request) -> Response:
+        reader = _reader(api, request)
+        manifest = _manifest(reader, request)
+        if manifest["kind"] != "table":
+            raise InvalidInput("not_a_table", f"{manifest['key']!r} step {manifest['step']} is a "
+                               f"{manifest['kind']}, not a table")
+        order = request.query_params.get("order", "asc")
+        if order not in ("asc", "desc"):
+            raise InvalidInput("invalid_parameter", f"order={order!r:.40}; accepted: asc or desc")
+        sort = _int(request, "sort") if request.query_params.get("sort") not in (None, "") else None
+        filters = [Filter.parse(text) for text in request.query_params.getlist("filter")]
+        if len(filters) > MAX_FILTERS:
+            raise InvalidInput("invalid_parameter", f"{len(filters)} filters; accepted: at most {MAX_FILTERS}")
+        return _json(run_json.table_page(reader, manifest, _int(request, "offset", 0), _int(request, "limit", 25),
+                                         sort, order == "desc", filters))
 
     run_path = "/api/runs/{project}/{run}"
     routes = [
@@ -134,6 +159,7 @@ def make_app(storage_url: str | None = None, token: str | None = None,
         Route(run_path + "/media", media),
         Route(run_path + "/file", file),
         Route(run_path + "/table", table),
+        Route(run_path + "/table/page", table_page),
     ]
     handlers = {HTTPException: _http_error, DarkroomError: _darkroom_error, Exception: _internal_error}
     return Starlette(routes=routes, middleware=[Middleware(TokenGate, token=token)],

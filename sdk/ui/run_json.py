@@ -18,6 +18,7 @@ from darkroom.pipeline.errors import DamagedObject, NotFound
 from darkroom.pipeline.history import is_media_ref
 from darkroom.pipeline.reader import RunReader
 from darkroom.pipeline.status import damage_of, run_counts
+from darkroom.pipeline.table_store import Filter, StoredTable
 
 if TYPE_CHECKING:
     from darkroom._api import Api
@@ -199,6 +200,35 @@ def table_json(reader: RunReader, manifest: dict[str, Any]) -> dict[str, Any]:
     table["data"] = [[media_item(reader, cell) if _is_item(cell) else cell for cell in row]
                      for row in table["data"]]
     return json_safe(table)
+
+
+def table_page(reader: RunReader, manifest: dict[str, Any], offset: int, limit: int, sort: int | None,
+               descending: bool, filters: list[Filter]) -> dict[str, Any]:
+    """One page of a table item, sorted and filtered here (`StoredTable.page`); its media cells as items.
+
+    Only the page's media cells are looked up: one manifest listing per (key, step) they name.
+    """
+    page = StoredTable.open(reader, manifest).page(offset, limit, sort, descending, filters)
+    wanted: dict[tuple[str, int], set[int]] = {}
+    for row in page["data"]:
+        for cell in row:
+            if is_media_ref(cell):
+                wanted.setdefault((cell["key"], int(cell["step"])), set()).add(int(cell["index"]))
+    found: dict[tuple[str, int, int], dict[str, Any]] = {}
+    for (key, step), indices in wanted.items():
+        for (_, _, index), storage_key in reader.listed_manifest_keys(key=key, step=step).items():
+            if index in indices:
+                found[(key, step, index)] = media_item(reader, reader.load_manifest(storage_key))
+
+    def cell_of(cell: Any) -> Any:
+        if not is_media_ref(cell):
+            return cell
+        where = (cell["key"], int(cell["step"]), int(cell["index"]))
+        return found.get(where) or media_item(reader, {"status": "pending", "kind": cell["kind"], "step": where[1],
+                                                       "key": where[0], "index": where[2]})
+
+    page["data"] = [[cell_of(c) for c in row] for row in page["data"]]
+    return json_safe(page)
 
 
 def file_url(project: str, run: str, key: str, step: int, index: int, role: str | None = None) -> str:

@@ -492,10 +492,14 @@ def test_a_table_is_paged_sortable_and_draws_its_image_cells_with_overlays(page,
                            arg=panel.element_handle())
     names = lambda: table.locator("tbody tr td:nth-child(3)").all_inner_texts()  # noqa: E731
     assert names() == ["b", "c", "a"]
+    shown = ("([p, want]) => [...p.querySelectorAll('table.data-table tbody tr td:nth-child(3)')]"
+             ".map((c) => c.textContent).join() === want")  # the server sorts: wait for its page
     table.locator("th[data-column='name']").click()
-    assert names() == ["a", "b", "c"]
+    page.wait_for_function(shown, arg=[panel.element_handle(), "a,b,c"])
     table.locator("th[data-column='name']").click()
-    assert names() == ["c", "b", "a"]
+    page.wait_for_function(shown, arg=[panel.element_handle(), "c,b,a"])
+    page.wait_for_function("(p) => p.querySelector('.table-view').dataset.state === 'ready'",
+                           arg=panel.element_handle())
     cell = screenshot(panel.locator("canvas.image-canvas").first, "table-cell")
     colour = hex_rgb(panel.locator(".class-chip").first.get_attribute("data-color"))
     assert near(cell, 0.1 * cell.width, cell.height / 2, colour)

@@ -69,6 +69,16 @@ export const api = {
   media: (project, run, key, step, opts) => getJSON(`${runBase(project, run)}/media`, { key, step }, opts),
   table: (project, run, key, step, index, opts) =>
     getJSON(`${runBase(project, run)}/table`, { key, step, index }, opts),
+  /** One page of a table item, sorted and filtered by the server; `filters` are "column:op:value" texts. */
+  tablePage: (project, run, { key, step, index, offset, limit, sort, descending, filters }, opts) => {
+    const search = new URLSearchParams({ key, step, index: index ?? 0, offset, limit });
+    if (sort !== null && sort !== undefined) {
+      search.set("sort", String(sort));
+      search.set("order", descending ? "desc" : "asc");
+    }
+    for (const f of filters || []) search.append("filter", f);
+    return getJSON(`${runBase(project, run)}/table/page?${search}`, null, opts);
+  },
   /** A file URL the JSON gave us (artifact, related, table cell), fetched as JSON or bytes. */
   fileJSON: async (url, opts) => (await fetchFile(url, opts)).json(),
   fileBytes: async (url, opts) => (await fetchFile(url, opts)).arrayBuffer(),
