@@ -6,14 +6,19 @@ from typing import Any
 
 import numpy as np
 
-from darkroom._media import ArraySnapshot, Media, array_from, file_from, json_copy
+from darkroom._media import ArraySnapshot, BytesSnapshot, Media, array_from, binary_file_object, file_from, json_copy
 from darkroom.pipeline.errors import InvalidInput
 from darkroom.pipeline.image_layout import ACCEPTED, check_file_type, check_mask_array, check_mode, image_layout
 
 _ACCEPTED_DATA = (
     f"a numpy array {ACCEPTED}, a torch tensor, a nested list, a PIL image, "
-    "a path to an image file, or a matplotlib figure"
+    "a path to an image file, an open binary image file (io.BytesIO), or a matplotlib figure"
 )
+# An open file's format, told by its first bytes (the worker decodes it with Pillow whatever it is).
+_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "png"), (b"\xff\xd8\xff", "jpg"), (b"GIF87a", "gif"), (b"GIF89a", "gif"),
+               (b"BM", "bmp"), (b"II*\x00", "tiff"), (b"MM\x00*", "tiff"))
+_MEDIA_TYPES = {"png": "image/png", "jpg": "image/jpeg", "gif": "image/gif", "bmp": "image/bmp",
+                "tiff": "image/tiff", "webp": "image/webp"}
 
 
 class Image(Media):
@@ -23,7 +28,8 @@ class Image(Media):
     ----------
     data: a numpy array (H,W), (H,W,1), (H,W,3), (H,W,4) or channels-first
         (C,H,W); a torch tensor (read without importing torch); a nested list;
-        a PIL image; a path to any file Pillow reads; a matplotlib figure.
+        a PIL image; a path to any file Pillow reads, or such a file open in binary mode
+        (``io.BytesIO(png_bytes)``: read now, decoded by the worker); a matplotlib figure.
     mode: the PIL mode to store ("L", "LA", "RGB", "RGBA"); default: from the data.
     caption: text kept in the manifest.
     boxes: ``{group: {"box_data": [box, ...], "class_labels": {int: str}}}``.
@@ -101,6 +107,8 @@ def _snapshot_image(data: Any):
     snap = file_from(data, "Image", "an existing image file")
     if snap is not None:
         return snap
+    if hasattr(data, "read"):
+        return _file_object(data)
     array = array_from(data, "Image")
     if array is None:
         raise TypeError(f"Image got {type(data).__name__}; accepted: {_ACCEPTED_DATA}")
@@ -109,6 +117,18 @@ def _snapshot_image(data: Any):
     except InvalidInput as e:
         raise ValueError(f"Image: {e.message}") from None
     return ArraySnapshot(array)
+
+
+def _file_object(data: Any) -> BytesSnapshot:
+    """An open image file's bytes, stored under the format its first bytes tell (else ``bin``)."""
+    snap = binary_file_object(data, None, _MEDIA_TYPES, "Image")
+    head = snap.data[:16]
+    fmt = next((f for sig, f in _SIGNATURES if head.startswith(sig)), None)
+    if fmt is None and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        fmt = "webp"
+    if fmt is None:
+        return snap
+    return BytesSnapshot(snap.data, fmt, _MEDIA_TYPES[fmt])
 
 
 def _is_pil(data: Any) -> bool:
