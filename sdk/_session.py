@@ -14,8 +14,8 @@ from darkroom.pipeline.settings import Settings
 
 
 # W&B's init arguments that have no meaning here (no server, no accounts): accepted and left unused.
-_UNUSED = ("entity", "anonymous", "settings", "save_code", "sync_tensorboard", "monitor_gym", "magic",
-           "allow_val_change", "config_exclude_keys", "config_include_keys", "force")
+_UNUSED = ("entity", "anonymous", "settings", "save_code", "monitor_gym", "magic", "allow_val_change",
+           "config_exclude_keys", "config_include_keys", "force")
 REINIT = ("finish_previous", "return_previous", "create_new", "default")
 
 
@@ -23,7 +23,8 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
          mode: str = "online", dir: str | os.PathLike | None = None, *, id: str | None = None,
          resume: str | bool | None = None, reinit: str | bool | None = None, tags: Any = None,
          group: str | None = None, job_type: str | None = None, notes: str | None = None,
-         storage_url: str | None = None, broker_url: str | None = None, **unused: Any) -> Run:
+         storage_url: str | None = None, broker_url: str | None = None, sync_tensorboard: bool = False,
+         **unused: Any) -> Run:
     """Start a run (and finish the one this process has open, as W&B does).
 
     Parameters
@@ -43,6 +44,8 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
         True) finishes it, "return_previous" (also False) returns it, "create_new" keeps both open.
     tags, group, job_type, notes: stored in run.json.
     storage_url, broker_url: override ``DARKROOM_STORAGE_URL`` / ``DARKROOM_BROKER_URL``.
+    sync_tensorboard: capture TensorBoard's SummaryWriter calls into the current run
+        (`darkroom.tensorboard.patch`; docs/integrations/tensorboard.md).
     entity, anonymous, settings, save_code, ...: W&B's, accepted and unused (darkroom has no server).
 
     Raises
@@ -80,6 +83,10 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
     run = Run(project, name, config, mode, dir, settings, run_id=id, prior=prior,
               meta={k: v for k, v in meta.items() if v})
     _current.append(run)
+    if sync_tensorboard:
+        from darkroom.integration.tensorboard import patch
+
+        patch()
     return run
 
 
