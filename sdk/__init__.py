@@ -68,4 +68,8 @@ def __getattr__(name: str) -> Any:
         if name == "run":
             return run
         return getattr(run, name) if run else None
+    if name == "tensorboard":  # `darkroom.tensorboard.patch()` with no import of it first; loads no framework
+        import importlib
+
+        return importlib.import_module("darkroom.tensorboard")
     raise AttributeError(f"module 'darkroom' has no attribute {name!r}")
