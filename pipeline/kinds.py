@@ -86,6 +86,8 @@ TABLE: tuple[KindSpec, ...] = (
                                          "{faces:grouped} faces"))),
     KindSpec("plot", "darkroom.data", 16, True, f"{_CONVERTERS}.plot", "PlotOptions", 3,
              Viewer("plot_view.js")),
+    KindSpec("chart", "darkroom.data", 32, True, f"{_CONVERTERS}.chart", "ChartOptions", 8,
+             Viewer("chart_view.js", ("{rows:grouped} rows", "{chart}"))),
 )
 
 BY_NAME: dict[str, KindSpec] = {spec.name: spec for spec in TABLE}

@@ -1,5 +1,8 @@
 """`darkroom.plot`: charts computed by the worker (ROC, PR, confusion matrix, heatmap) and figures.
 
+W&B's custom charts (`line`, `scatter`, `bar`, `histogram`, `line_series`) are
+`darkroom._chart`'s, drawn by the viewer from their table.
+
 The chart functions keep the raw inputs as JSON (copied on the caller's
 thread, serialised on the sender thread) and check only what is cheap:
 argument types, shapes and lengths.  The worker computes the points into a
@@ -16,6 +19,12 @@ from typing import Any, ParamSpec
 
 import numpy as np
 
+from darkroom._chart import Chart as Chart
+from darkroom._chart import bar as bar
+from darkroom._chart import histogram as histogram
+from darkroom._chart import line as line
+from darkroom._chart import line_series as line_series
+from darkroom._chart import scatter as scatter
 from darkroom._image import Image, _is_figure
 from darkroom._media import Media, array_from, json_copy
 from darkroom._table import JsonSnapshot

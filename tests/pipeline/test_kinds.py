@@ -46,9 +46,9 @@ def test_every_queue_of_the_table_is_declared_by_make_celery_and_nothing_else_is
 
 
 def test_an_unknown_kind_names_the_kinds():
-    with pytest.raises(KeyError, match="kind 'chart' is not a kind; kinds: image, video, audio, table, html, "
-                                       "molecule, object3d, plot"):
-        queue_for("chart")
+    with pytest.raises(KeyError, match="kind 'gizmo' is not a kind; kinds: image, video, audio, table, html, "
+                                       "molecule, object3d, plot, chart"):
+        queue_for("gizmo")
 
 
 def test_reprocess_chunks_each_kind_by_the_tables_chunk_size():
@@ -68,8 +68,8 @@ def test_the_clis_kind_choices_and_worker_queues_are_the_tables():
     worker = main.get_command(None, "worker")
     queues = next(p for p in worker.params if p.name == "queues")
     assert {f"darkroom.{q}" for q in queues.default.split(",")} == set(QUEUES)
-    result = CliRunner().invoke(main, ["reprocess", "vision", "--kind", "chart"])
-    assert result.exit_code == 2 and "'chart' is not one of 'image', 'video'" in result.output
+    result = CliRunner().invoke(main, ["reprocess", "vision", "--kind", "gizmo"])
+    assert result.exit_code == 2 and "'gizmo' is not one of 'image', 'video'" in result.output
 
 
 def test_the_viewer_reads_the_table_from_the_api_in_panel_order(tmp_path):
@@ -80,7 +80,7 @@ def test_the_viewer_reads_the_table_from_the_api_in_panel_order(tmp_path):
     assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
     served = response.json()["kinds"]
     assert [k["kind"] for k in served] == ["image", "video", "audio", "plot", "table", "molecule", "object3d",
-                                           "html"]
+                                           "html", "chart"]
     assert {k["kind"]: (k["renderer"], k["measurements"]) for k in served} == {
         s.name: (s.viewer.renderer, list(s.viewer.measurements)) for s in kinds.TABLE}
 
