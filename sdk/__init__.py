@@ -11,6 +11,7 @@ from typing import Any
 
 from darkroom import plot as plot
 from darkroom._api import Api as Api
+from darkroom._chart import plot_table as plot_table
 from darkroom._audio import Audio as Audio
 from darkroom._guard import DarkroomWarning as DarkroomWarning
 from darkroom._histogram import Histogram as Histogram
@@ -54,6 +55,7 @@ __all__ = [
     "log",
     "login",
     "plot",
+    "plot_table",
     "run",
     "summary",
 ]
