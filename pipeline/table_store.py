@@ -11,7 +11,11 @@
   values sorting and filtering read, a column at a time.  Numbers and bools are
   little-endian float64 (bools 0/1, a missing value NaN); strings a JSON array
   (a missing value null).  json and media columns have none: they neither sort
-  nor filter.
+  nor filter;
+- related file ``order:<i>`` for each of those columns: the row numbers (little-endian uint32) in
+  ascending order of the column, ties in the table's order, missing values last (the header's
+  ``"missing": {"<i>": count}``).  A sorted page reads only its slice of it; descending is the
+  ascending order of the present values reversed, missing values still last.
 
 The first form, one JSON file ``{"columns", "column_types", "data"}`` (at most
 10,000 rows), is still read: `page` answers the same from it.
@@ -65,16 +69,23 @@ def encode(columns: Sequence[str], column_types: dict[str, str], rows: Sequence[
             size += len(line)
         chunks.append([first, size])
     files = [StoredFile("rows", b"".join(lines), "jsonl", "application/x-ndjson")]
+    missing = {}
     for c, name in enumerate(columns):
         kind = column_types.get(name)
         if kind in NUMERIC:
-            values = np.array([math.nan if row[c] is None else float(row[c]) for row in rows], dtype="<f8")
+            values: Any = np.array([math.nan if row[c] is None else float(row[c]) for row in rows], dtype="<f8")
             files.append(StoredFile(f"column:{c}", values.tobytes(), "f8", "application/octet-stream"))
         elif kind == "string":
-            data = json.dumps([row[c] for row in rows], separators=(",", ":")).encode()
-            files.append(StoredFile(f"column:{c}", data, "json", "application/json"))
+            values = [row[c] for row in rows]
+            files.append(StoredFile(f"column:{c}", json.dumps(values, separators=(",", ":")).encode(), "json",
+                                    "application/json"))
+        else:
+            continue
+        order, present = ascending(values)
+        missing[str(c)] = len(rows) - present
+        files.append(StoredFile(f"order:{c}", order.astype("<u4").tobytes(), "u4", "application/octet-stream"))
     header = {"format": FORMAT, "columns": list(columns), "column_types": dict(column_types),
-              "rows": len(rows), "chunk_rows": chunk_rows, "chunks": chunks}
+              "rows": len(rows), "chunk_rows": chunk_rows, "chunks": chunks, "missing": missing}
     return json.dumps(header, separators=(",", ":")).encode(), files
 
 
@@ -164,25 +175,37 @@ class StoredTable:
         ------
         InvalidInput (``invalid_parameter``): no such column, or one of json or media values.
         """
-        if not 0 <= c < len(self.columns):
-            raise InvalidInput("invalid_parameter", f"column {c}: the table has columns 0..{len(self.columns) - 1}")
-        kind = self.column_types.get(self.columns[c])
-        if kind not in SEARCHABLE:
-            raise InvalidInput("invalid_parameter", f"column {c} ({self.columns[c]!r}) holds {kind or 'no'} values, "
-                               "which do not sort or filter; accepted: number, bool and string columns")
+        kind = self.column_type(c)
         if not self.chunked:
             values = [row[c] for row in self.header["data"]]
             return np.array([math.nan if v is None else float(v) for v in values]) if kind in NUMERIC else values
         data = self.reader.read(self.manifest, f"column:{c}")
         return np.frombuffer(data, dtype="<f8") if kind in NUMERIC else json.loads(data)
 
+    def column_type(self, c: int) -> str:
+        """Column `c`'s type, one that sorts and filters.
+
+        Raises
+        ------
+        InvalidInput (``invalid_parameter``): no such column, or one of json or media values.
+        """
+        if not 0 <= c < len(self.columns):
+            raise InvalidInput("invalid_parameter", f"column {c}: the table has columns 0..{len(self.columns) - 1}")
+        kind = self.column_types.get(self.columns[c])
+        if kind not in SEARCHABLE:
+            raise InvalidInput("invalid_parameter", f"column {c} ({self.columns[c]!r}) holds {kind or 'no'} values, "
+                               "which do not sort or filter; accepted: number, bool and string columns")
+        return kind
+
     # -- a page ---------------------------------------------------------------
     def page(self, offset: int, limit: int, sort: int | None = None, descending: bool = False,
              filters: Sequence[Filter] = ()) -> dict[str, Any]:
         """Rows ``offset .. offset + limit`` of the table filtered by `filters` and sorted by column `sort`.
 
-        Missing values sort last either way; ties keep the table's order.  Only
-        the sort and filter columns and the chunks holding the page's rows are read.
+        Missing values sort last either way; ascending, ties keep the table's order, and
+        descending is the reverse of that (missing values still last).  Only the
+        page's slice of the sort order, the filter columns (and, with filters, the
+        whole sort order) and the chunks holding the page's rows are read.
 
         Raises
         ------
@@ -190,23 +213,53 @@ class StoredTable:
         """
         if not 1 <= limit <= MAX_PAGE_ROWS:
             raise InvalidInput("invalid_parameter", f"limit={limit}; accepted: 1 to {MAX_PAGE_ROWS}")
-        ids: np.ndarray | None = None  # None: every row, in order
+        mask: np.ndarray | None = None  # None: every row
         for f in filters:
-            keep = np.flatnonzero(_matches(self.column(f.column), f, self.column_types[self.columns[f.column]]))
-            ids = keep if ids is None else np.intersect1d(ids, keep, assume_unique=True)
-        matched = self.rows if ids is None else len(ids)
-        if sort is not None:
-            values = self.column(sort)
-            chosen = np.arange(self.rows) if ids is None else ids
-            ids = chosen[_order([values[i] for i in chosen] if isinstance(values, list) else values[chosen],
-                                descending)]
-        page_ids = list(range(offset, min(offset + limit, matched))) if ids is None else \
-            [int(i) for i in ids[offset:offset + limit]]
+            keep = _matches(self.column(f.column), f, self.column_types[self.columns[f.column]])
+            mask = keep if mask is None else mask & keep
+        matched = self.rows if mask is None else int(mask.sum())
+        end = min(offset + limit, matched)
+        if end <= offset:
+            page_ids = []
+        elif sort is None:
+            page_ids = list(range(offset, end)) if mask is None else \
+                [int(i) for i in np.flatnonzero(mask)[offset:end]]
+        elif mask is None:
+            page_ids = [int(i) for i in self.sorted_ids(sort, descending, offset, end)]
+        else:
+            ids = self.sorted_ids(sort, descending, 0, self.rows)
+            page_ids = [int(i) for i in ids[mask[ids]][offset:end]]
         return {"columns": self.columns, "column_types": self.column_types, "rows": self.rows, "matched": matched,
                 "offset": offset, "limit": limit, "sort": sort, "descending": descending,
                 "filters": [dataclasses.asdict(f) for f in filters],
                 "sortable": [c for c, n in enumerate(self.columns) if self.column_types.get(n) in SEARCHABLE],
                 "row_ids": page_ids, "data": self.row_values(page_ids)}
+
+    def sorted_ids(self, c: int, descending: bool, start: int, stop: int) -> np.ndarray:
+        """Positions ``start .. stop`` of the table's rows sorted by column `c` (see `page`)."""
+        if not self.chunked or str(c) not in self.header.get("missing", {}):  # no stored order
+            order, present = ascending(self.column(c))
+        else:
+            self.column_type(c)  # refuses a column that does not sort
+            present = self.rows - int(self.header["missing"][str(c)])
+            if not descending:  # one slice of the stored order
+                return self._order_slice(c, start, stop)
+            order = None
+        parts = []
+        if start < present:  # the present values, reversed when descending
+            lo, hi = (present - min(stop, present), present - start) if descending else (start, min(stop, present))
+            part = order[lo:hi] if order is not None else self._order_slice(c, lo, hi)
+            parts.append(part[::-1] if descending else part)
+        if stop > present:  # then the missing ones, in the table's order
+            lo, hi = max(start, present), stop
+            parts.append(order[lo:hi] if order is not None else self._order_slice(c, lo, hi))
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+    def _order_slice(self, c: int, start: int, stop: int) -> np.ndarray:
+        if stop <= start:
+            return np.zeros(0, np.int64)
+        data = b"".join(self.reader.stream(self.manifest, f"order:{c}", 4 * start, 4 * stop))
+        return np.frombuffer(data, dtype="<u4").astype(np.int64)
 
     def whole(self) -> dict[str, Any]:
         """``{"columns", "column_types", "data"}`` with every row (the first form's shape)."""
@@ -251,13 +304,10 @@ def _number(f: Filter, kind: str) -> float:
     return value
 
 
-def _order(values: np.ndarray | list[Any], descending: bool) -> np.ndarray:
-    """Positions of `values` in sorted order, missing (NaN, None) last, ties in their own order."""
+def ascending(values: np.ndarray | list[Any]) -> tuple[np.ndarray, int]:
+    """(row numbers in ascending order of `values`, ties in order, missing (NaN, None) last; how many present)."""
     if isinstance(values, np.ndarray):
-        missing = np.isnan(values)
-        key = -values if descending else values
-        order = np.argsort(np.where(missing, 0.0, key), kind="stable")
-        return np.concatenate([order[~missing[order]], np.flatnonzero(missing)])
-    present = [i for i, v in enumerate(values) if v is not None]
-    present.sort(key=lambda i: values[i], reverse=descending)  # stable either way: ties keep their order
-    return np.array(present + [i for i, v in enumerate(values) if v is None], dtype=np.int64)
+        order = np.argsort(values, kind="stable")  # NaN sorts last
+        return order, int((~np.isnan(values)).sum())
+    present = sorted((i for i, v in enumerate(values) if v is not None), key=values.__getitem__)
+    return np.array(present + [i for i, v in enumerate(values) if v is None], dtype=np.int64), len(present)

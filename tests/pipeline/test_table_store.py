@@ -58,9 +58,9 @@ def _reference(rows, offset, limit, sort=None, descending=False, filters=()):
     ids = list(range(len(rows)))
     for column, test in filters:
         ids = [i for i in ids if rows[i][column] is not None and test(rows[i][column])]
-    if sort is not None:
-        present = sorted((i for i in ids if rows[i][sort] is not None), key=lambda i: rows[i][sort], reverse=descending)
-        ids = present + [i for i in ids if rows[i][sort] is None]
+    if sort is not None:  # descending: the ascending order reversed, missing values still last
+        present = sorted((i for i in ids if rows[i][sort] is not None), key=lambda i: rows[i][sort])
+        ids = (present[::-1] if descending else present) + [i for i in ids if rows[i][sort] is None]
     return ids[offset:offset + limit], len(ids)
 
 
@@ -110,7 +110,10 @@ def test_a_page_reads_the_header_the_sort_column_and_only_the_chunks_it_shows(lo
     reader.reads.clear()
     StoredTable.open(reader, manifest).page(0, 10, sort=0, descending=True)  # ids 2499..2490: the last chunk
     last = json.loads(reader.read(manifest))["chunks"][2]
-    assert reader.reads[:3] == [(None,), ("column:0",), ("rows", *last)]
+    assert reader.reads[:3] == [(None,), ("order:0", 4 * (ROWS - 10), 4 * ROWS), ("rows", *last)]
+    reader.reads.clear()
+    StoredTable.open(reader, manifest).page(0, 10, sort=1, filters=[Filter.parse("2:eq:cat")])
+    assert [r[0] for r in reader.reads[:3]] == [None, "column:2", "order:1"]
 
 
 def test_columns_that_do_not_sort_and_bad_filters_are_refused_saying_what_is_accepted(logged):

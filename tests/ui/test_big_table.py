@@ -47,9 +47,9 @@ def stored(tmp_path_factory, embedded_in):
 
 def _reference(rows, sort=None, descending=False, keep=lambda row: True):
     ids = [i for i, row in enumerate(rows) if keep(row)]
-    if sort is not None:
-        present = sorted((i for i in ids if rows[i][sort] is not None), key=lambda i: rows[i][sort], reverse=descending)
-        ids = present + [i for i in ids if rows[i][sort] is None]
+    if sort is not None:  # descending: the ascending order reversed, missing values still last
+        present = sorted((i for i in ids if rows[i][sort] is not None), key=lambda i: rows[i][sort])
+        ids = (present[::-1] if descending else present) + [i for i in ids if rows[i][sort] is None]
     return ids
 
 

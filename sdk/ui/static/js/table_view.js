@@ -34,7 +34,8 @@ function localPage(table, { offset, limit, sort, descending }) {
   if (sort !== null) {
     const value = (i) => table.data[i][sort];
     const present = ids.filter((i) => value(i) !== null && value(i) !== undefined);
-    present.sort((a, b) => (descending ? -1 : 1) * compare(value(a), value(b)) || a - b);
+    present.sort((a, b) => compare(value(a), value(b)) || a - b);
+    if (descending) present.reverse();  // as the server: the ascending order reversed, missing values last
     ids = present.concat(ids.filter((i) => value(i) === null || value(i) === undefined));
   }
   const rowIds = ids.slice(offset, offset + limit);
