@@ -1,7 +1,7 @@
-"""The `darkroom` commands that move media out of storage: `export`.
+"""The `darkroom` commands that move media in and out of storage: `export`, `import tensorboard`.
 
-The plan and the copy live in `darkroom.pipeline.export`; this module parses
-the options, shows progress and prints.  `darkroom._cli` adds the commands to
+The plan and the copy live in `darkroom.pipeline.export`, the import in
+`darkroom._tb_import`; this module parses the options, shows progress and prints.  `darkroom._cli` adds the commands to
 the `darkroom` group.
 """
 
@@ -16,14 +16,15 @@ import click
 
 from darkroom.pipeline.kinds import KINDS
 
-_FORMATS = ("files",)
+_FORMATS = ("files", "tensorboard")
 
 
 @click.command()
 @click.argument("selector")
 @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--format", "format_", type=click.Choice(_FORMATS), default="files", show_default=True,
-              help="files: every artifact as a file, and a manifests.jsonl per run.")
+              help="files: every artifact as a file, and a manifests.jsonl per run; tensorboard: an event "
+              "file per run (scalars, text, histograms, images, audio) for `tensorboard --logdir DEST`.")
 @click.option("--kind", type=click.Choice(KINDS), default=None, help="Only items of this kind.")
 @click.option("--key", default=None, help="Only this log key, or a glob of keys ('val/*').")
 @click.option("--steps", default=None, metavar="A:B",
@@ -34,7 +35,7 @@ _FORMATS = ("files",)
 @click.option("--json", "as_json", is_flag=True, help="Print what was exported as JSON (no progress bar).")
 def export(selector: str, dest: Path, format_: str, kind: str | None, key: str | None, steps: str | None,
            jobs: int, storage: str | None, as_json: bool) -> None:
-    """Export stored media to DEST, as plain files.
+    """Export stored runs to DEST, as plain files or as TensorBoard event files.
 
     SELECTOR is a project, project/run_id, or a glob of them ("vision/*").
     Only converted items are exported (failed ones have no file; `darkroom
@@ -49,7 +50,15 @@ def export(selector: str, dest: Path, format_: str, kind: str | None, key: str |
     "val%2Fexamples").
 
     \b
-    Resumable: a file already there with the right size and sha256 is
+    --format tensorboard writes DEST/<project>/<run>/events.out.tfevents.*.darkroom
+    from each run's history: numbers as scalars, text, histograms, images
+    (lists as multi-image values), GIF videos as images and WAV/FLAC audio,
+    at their steps with their wall times.  Other kinds are counted as
+    skipped.  A rerun replaces the file it wrote before.  Needs the
+    tensorboard package: pip install 'darkroom[tensorboard]'.
+
+    \b
+    Resumable (files): a file already there with the right size and sha256 is
     skipped, and files are written as <name>.part and renamed once whole, so
     after Ctrl-C, a full disk or a lost connection, run the same command
     again and it copies only what is missing.
@@ -59,6 +68,7 @@ def export(selector: str, dest: Path, format_: str, kind: str | None, key: str |
       darkroom export vision ./out                       # every run of project vision
       darkroom export 'vision/3k*' ./out --key 'val/*' --steps 1000:
       darkroom export vision/3k2j9x ./out --kind video --json
+      darkroom export vision ./tb --format tensorboard && tensorboard --logdir ./tb
     """
     from darkroom import _reprocess
     from darkroom._api import Api
@@ -68,6 +78,9 @@ def export(selector: str, dest: Path, format_: str, kind: str | None, key: str |
     api = Api(storage)
     selection = Selection(selector=selector, kind=kind, key=key, steps=_reprocess.parse_steps(steps), status="ok")
     runs = exporting.selected_runs(api.storage, selection)
+    if format_ == "tensorboard":
+        _export_tensorboard(api, runs, dest, selection, as_json)
+        return
     plans = [exporting.plan_run(api.storage, p, r, selection) for p, r in runs]
     total = sum(len(p.files) for p in plans)
     report: dict[str, Any] = {"dest": str(dest), "format": format_, "files": total, "written": 0, "skipped": 0,
@@ -98,6 +111,50 @@ def export(selector: str, dest: Path, format_: str, kind: str | None, key: str |
                f"({report['bytes_written']:,} bytes), {report['skipped']} already there")
 
 
+def _export_tensorboard(api: Any, runs: list[tuple[str, str]], dest: Path, selection: Any, as_json: bool) -> None:
+    from darkroom._tb_export import export_run
+    from darkroom.pipeline.export import ExportError, refused_text
+    from darkroom.pipeline.optional import optional_import
+    from darkroom.pipeline.reader import RunReader
+
+    optional_import("tensorboard", "--format tensorboard needs the tensorboard package", "tensorboard", "here")
+    report: dict[str, Any] = {"dest": str(dest), "format": "tensorboard", "runs": {}}
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        for project, run in runs:
+            report["runs"][f"{project}/{run}"] = export_run(RunReader(api.storage, project, run), dest, selection)
+    except OSError as e:
+        raise ExportError(refused_text(e, Path(e.filename or dest), dest)) from None
+    if as_json:
+        click.echo(json.dumps(report, indent=1))
+        return
+    for path, done in report["runs"].items():
+        counts = ", ".join(f"{n} {k}" for k, n in sorted(done["counts"].items())) or "nothing"
+        skipped = ", ".join(f"{n} {k}" for k, n in sorted(done["skipped"].items()))
+        click.echo(f"{path} -> {done['file']}: {counts}" + (f"; skipped {skipped}" if skipped else ""))
+
+
+class _Bar:
+    """A rich progress bar over a total (bytes of event files), set to where the work is."""
+
+    def __init__(self, what: str, total: int):
+        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self._progress = Progress(TextColumn(what), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+                                  transient=True)
+        self._task = self._progress.add_task(what, total=total)
+        self._progress.start()
+        self._stopped = False
+
+    def update(self, completed: int) -> None:
+        self._progress.update(self._task, completed=completed)
+
+    def stop(self) -> None:
+        if not self._stopped:
+            self._stopped = True
+            self._progress.stop()
+
+
 class _Progress:
     """A rich progress bar over the files of an export (written and skipped both advance it)."""
 
@@ -119,3 +176,99 @@ class _Progress:
         if not self._stopped:
             self._stopped = True
             self._progress.stop()
+
+
+@click.group("import")
+def import_() -> None:
+    """Bring runs logged with another tool into darkroom (see `darkroom import tensorboard --help`)."""
+
+
+@import_.command()
+@click.argument("logdir", type=click.Path(path_type=Path))
+@click.option("--project", default=None,
+              help="The darkroom project the runs go to (default: LOGDIR's folder name, if it is a valid "
+              "project name, else 'tensorboard').")
+@click.option("--no-wait", is_flag=True,
+              help="With a fleet (DARKROOM_BROKER_URL), return once everything is sent, without waiting "
+              "for the workers' conversions.  Embedded runs always wait.")
+@click.option("--storage", default=None, help="Storage URL (default: DARKROOM_STORAGE_URL or ./darkroom-data).")
+@click.option("--json", "as_json", is_flag=True, help="Print what each run imported as JSON (no progress bar).")
+def tensorboard(logdir: Path, project: str | None, no_wait: bool, storage: str | None, as_json: bool) -> None:
+    """Import every TensorBoard run found under LOGDIR as a darkroom run.
+
+    A run is each folder holding event files (events.out.tfevents.*), named
+    by its path under LOGDIR.  Scalars and text go into history at their
+    steps with TensorBoard's wall times, histograms inline, images (each
+    image of a multi-image summary) and audio into darkroom media, converted
+    by the workers.  PR curves, meshes and other plugins' values are not
+    imported yet: they are counted under "skipped".
+
+    \b
+    Run it again at will: a run already imported from the same files is
+    skipped, and one cut short (Ctrl-C) or grown since is imported again into
+    the same darkroom run, where nothing doubles.  A damaged or truncated
+    event file is imported up to the damage, and the report names the file,
+    the byte where reading stopped and why.
+
+    \b
+    Examples:
+      darkroom import tensorboard ./runs                    # project "runs"
+      darkroom import tensorboard ./lightning_logs --project vision --json
+    Needs the tensorboard package: pip install 'darkroom[tensorboard]'.
+    """
+    from darkroom import _tb_import
+    from darkroom._api import Api
+    from darkroom.pipeline import paths
+    from darkroom.pipeline.errors import InvalidInput
+
+    tb_runs = _tb_import.find_runs(logdir)
+    if project is None:
+        name = logdir.resolve().name
+        try:
+            project = paths.check_name("project", name)
+        except InvalidInput:
+            project = "tensorboard"
+    paths.check_name("project", project)
+    api = Api(storage)
+    total = sum(size for r in tb_runs for size in r.sizes().values())
+    bar = None if as_json else _Bar("importing", total)
+    results = []
+    offset = 0
+    try:
+        for tb_run in tb_runs:
+            done = _tb_import.already_imported(api.storage, project, tb_run)
+            if done:
+                results.append(_tb_import.Imported(tb_run.name, done, already=True))
+            else:
+                base = offset
+                results.append(_tb_import.import_run(tb_run, project, logdir, storage, not no_wait,
+                                                     (lambda n: bar.update(base + n)) if bar else None))
+            offset += sum(tb_run.sizes().values())
+            if bar:
+                bar.update(offset)
+    except KeyboardInterrupt:
+        if bar:
+            bar.stop()
+        click.echo("interrupted: what was read is spooled and sent; run the same command again to finish "
+                   "(nothing is imported twice)", err=True)
+        sys.exit(130)
+    finally:
+        if bar:
+            bar.stop()
+    if as_json:
+        click.echo(json.dumps({"logdir": str(logdir), "project": project, "runs": [r.to_json() for r in results]},
+                              indent=1))
+        return
+    for r in results:
+        if r.already:
+            click.echo(f"{r.name}: already imported as {r.path}")
+            continue
+        counts = ", ".join(f"{n} {k}" for k, n in sorted(r.counts.items())) or "nothing"
+        click.echo(f"{r.name} -> {r.path}: {counts}; {r.converted} converted, {len(r.failed)} failed"
+                   + (f", {r.pending} pending" if r.pending else ""))
+        if r.skipped:
+            click.echo("  skipped: " + ", ".join(f"{n} {k}" for k, n in sorted(r.skipped.items())))
+        for line in r.damaged:
+            click.echo(f"  {line}", err=True)
+        for f in r.failed[:10]:
+            click.echo(f"  failed: {f['key']!r} step {f['step']}[{f['index']}]: {f['message']}", err=True)

@@ -1,0 +1,169 @@
+"""`darkroom import tensorboard` and `darkroom export --format tensorboard`, read back with TensorBoard's reader.
+
+Logs are written with the tensorboard package's own writer (tests/sdk/tb_logs.py),
+imported into the embedded default (real workers convert), and exported
+again; both sides are read with TensorBoard's `EventFileLoader`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import wave
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import tb_logs
+from click.testing import CliRunner
+from PIL import Image as PILImage
+
+import darkroom
+from darkroom._cli import main
+
+
+def cli(*args: str, code: int = 0) -> Any:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert result.exit_code == code, result.output
+    return result
+
+
+def import_json(logdir: Path, *args: str) -> dict[str, Any]:
+    return json.loads(cli("import", "tensorboard", str(logdir), "--project", "tb", *args, "--json").output)
+
+
+def read_back(folder: Path) -> dict[str, Any]:
+    """What TensorBoard reads in a run folder: pixels, scalars, text, histograms, audio, wall times by step."""
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+    from tensorboard.util import tensor_util
+
+    out: dict[str, Any] = defaultdict(dict)
+    walls: dict[int, float] = {}
+    for path in sorted(folder.glob("*tfevents*")):
+        for event in EventFileLoader(str(path)).Load():
+            for value in event.summary.value:
+                plugin = value.metadata.plugin_data.plugin_name
+                array = tensor_util.make_ndarray(value.tensor)
+                where = (value.tag, event.step)
+                if plugin != "pr_curves":  # not imported: its wall time is not either
+                    walls[event.step] = max(walls.get(event.step, 0.0), event.wall_time)
+                if plugin == "images":
+                    for i, data in enumerate(array[2:]):
+                        out["images"][(*where, i)] = np.asarray(PILImage.open(io.BytesIO(data)))
+                elif plugin == "scalars":
+                    out["scalars"][where] = float(array)
+                elif plugin == "text":
+                    out["text"][where] = array.item().decode()
+                elif plugin == "histograms":
+                    out["histograms"][where] = array[:, 2].tolist()
+                elif plugin == "audio":
+                    with wave.open(io.BytesIO(array.reshape(-1)[0])) as w:
+                        out["audio"][where] = (w.getframerate(), w.readframes(w.getnframes()))
+    out["walls"] = walls
+    return out
+
+
+@pytest.fixture
+def logdir(tmp_path: Path) -> Path:
+    root = tmp_path / "logs"
+    tb_logs.mixed_run(root / "exp1")
+    tb_logs.mixed_run(root / "nested/exp2", steps=2)
+    return root
+
+
+def test_tensorboard_to_darkroom_to_tensorboard_keeps_every_image_and_value(
+        embedded_env: dict[str, str], logdir: Path, tmp_path: Path) -> None:
+    out = import_json(logdir)
+    assert [r["name"] for r in out["runs"]] == ["exp1", "nested/exp2"]
+    first = out["runs"][0]
+    assert first["counts"] == {"scalar": 6, "images": 9, "histogram": 3, "audio": 3, "text": 3}
+    assert first["skipped"] == {"pr_curves": 1} and first["damaged"] == [] and first["failed"] == []
+    assert first["converted"] == 12
+    cli("export", "tb", str(tmp_path / "again"), "--format", "tensorboard")
+    for run, source in ((out["runs"][0]["path"], logdir / "exp1"), (out["runs"][1]["path"], logdir / "nested/exp2")):
+        before, after = read_back(source), read_back(tmp_path / "again" / run)
+        assert before["images"].keys() == after["images"].keys()
+        for ident, pixels in before["images"].items():
+            assert np.array_equal(after["images"][ident], pixels), ident
+        assert after["scalars"] == before["scalars"]  # float32 in, float32 out
+        assert after["text"] == before["text"]
+        assert after["histograms"] == before["histograms"]
+        assert after["audio"] == before["audio"]
+        assert after["walls"] == before["walls"]  # a step's row keeps its latest wall time
+
+
+def test_importing_again_duplicates_nothing(embedded_env: dict[str, str], logdir: Path) -> None:
+    first = import_json(logdir)
+    again = import_json(logdir)
+    assert [r["already"] for r in again["runs"]] == [True, True]
+    assert [r["path"] for r in again["runs"]] == [r["path"] for r in first["runs"]]
+    # The log grows (a new event file of a resumed training): imported again into the same run.
+    w = tb_logs.Writer(logdir / "exp1")
+    w.add(3, 1_700_000_100.0, tb_logs.scalar("loss", 0.25), tb_logs.image("sample", tb_logs.pixels_of(3, 0)))
+    w.close()
+    grown = import_json(logdir)
+    assert [r["already"] for r in grown["runs"]] == [False, True]
+    assert grown["runs"][0]["path"] == first["runs"][0]["path"]
+    reader = darkroom.Api().run(first["runs"][0]["path"])
+    assert [row["_step"] for row in reader.history(resolve=False)] == [0, 1, 2, 3, 100, 101, 102]
+    assert len(reader.manifests()) == 3 * 4 + 1  # sample, 2 of grid, voice a step; then one sample
+    assert len(reader.revisions(0, "sample", 0)) == 1
+    assert darkroom.Api().runs("tb") == sorted(r["path"] for r in first["runs"])
+
+
+def test_a_truncated_or_damaged_file_imports_what_it_can_and_names_the_rest(
+        embedded_env: dict[str, str], tmp_path: Path) -> None:
+    source = tb_logs.mixed_run(tmp_path / "src")
+    (event_file,) = source.glob("*tfevents*")
+    data = event_file.read_bytes()
+    truncated = tmp_path / "logs/truncated" / event_file.name
+    damaged = tmp_path / "logs/damaged" / event_file.name
+    truncated.parent.mkdir(parents=True)
+    damaged.parent.mkdir(parents=True)
+    truncated.write_bytes(data[: len(data) * 2 // 3])
+    flipped = bytearray(data)
+    flipped[len(data) // 2] ^= 0xFF
+    damaged.write_bytes(bytes(flipped))
+    out = import_json(tmp_path / "logs")
+    runs = {r["name"]: r for r in out["runs"]}
+    for name, size in (("truncated", len(data) * 2 // 3), ("damaged", len(data))):
+        (problem,) = runs[name]["damaged"]
+        assert problem.startswith(f"{event_file.name}: damaged or truncated record")
+        assert problem.endswith(f"of {size}: the rest of the file was skipped")
+        assert 0 < runs[name]["counts"]["images"] < 9 and runs[name]["failed"] == []
+        reader = darkroom.Api().run(runs[name]["path"])
+        assert len(reader.manifests()) == runs[name]["converted"] > 0
+    # The files will not change: importing again reads nothing twice.
+    result = cli("import", "tensorboard", str(tmp_path / "logs"), "--project", "tb")
+    assert f"damaged: already imported as {runs['damaged']['path']}" in result.output
+
+
+def test_an_event_file_of_an_unknown_version_is_named_and_left_out(embedded_env: dict[str, str], tmp_path: Path) -> None:
+    from tensorboard.compat.proto import event_pb2
+    from tensorboard.summary.writer.record_writer import RecordWriter
+
+    folder = tmp_path / "logs/future"
+    folder.mkdir(parents=True)
+    with open(folder / "events.out.tfevents.1.host", "wb") as f:
+        writer = RecordWriter(f)
+        writer.write(event_pb2.Event(wall_time=1.0, file_version="brain.Event:99").SerializeToString())
+        writer.write(event_pb2.Event(step=1, wall_time=2.0, summary=None).SerializeToString())
+    out = import_json(tmp_path / "logs")
+    (run,) = out["runs"]
+    assert run["damaged"] == ["events.out.tfevents.1.host: event file of unknown version 'brain.Event:99'; "
+                              "darkroom reads brain.Event:1, brain.Event:2: nothing of it imported"]
+    assert run["counts"] == {}
+
+
+def test_a_logdir_that_is_missing_or_holds_no_event_files_says_what_is_expected(
+        embedded_env: dict[str, str], tmp_path: Path) -> None:
+    result = cli("import", "tensorboard", str(tmp_path / "nope"), code=1)
+    assert f"LOGDIR '{tmp_path / 'nope'}' does not exist; give the folder TensorBoard was started on" in result.output
+    (tmp_path / "empty/sub").mkdir(parents=True)
+    (tmp_path / "empty/sub/notes.txt").write_text("no events here")
+    result = cli("import", "tensorboard", str(tmp_path / "empty"), code=1)
+    assert "no event files under" in result.output and "events.out.tfevents.* in each run's folder" in result.output
+    shutil.rmtree(tmp_path / "empty")
