@@ -88,6 +88,8 @@ TABLE: tuple[KindSpec, ...] = (
              Viewer("plot_view.js")),
     KindSpec("chart", "darkroom.data", 32, True, f"{_CONVERTERS}.chart", "ChartOptions", 8,
              Viewer("chart_view.js", ("{rows:grouped} rows", "{chart}"))),
+    KindSpec("plotly", "darkroom.data", 32, True, f"{_CONVERTERS}.plotly", "PlotlyOptions", 9,
+             Viewer("plotly_view.js", ("{traces} traces",))),
 )
 
 BY_NAME: dict[str, KindSpec] = {spec.name: spec for spec in TABLE}

@@ -32,6 +32,7 @@ from darkroom._guard import (
 )
 from darkroom._histogram import Histogram, resolve
 from darkroom._media import Media
+from darkroom._plotly import Plotly, is_plotly_figure
 from darkroom._metrics import Metric, Metrics, define
 from darkroom._report import FinishReport, wait_for_conversions
 from darkroom._resume import Prior
@@ -186,6 +187,8 @@ class Run:
         value = figure_image(value) or value  # a matplotlib figure or pyplot: drawn here, stored as PNG
         if is_dataframe(value):
             value = Table(dataframe=value)
+        elif is_plotly_figure(value):  # W&B stores a Plotly figure logged directly as wandb.Plotly
+            value = Plotly(value)
         if isinstance(value, Media):
             self._send_media(key, step, [value])
             return media_ref(value.kind, step, key, 1, is_list=False)

@@ -47,7 +47,7 @@ def test_every_queue_of_the_table_is_declared_by_make_celery_and_nothing_else_is
 
 def test_an_unknown_kind_names_the_kinds():
     with pytest.raises(KeyError, match="kind 'gizmo' is not a kind; kinds: image, video, audio, table, html, "
-                                       "molecule, object3d, plot, chart"):
+                                       "molecule, object3d, plot, chart, plotly"):
         queue_for("gizmo")
 
 
@@ -80,7 +80,7 @@ def test_the_viewer_reads_the_table_from_the_api_in_panel_order(tmp_path):
     assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
     served = response.json()["kinds"]
     assert [k["kind"] for k in served] == ["image", "video", "audio", "plot", "table", "molecule", "object3d",
-                                           "html", "chart"]
+                                           "html", "chart", "plotly"]
     assert {k["kind"]: (k["renderer"], k["measurements"]) for k in served} == {
         s.name: (s.viewer.renderer, list(s.viewer.measurements)) for s in kinds.TABLE}
 
