@@ -19,6 +19,7 @@ from darkroom._html import Html as Html
 from darkroom._image import Image as Image
 from darkroom._molecule import Molecule as Molecule
 from darkroom._object3d import Object3D as Object3D
+from darkroom._plotly import Plotly as Plotly
 from darkroom._report import Failure as Failure
 from darkroom._report import FinishReport as FinishReport
 from darkroom._run import Run as Run
@@ -44,6 +45,7 @@ __all__ = [
     "Image",
     "Molecule",
     "Object3D",
+    "Plotly",
     "Run",
     "Summary",
     "Table",
