@@ -1,10 +1,10 @@
-"""The `darkroom` command group: demo, worker, show, runs, status, reprocess, ui, sync, export, import.
+"""The `darkroom` command group: demo, worker, show, runs, status, reprocess, ui, sync, export, export-video, import.
 
 It lives on the SDK side, not in `darkroom.pipeline` as DESIGN.md's layout
 first put it: `demo` and `sync` drive the SDK (a run, its sender and spool),
 and pipeline must not import the SDK.  The commands are defined by topic in
 `darkroom._cli_run` (demo, sync), `_cli_fleet` (worker, status), `_cli_read`
-(show, runs, ui), `_cli_reprocess` and `_cli_transfer` (export, import), and added to the group here.  They
+(show, runs, ui), `_cli_reprocess` and `_cli_transfer` (export, export-video, import), and added to the group here.  They
 import what they need when they run, so `darkroom --help` stays fast.
 """
 
@@ -18,7 +18,7 @@ from darkroom._cli_fleet import status, worker
 from darkroom._cli_read import runs, show, ui
 from darkroom._cli_reprocess import reprocess
 from darkroom._cli_run import demo, sync
-from darkroom._cli_transfer import export, import_
+from darkroom._cli_transfer import export, export_video, import_
 from darkroom.pipeline.errors import DarkroomError
 
 
@@ -49,7 +49,7 @@ def main() -> None:
     """
 
 
-for _command in (demo, worker, show, runs, status, reprocess, ui, sync, export, import_):
+for _command in (demo, worker, show, runs, status, reprocess, ui, sync, export, export_video, import_):
     main.add_command(_command)
 
 

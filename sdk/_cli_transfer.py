@@ -1,4 +1,4 @@
-"""The `darkroom` commands that move media in and out of storage: `export`, `import tensorboard`.
+"""The `darkroom` commands that move media in and out of storage: `export`, `export-video`, `import tensorboard`.
 
 The plan and the copy live in `darkroom.pipeline.export`, the import in
 `darkroom._tb_import`; this module parses the options, shows progress and prints.  `darkroom._cli` adds the commands to
@@ -109,6 +109,66 @@ def export(selector: str, dest: Path, format_: str, kind: str | None, key: str |
         return
     click.echo(f"exported {total} file(s) of {len(plans)} run(s) to {dest}: {report['written']} written "
                f"({report['bytes_written']:,} bytes), {report['skipped']} already there")
+
+
+@click.command("export-video")
+@click.argument("selector", metavar="PROJECT/RUN_ID")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--key", required=True, help="The image key whose steps become the frames.")
+@click.option("--fps", type=click.FloatRange(0.1, 240), default=4, show_default=True, help="Frames a second.")
+@click.option("--index", type=click.IntRange(0), default=0, show_default=True,
+              help="Which image of a list logged under the key (lists: 0, 1, ...).")
+@click.option("--steps", default=None, metavar="A:B",
+              help="Only steps A <= step < B; either side may be empty (100:, :50).")
+@click.option("--storage", default=None, help="Storage URL (default: DARKROOM_STORAGE_URL or ./darkroom-data).")
+@click.option("--json", "as_json", is_flag=True, help="Print the video's measurements as JSON.")
+def export_video(selector: str, out: Path, key: str, fps: float, index: int, steps: str | None,
+                 storage: str | None, as_json: bool) -> None:
+    """Encode the images of one key over the steps of a run as a video (OUT: .mp4, .webm or .gif).
+
+    One frame a step, in step order.  Frames of different sizes are padded
+    with black at the right and bottom to the largest (H.264 and VP9 also
+    need even sizes).  Steps whose item failed or is still pending are left
+    out and counted.  Needs PyAV: pip install 'darkroom[video]'.
+
+    \b
+    Examples:
+      darkroom export-video vision/3k2j9x progress.mp4 --key val/sample --fps 8
+      darkroom export-video vision/3k2j9x grid.gif --key val/examples --index 3 --steps 1000:
+    """
+    from darkroom import _reprocess
+    from darkroom._api import Api
+    from darkroom.pipeline.errors import InvalidInput
+    from darkroom.workers.converters.frame_sequence import write_video
+
+    reader = Api(storage).run(selector)
+    start, stop = _reprocess.parse_steps(steps)
+    items = [m for m in reader.manifests(key=key) if m["index"] == index and m["kind"] == "image"
+             and (start is None or m["step"] >= start) and (stop is None or m["step"] < stop)]
+    frames = [m for m in items if m["status"] == "ok"]
+    if not frames:
+        raise InvalidInput("no_frames", f"run {selector} has no converted image under key {key!r} (index {index})"
+                           + (f" in steps {steps}" if steps else "") + "; `darkroom show` lists its keys")
+    frames.sort(key=lambda m: m["step"])
+
+    def fetch(ts: Any) -> list[bytes]:
+        from darkroom.pipeline.storage import side_by_side
+
+        return side_by_side(reader.read, [frames[t] for t in ts])
+
+    try:
+        done = write_video(out, fps, fetch, [(m["artifact"]["width"], m["artifact"]["height"]) for m in frames])
+    except OSError as e:
+        from darkroom.pipeline.export import ExportError, refused_text
+
+        raise ExportError(refused_text(e, out, out.parent)) from None
+    done.update(steps=[frames[0]["step"], frames[-1]["step"]], left_out=len(items) - len(frames))
+    if as_json:
+        click.echo(json.dumps(done, indent=1))
+        return
+    click.echo(f"{out}: {done['frames']} frames (steps {frames[0]['step']}..{frames[-1]['step']}) of "
+               f"{done['width']}x{done['height']} at {fps:g} fps, {done['codec']}, {done['bytes']:,} bytes"
+               + (f"; {done['left_out']} failed or pending step(s) left out" if done["left_out"] else ""))
 
 
 def _export_tensorboard(api: Any, runs: list[tuple[str, str]], dest: Path, selection: Any, as_json: bool) -> None:
