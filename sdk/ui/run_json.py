@@ -66,6 +66,7 @@ def runs_list(api: "Api", project: str | None, crashed_after_s: float = CRASHED_
             "last_activity": _iso(last) if last is not None else None,
             "state": "damaged" if damaged else run_state(info, last, crashed_after_s, now),
             "counts": {k: count[k] for k in ("logged", "converted", "failed", "pending")},
+            "config": json_safe(info.get("config", {})),  # the runs list filters on config values
             **({"damaged": damaged} if damaged else {}),
         })
     out.sort(key=lambda r: (r["started_at"] or "", r["path"]), reverse=True)

@@ -1,0 +1,179 @@
+// The compare page (#/compare?runs=p/r1,p/r2,...): the runs side by side.
+// Each run keeps one colour everywhere on the page (its chip, its cells'
+// borders, its chart lines).  One step slider for the page (and ←/→) moves
+// every media panel to the step nearest it in each run; a panel can be
+// unlinked to keep its own step.  Scalars are overlaid, one chart per key.
+// The URL holds the page's state (runs, step, each panel's step, view and
+// zoom), so a copied link opens the same view.
+
+import { h, replaceChildren } from "./dom.js";
+import { api } from "./api.js";
+import { runColour } from "./palette.js";
+import { LineChart } from "./line_chart.js";
+import { loadKinds } from "./media_item.js";
+import { ComparePanel, nearestIndex } from "./compare_panel.js";
+
+export class ComparePage {
+  /** @param params URLSearchParams of the hash: runs (paths, comma-separated), step, view (JSON by key) */
+  constructor(root, params) {
+    this.root = root;
+    this.paths = (params.get("runs") || "").split(",").map((p) => p.trim()).filter(Boolean);
+    this.initialStep = params.has("step") ? Number(params.get("step")) : null;
+    try {
+      this.views = JSON.parse(params.get("view") || "{}") || {};
+    } catch {
+      this.views = {};
+    }
+    this.runs = [];
+    this.panels = new Map();
+    this.charts = [];
+    this.steps = [];
+    this.step = null;
+    this.stopped = false;
+    this.onKey = (e) => this.#onKey(e);
+  }
+
+  async start() {
+    replaceChildren(this.root, h("p", { class: "loading" }, "loading runs…"));
+    if (this.paths.length < 1) {
+      replaceChildren(this.root, h("p", {}, "no runs to compare: tick runs in ", h("a", { href: "#/" }, "the runs list")));
+      return;
+    }
+    loadKinds().catch(() => {});
+    let answers;
+    try {
+      answers = await Promise.all(this.paths.map((path) => {
+        const [project, run] = path.split("/");
+        if (!project || !run) throw new Error(`${path} is not project/run`);
+        return api.run(project, run);
+      }));
+    } catch (error) {
+      replaceChildren(this.root, h("div", { class: "failed", role: "alert" }, `could not open the runs: ${error.message}`),
+        h("p", {}, h("a", { href: "#/" }, "all runs")));
+      return;
+    }
+    if (this.stopped) return;
+    this.runs = answers.map((data, i) => ({
+      path: this.paths[i], project: data.project, run: data.run, data, colour: runColour(i),
+      label: data.info?.name && data.info.name !== data.run ? data.info.name : data.run,
+    }));
+    this.#skeleton();
+    this.#charts();
+    await this.#panels();
+    document.addEventListener("keydown", this.onKey);
+  }
+
+  #skeleton() {
+    this.slider = h("input", { type: "range", class: "page-step", min: 0, max: 0, value: 0, "aria-label": "step",
+      oninput: () => this.setStep(this.steps[Number(this.slider.value)]) });
+    this.stepLabel = h("span", { class: "page-step-label" });
+    this.chartGrid = h("div", { class: "chart-grid" });
+    this.panelList = h("div", { class: "panel-list" });
+    replaceChildren(this.root,
+      h("nav", { class: "breadcrumbs" }, h("a", { href: "#/" }, "runs"), " / compare"),
+      h("div", { class: "compare-runs" }, this.runs.map((r) => h("a", {
+        class: "run-chip", dataset: { run: r.path }, style: { borderColor: r.colour },
+        href: `#/run/${encodeURIComponent(r.project)}/${encodeURIComponent(r.run)}`,
+      }, h("span", { class: "swatch", style: { background: r.colour } }), r.label))),
+      h("div", { class: "page-step-bar" },
+        h("button", { type: "button", class: "step-prev", title: "previous step (←)", onclick: () => this.move(-1) }, "‹"),
+        this.slider,
+        h("button", { type: "button", class: "step-next", title: "next step (→)", onclick: () => this.move(1) }, "›"),
+        this.stepLabel),
+      h("section", { class: "media", dataset: { section: "media" } }, h("h2", {}, "Media"), this.panelList),
+      h("section", { class: "charts", dataset: { section: "charts" } }, h("h2", {}, "Scalars"), this.chartGrid));
+  }
+
+  #charts() {
+    const keys = [...new Set(this.runs.flatMap((r) => Object.keys(r.data.scalars || {})))].sort();
+    this.chartGrid.closest("section").hidden = keys.length === 0;
+    for (const key of keys) {
+      const chart = new LineChart(key);
+      chart.setSeries(this.runs.filter((r) => r.data.scalars?.[key])
+        .map((r) => ({ label: r.label, colour: r.colour, points: r.data.scalars[key] })));
+      this.charts.push(chart);
+      this.chartGrid.append(chart.element);
+    }
+  }
+
+  async #panels() {
+    // The keys at least two runs logged (every key when one run is shown), in the kinds' panel order.
+    const count = new Map();
+    for (const r of this.runs) {
+      for (const [key, info] of Object.entries(r.data.media || {})) {
+        if (!key.startsWith("_") && info.steps?.length) count.set(key, (count.get(key) || 0) + 1);
+      }
+    }
+    const kindOrder = (await loadKinds().catch(() => [])).map((k) => k.kind);
+    const kindOf = (key) => this.runs.map((r) => r.data.media?.[key]?.kind).find(Boolean);
+    const rank = (key) => { const i = kindOrder.indexOf(kindOf(key)); return i < 0 ? kindOrder.length : i; };
+    const keys = [...count.keys()].filter((k) => count.get(k) >= Math.min(2, this.runs.length))
+      .sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+    this.panelList.closest("section").hidden = keys.length === 0;
+    this.steps = [...new Set(keys.flatMap((k) => this.runs.flatMap((r) => r.data.media?.[k]?.steps || [])))].sort((a, b) => a - b);
+    this.slider.max = String(Math.max(0, this.steps.length - 1));
+    const wanted = this.initialStep ?? this.steps[this.steps.length - 1];
+    this.step = this.steps[Math.max(0, nearestIndex(this.steps, wanted))] ?? null;
+    this.#showStep();
+    for (const key of keys) {
+      const panel = new ComparePanel(this, key, this.views[key] || {});
+      this.panels.set(key, panel);
+      this.panelList.append(panel.element);
+    }
+    await Promise.all([...this.panels.values()].map((p) => p.show()));
+    if (!this.stopped) {
+      this.root.dataset.painted = "1";
+      performance.mark("darkroom:compare-painted");
+    }
+  }
+
+  #showStep() {
+    const i = nearestIndex(this.steps, this.step);
+    this.slider.value = String(Math.max(0, i));
+    this.stepLabel.textContent = this.step === null ? "no media" : `step ${this.step} (${i + 1} of ${this.steps.length})`;
+    this.root.dataset.step = String(this.step ?? "");
+  }
+
+  /** Move every linked panel to `step`. */
+  async setStep(step) {
+    if (step === undefined || step === this.step) return;
+    this.step = step;
+    this.#showStep();
+    this.saveState();
+    await Promise.all([...this.panels.values()].filter((p) => p.linked).map((p) => p.show()));
+  }
+
+  move(delta) {
+    const i = nearestIndex(this.steps, this.step) + delta;
+    if (i >= 0 && i < this.steps.length) return this.setStep(this.steps[i]);
+    return Promise.resolve();
+  }
+
+  #onKey(e) {
+    if (e.key !== "ArrowLeft" && e.key !== "ArrowRight") return;
+    // A control whose own arrows mean something keeps them (a slider, a menu, a text box).
+    if (e.target.closest?.("input:not([type=checkbox]):not([type=button]), select, textarea, [contenteditable]")) return;
+    e.preventDefault();
+    this.move(e.key === "ArrowLeft" ? -1 : 1);
+  }
+
+  /** Write the page's state into the URL (replacing the entry: no history per slider move). */
+  saveState() {
+    if (this.stopped) return;
+    const params = new URLSearchParams({ runs: this.paths.join(",") });
+    if (this.step !== null) params.set("step", String(this.step));
+    const views = {};
+    for (const [key, panel] of this.panels) {
+      const state = panel.state();
+      if (Object.keys(state).length) views[key] = state;
+    }
+    if (Object.keys(views).length) params.set("view", JSON.stringify(views));
+    history.replaceState(null, "", `#/compare?${params}`);
+  }
+
+  dispose() {
+    this.stopped = true;
+    document.removeEventListener("keydown", this.onKey);
+    for (const panel of this.panels.values()) panel.dispose();
+  }
+}

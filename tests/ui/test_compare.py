@@ -1,0 +1,166 @@
+"""The compare page in a real browser: two runs logged with known images at known steps, opened from the
+runs list; the page's step slider, an unlinked panel, the difference view, linked zoom and a shared URL."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import darkroom
+from test_browser import SHOTS, browser, page, screenshot  # noqa: F401  (the viewer's browser fixtures)
+
+SIZE = 16
+A_STEPS, B_STEPS = (0, 10, 20), (0, 10, 15)
+
+
+def colour_a(step: int) -> tuple[int, int, int]:
+    return {0: (200, 40, 40), 10: (40, 200, 40), 20: (40, 40, 200)}[step]
+
+
+def colour_b(step: int) -> tuple[int, int, int]:
+    return (60 + 6 * step, 60 + 6 * step, 60 + 6 * step)
+
+
+def solid(colour) -> np.ndarray:
+    return np.tile(np.array(colour, np.uint8), (SIZE, SIZE, 1))
+
+
+def split_a() -> np.ndarray:
+    """Run A's "diff" image: left half (200, 120, 90), right half equal to run B's."""
+    image = solid((60, 60, 60))
+    image[:, : SIZE // 2] = (200, 120, 90)
+    return image
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, embedded_in):
+    with embedded_in(tmp_path_factory.mktemp("compare")) as url:
+        alpha = darkroom.init(project="cmp", name="alpha")
+        for step in A_STEPS:
+            alpha.log({"img": darkroom.Image(solid(colour_a(step))), "other": darkroom.Image(solid(colour_a(step))),
+                       "diff": darkroom.Image(split_a()), "loss": 1.0 / (step + 1)}, step=step)
+        assert alpha.finish(quiet=True).failed == []
+        beta = darkroom.init(project="cmp", name="beta")
+        for step in B_STEPS:
+            beta.log({"img": darkroom.Image(solid(colour_b(step))), "other": darkroom.Image(solid(colour_b(step))),
+                      "diff": darkroom.Image(solid((60, 60, 60))), "loss": 2.0 / (step + 1)}, step=step)
+        assert beta.finish(quiet=True).failed == []
+    return {"url": url, "alpha": alpha.path, "beta": beta.path}
+
+
+def _cell(page, key: str, path: str):
+    return page.locator(f"section.compare-panel[data-key='{key}'] .compare-cell[data-run='{path}']")
+
+
+def _wait_painted(page, step: int | None = None) -> None:
+    page.wait_for_function("(step) => { const root = document.getElementById('app');"
+                           " return root.dataset.painted && (step === null || root.dataset.step === String(step))"
+                           " && [...document.querySelectorAll('section.compare-panel')].every((p) => p.dataset.painted); }",
+                           arg=step)
+
+
+def _centre(page, key: str, path: str, step: int) -> tuple[int, int, int]:
+    """The colour in the middle of a run's image of `key`, once its cell shows `step`."""
+    cell = _cell(page, key, path)
+    page.wait_for_function("([c, s]) => c.dataset.step === s && c.querySelector('canvas.image-canvas[data-ready]')",
+                           arg=[cell.element_handle(), str(step)])
+    shot = screenshot(cell.locator("canvas.image-canvas"), f"compare-{key}-{path.split('/')[1]}-{step}")
+    return shot.getpixel((shot.width // 2, shot.height // 2))[:3]
+
+
+def _compare_url(base: str, runs, query: str = "") -> str:
+    return f"{base}/#/compare?runs={runs['alpha']},{runs['beta']}{query}"
+
+
+def test_runs_ticked_in_the_list_open_side_by_side_at_the_newest_step_with_overlaid_scalars(page, ui_server, runs):
+    base = ui_server(runs["url"])
+    page.goto(f"{base}/#/project/cmp")
+    for path in (runs["beta"], runs["alpha"]):
+        page.locator(f"tr[data-path='{path}'] input.select-run").check()
+    page.locator("input.filter-name").fill("alp")  # filtering keeps what was ticked
+    page.wait_for_function("() => document.querySelectorAll('table.runs-table tbody tr').length === 1")
+    page.locator("button.compare-runs").click()
+    _wait_painted(page, 20)
+    assert page.locator(".run-chip").evaluate_all("(cs) => cs.map((c) => c.dataset.run)") == [runs["alpha"], runs["beta"]]
+    assert _centre(page, "img", runs["alpha"], 20) == colour_a(20)
+    assert _centre(page, "img", runs["beta"], 15) == colour_b(15)  # beta has no step 20: its nearest, said so
+    assert "no media at step 20" in _cell(page, "img", runs["beta"]).locator(".cell-step").inner_text()
+    colours = page.locator(".run-chip .swatch").evaluate_all("(s) => s.map((e) => getComputedStyle(e).backgroundColor)")
+    borders = [_cell(page, "img", runs[n]).evaluate("(c) => getComputedStyle(c).borderTopColor") for n in ("alpha", "beta")]
+    assert colours == borders and colours[0] != colours[1]  # each run keeps its colour
+    page.locator("section.charts figure.chart[data-key='loss']").wait_for()
+    page.screenshot(path=str(SHOTS / "compare-page.png"), full_page=True)
+
+
+def test_the_page_slider_moves_every_panel_and_an_unlinked_panel_keeps_its_step(page, ui_server, runs):
+    page.goto(_compare_url(ui_server(runs["url"]), runs))
+    _wait_painted(page, 20)
+    page.locator("body").press("ArrowLeft")  # 20 -> 15: alpha's nearest is 10 (a tie goes to the earlier)
+    _wait_painted(page, 15)
+    assert _centre(page, "img", runs["alpha"], 10) == colour_a(10)
+    assert _centre(page, "other", runs["alpha"], 10) == colour_a(10)
+    assert _centre(page, "img", runs["beta"], 15) == colour_b(15)
+    page.locator("section.compare-panel[data-key='other'] input.link-toggle").uncheck()
+    page.locator("body").press("ArrowLeft")  # 15 -> 10: "other" stays where it was
+    _wait_painted(page, 10)
+    assert _centre(page, "img", runs["beta"], 10) == colour_b(10)
+    assert _centre(page, "other", runs["beta"], 15) == colour_b(15)
+    page.locator("input.page-step").evaluate("(s) => { s.value = '0'; s.dispatchEvent(new Event('input')); }")
+    _wait_painted(page, 0)
+    assert _centre(page, "img", runs["alpha"], 0) == colour_a(0)
+    assert _centre(page, "other", runs["alpha"], 10) == colour_a(10)
+
+
+def test_the_difference_view_of_two_known_images_shows_their_absolute_difference(page, ui_server, runs):
+    page.goto(_compare_url(ui_server(runs["url"]), runs, "&step=0"))
+    _wait_painted(page, 0)
+    panel = page.locator("section.compare-panel[data-key='diff']")
+    panel.locator("select.compare-mode").select_option("difference")
+    page.wait_for_function("(p) => p.dataset.painted && p.querySelector('canvas.mode-canvas')", arg=panel.element_handle())
+    shot = screenshot(panel.locator("canvas.mode-canvas"), "compare-difference")
+    assert shot.getpixel((shot.width // 4, shot.height // 2))[:3] == (140, 60, 30)  # |(200,120,90) - (60,60,60)|
+    assert shot.getpixel((3 * shot.width // 4, shot.height // 2))[:3] == (0, 0, 0)
+
+
+def test_zoom_is_linked_across_the_images_and_a_double_click_resets_it(page, ui_server, runs):
+    page.goto(_compare_url(ui_server(runs["url"]), runs))
+    _wait_painted(page, 20)
+    panel = page.locator("section.compare-panel[data-key='img']")
+    alpha, beta = (_cell(page, "img", runs[n]).locator("canvas.image-canvas") for n in ("alpha", "beta"))
+    before = [alpha.bounding_box()["width"], beta.bounding_box()["width"]]
+    alpha.hover()
+    page.mouse.wheel(0, -400)
+    page.wait_for_function("(p) => Number(p.dataset.zoom) > 1.5", arg=panel.element_handle())
+    scale = float(panel.get_attribute("data-zoom"))
+    after = [alpha.bounding_box()["width"], beta.bounding_box()["width"]]
+    assert after == pytest.approx([w * scale for w in before], rel=0.01)  # both images, the same scale
+    alpha.dblclick()
+    page.wait_for_function("(p) => p.dataset.zoom === '1'", arg=panel.element_handle())
+    assert [alpha.bounding_box()["width"], beta.bounding_box()["width"]] == pytest.approx(before, rel=0.01)
+
+
+def test_a_shared_url_restores_the_runs_step_panels_view_and_zoom(page, ui_server, runs, browser):  # noqa: F811
+    page.goto(_compare_url(ui_server(runs["url"]), runs))
+    _wait_painted(page, 20)
+    page.locator("body").press("ArrowLeft")
+    _wait_painted(page, 15)
+    page.locator("section.compare-panel[data-key='other'] input.link-toggle").uncheck()
+    page.locator("section.compare-panel[data-key='diff'] select.compare-mode").select_option("difference")
+    img = page.locator("section.compare-panel[data-key='img']")
+    _cell(page, "img", runs["alpha"]).locator("canvas.image-canvas").hover()
+    page.mouse.wheel(0, -400)
+    page.wait_for_function("(p) => Number(p.dataset.zoom) > 1.5", arg=img.element_handle())
+    zoom = img.get_attribute("data-zoom")
+    page.wait_for_function("(z) => location.hash.includes('zoom')", arg=zoom)
+    shared = page.url
+    other = browser.new_context(viewport={"width": 1280, "height": 900}, device_scale_factor=1).new_page()
+    try:
+        other.goto(shared)
+        _wait_painted(other, 15)
+        assert other.locator("section.compare-panel[data-key='other'] input.link-toggle").is_checked() is False
+        assert other.locator("section.compare-panel[data-key='diff']").get_attribute("data-mode") == "difference"
+        assert float(other.locator("section.compare-panel[data-key='img']").get_attribute("data-zoom")) == \
+            pytest.approx(float(zoom))
+        assert _centre(other, "img", runs["alpha"], 10) == colour_a(10)
+    finally:
+        other.context.close()
