@@ -1,4 +1,5 @@
-// The viewer's entry point: a hash router (#/, #/project/<p>, #/run/<p>/<r>),
+// The viewer's entry point: a hash router (#/, #/project/<p>, #/run/<p>/<r>,
+// #/compare?runs=<p>/<r>,...),
 // so a run's page has a URL one can bookmark or send, and the server serves
 // one page for all of them.  Only the router and the API client load before
 // the first request: a run's JSON is asked for while the rest of the page's
@@ -15,9 +16,14 @@ async function route() {
   current?.dispose();
   current = null;
   const mine = ++generation;
-  const parts = window.location.hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
+  const [where, search = ""] = window.location.hash.split("?");
+  const parts = where.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
   let page;
-  if (parts[0] === "run" && parts.length === 3) {
+  if (parts[0] === "compare" && parts.length === 1) {
+    document.title = "compare · darkroom";
+    const { ComparePage } = await import("./compare_page.js");
+    page = new ComparePage(root, new URLSearchParams(search));
+  } else if (parts[0] === "run" && parts.length === 3) {
     document.title = `${parts[1]}/${parts[2]} · darkroom`;
     const first = api.run(parts[1], parts[2]);
     first.catch(() => {});  // RunPage reports a failure; no unhandled rejection meanwhile
