@@ -163,8 +163,8 @@ def format_file_snapshot(data: Any, file_type: Any, accepted: tuple[str, ...], w
                          by_name_only: bool = False) -> tuple[FileSnapshot | BytesSnapshot, str]:
     """A snapshot of a path or an open file in one of the `accepted` formats, and its format.
 
-    The format is `file_type` (any case) or, for a path, its file name's
-    ending ("scene.pts.json" is pts.json).  The snapshot's extension is the
+    The format is `file_type` (any case) or its file name's ending
+    ("scene.pts.json" is pts.json): a path's, or an open file's ``.name``, as W&B reads it.  The snapshot's extension is the
     format's last word (a raw payload's extension is one word).
 
     Parameters
@@ -183,8 +183,11 @@ def format_file_snapshot(data: Any, file_type: Any, accepted: tuple[str, ...], w
         raise ValueError(f"{where} file_type={file_type!r}; accepted: {listed}")
     fmt = file_type.lower() if file_type else None
     if hasattr(data, "read"):
+        name = getattr(data, "name", None)
+        fmt = fmt or (_format_of(Path(name).name.lower(), accepted) if isinstance(name, (str, os.PathLike)) else None)
         if fmt is None:
-            raise ValueError(f"{where}: an open file needs file_type=; accepted: {listed}")
+            told = f" (its name {str(name)!r} does not tell)" if isinstance(name, (str, os.PathLike)) else ""
+            raise ValueError(f"{where}: an open file needs file_type={told}; accepted: {listed}")
         ext = fmt.rsplit(".", 1)[-1]
         media_type = (media_types or {}).get(fmt, "application/octet-stream")
         return BytesSnapshot(read_open_file(data, where), ext, media_type), fmt
@@ -193,14 +196,20 @@ def format_file_snapshot(data: Any, file_type: Any, accepted: tuple[str, ...], w
                         "or an open file with file_type=")
     path = Path(data)
     if fmt is None:
-        name = path.name.lower()
-        fmt = next((f for f in accepted if "." in f and name.endswith("." + f)), path.suffix.lower().lstrip("."))
+        fmt = _format_of(path.name.lower(), accepted) or path.suffix.lower().lstrip(".")
         if fmt not in accepted:
             raise ValueError(f"{where}: cannot tell the format of {str(path)!r} from its extension "
                              f"{path.suffix!r}; accepted: {listed}" + ("" if by_name_only else " (or pass file_type=)"))
     if not path.is_file():
         raise FileNotFoundError(f"{where}: no file at {str(path)!r}; accepted: a path to a {listed} file")
     return FileSnapshot.of(path, fmt.rsplit(".", 1)[-1]), fmt
+
+
+def _format_of(name: str, accepted: tuple[str, ...]) -> str | None:
+    """The accepted format a file name ends in ("scene.pts.json": pts.json), or None."""
+    dotted = next((f for f in accepted if "." in f and name.endswith("." + f)), None)
+    suffix = name.rsplit(".", 1)[-1] if "." in name else ""
+    return dotted or (suffix if suffix in accepted else None)
 
 
 def read_open_file(data: Any, what: str) -> bytes:

@@ -116,6 +116,8 @@ def _points(data: Any, what: str) -> np.ndarray:
     if array is None:
         raise TypeError(f"{what} got {type(data).__name__}; accepted: a numpy array {COLUMNS}, "
                         f"or a path or open file of type {', '.join(FILE_TYPES)}")
+    if array.size == 0 and array.ndim == 1:  # [] or an empty array: an empty cloud, as W&B accepts
+        array = np.zeros((0, 3))
     try:
         point_columns(array.shape, what)
     except InvalidInput as e:

@@ -144,10 +144,27 @@ def test_categories_outside_1_to_14_or_not_whole_are_refused(category: float) ->
                        "(1 rows out of range)")
 
 
-def test_colours_outside_0_to_255_are_refused() -> None:
-    points = np.array([[0, 0, 0, 0, 0, 256], [0, 0, 0, -1, 0, 0]], dtype=np.int64)
-    assert refused_cloud(points, "invalid_points") == (
-        "points row 0 has colour [0, 0, 256]; accepted: 0..255 (2 rows out of range)")
+def test_colours_outside_0_to_255_are_clipped_with_a_warning() -> None:
+    points = np.array([[0, 0, 0, 0, 0, 256], [0, 0, 0, -1, 0, 0], [1, 1, 1, 9, 9, 9]], dtype=np.int64)
+    output = run_cloud(points, point_cloud_type="lidar/beta")
+    assert [row[3:] for row in json.loads(output.data)["points"]] == [[0, 0, 255], [0, 0, 0], [9, 9, 9]]
+    assert output.warnings == ["points: 2 rows had colours outside 0..255 (first: row 0, [0, 0, 256]); "
+                               "clipped to 0..255"]
+
+
+def test_box_and_vector_colours_outside_0_to_255_are_clipped_with_a_warning() -> None:
+    scene = {"boxes": [{**BOX, "color": [0, -3, 300]}], "vectors": [{**VECTOR, "color": [256, 1, 2]}]}
+    output = run_cloud(np.zeros((1, 3)), scene, point_cloud_type="lidar/beta")
+    stored = json.loads(output.data)
+    assert stored["boxes"][0]["color"] == [0, 0, 255] and stored["vectors"][0]["color"] == [255, 1, 2]
+    assert output.warnings == [
+        "point cloud boxes[0] color: [0, -3, 300] is outside 0..255; clipped to [0, 0, 255]",
+        "point cloud vectors[0] color: [256, 1, 2] is outside 0..255; clipped to [255, 1, 2]"]
+
+
+def test_an_empty_cloud_is_a_valid_scene() -> None:
+    output = run_cloud(np.zeros((0, 3)), {"boxes": [BOX], "vectors": []}, point_cloud_type="lidar/beta")
+    assert json.loads(output.data)["points"] == [] and output.measurements["points"] == 0
 
 
 def test_a_cloud_over_the_point_bound_is_refused_naming_the_variable() -> None:
@@ -191,8 +208,6 @@ def test_a_lidar_scene_without_a_scene_payload_has_no_boxes_or_vectors() -> None
      "point cloud boxes[0] corners[0]: got [0, 0]; accepted: [x, y, z] finite numbers"),
     ({"boxes": [{k: v for k, v in BOX.items() if k != "color"}]},
      "point cloud boxes[0] color: got null; accepted: [r, g, b] with 0..255"),
-    ({"boxes": [{**BOX, "color": [0, 0, 300]}]},
-     "point cloud boxes[0] color: got [0, 0, 300]; accepted: [r, g, b] with 0..255"),
     ({"boxes": [{**BOX, "label": 3}]}, "point cloud boxes[0] label must be a str; got 3"),
     ({"boxes": [{**BOX, "score": "high"}]}, "point cloud boxes[0] score must be a finite number; got 'high'"),
     ({"boxes": [{**BOX, "colour": [1, 2, 3]}]},

@@ -28,7 +28,8 @@ from darkroom.workers.converters.point_cloud import (
 from darkroom.workers.payloads import NPY_MEDIA_TYPE, load_npy
 
 # 2: a `geometry` related file (or `display` for a cloud over DISPLAY_POINTS) for the viewer.
-VERSION = "2"
+# 3: colours outside 0..255 (points, boxes, vectors) are clipped with a warning, not refused.
+VERSION = "3"
 
 
 class Object3DOptions(BaseModel):

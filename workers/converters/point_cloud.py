@@ -55,7 +55,14 @@ def check_points(array: np.ndarray, limits: Limits, what: str, warnings: list[st
         _check_range(array[:, 3], 1, 14, what, "category", "a whole number 1..14", whole=True)
     elif columns == 6:
         colours = array[:, 3:]
-        _check_range(colours, 0, 255, what, "colour", "0..255", whole=False)
+        outside = ((colours < 0) | (colours > 255)).any(axis=1)
+        if outside.any():  # W&B stores them as given; clipped here, and said (MEDIA_TYPES.md, Object3D)
+            row = int(np.argmax(outside))
+            warnings.append(f"{what}: {int(outside.sum())} rows had colours outside 0..255 (first: row {row}, "
+                            f"{colours[row].tolist()}); clipped to 0..255")
+            array = array.copy()
+            array[:, 3:] = np.clip(colours, 0, 255)
+            colours = array[:, 3:]
         if array.dtype.kind == "f" and not np.array_equal(colours, np.rint(colours)):
             warnings.append(f"{what}: colours that were not whole numbers were rounded")
             array = array.copy()
@@ -130,7 +137,7 @@ def check_scene(scene: Any, what: str, warnings: list[str]) -> tuple[list[dict],
             raise InvalidInput("invalid_scene", f"{where} corners: got {count}; accepted: exactly 8 corners [x, y, z]")
         for j, corner in enumerate(corners):
             _xyz(corner, f"{where} corners[{j}]")
-        _colour(box.get("color"), f"{where} color")
+        box["color"] = _colour(box.get("color"), f"{where} color", warnings)
         if "label" in box and not isinstance(box["label"], str):
             raise InvalidInput("invalid_scene", f"{where} label must be a str; got {box['label']!r}")
         if "score" in box and not _number(box["score"]):
@@ -141,7 +148,7 @@ def check_scene(scene: Any, what: str, warnings: list[str]) -> tuple[list[dict],
         _xyz(vector.get("start"), f"{where} start")
         _xyz(vector.get("end"), f"{where} end")
         if "color" in vector:
-            _colour(vector["color"], f"{where} color")
+            vector["color"] = _colour(vector["color"], f"{where} color", warnings)
     return boxes, vectors
 
 
@@ -211,6 +218,11 @@ def _xyz(value: Any, what: str) -> None:
         raise InvalidInput("invalid_scene", f"{what}: got {json.dumps(value)[:80]}; accepted: [x, y, z] finite numbers")
 
 
-def _colour(value: Any, what: str) -> None:
-    if not (isinstance(value, list) and len(value) == 3 and all(_number(v) and 0 <= v <= 255 for v in value)):
+def _colour(value: Any, what: str, warnings: list[str]) -> list[float]:
+    """An [r, g, b] colour; numbers outside 0..255 are clipped, with a warning (W&B stores them as given)."""
+    if not (isinstance(value, list) and len(value) == 3 and all(_number(v) for v in value)):
         raise InvalidInput("invalid_scene", f"{what}: got {json.dumps(value)[:80]}; accepted: [r, g, b] with 0..255")
+    clipped = [min(255, max(0, v)) for v in value]
+    if clipped != value:
+        warnings.append(f"{what}: {json.dumps(value)[:80]} is outside 0..255; clipped to {clipped}")
+    return clipped
