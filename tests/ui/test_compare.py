@@ -89,7 +89,6 @@ def test_runs_ticked_in_the_list_open_side_by_side_at_the_newest_step_with_overl
     borders = [_cell(page, "img", runs[n]).evaluate("(c) => getComputedStyle(c).borderTopColor") for n in ("alpha", "beta")]
     assert colours == borders and colours[0] != colours[1]  # each run keeps its colour
     page.locator("section.charts figure.chart[data-key='loss']").wait_for()
-    page.screenshot(path=str(SHOTS / "compare-page.png"), full_page=True)
 
 
 def test_the_page_slider_moves_every_panel_and_an_unlinked_panel_keeps_its_step(page, ui_server, runs):
@@ -164,3 +163,23 @@ def test_a_shared_url_restores_the_runs_step_panels_view_and_zoom(page, ui_serve
         assert _centre(other, "img", runs["alpha"], 10) == colour_a(10)
     finally:
         other.context.close()
+
+
+def test_two_demo_runs_compare_with_every_panel_drawn(page, ui_server, embedded_env):
+    from darkroom._demo import run_demo
+
+    paths = []
+    for steps, name in ((12, "demo-a"), (9, "demo-b")):
+        run = run_demo(steps=steps, every=3, name=name)
+        assert run.finish(quiet=True).failed == []
+        paths.append(run.path)
+    page.goto(f"{ui_server(embedded_env['DARKROOM_STORAGE_URL'])}/#/compare?runs={','.join(paths)}&step=9")
+    _wait_painted(page, 9)
+    assert page.locator("figure[data-status='failed']").count() == 0
+    assert page.locator("section.compare-panel[data-key='examples'] .compare-cell").count() == 2
+    # The README's picture (docs/img/compare.png is a copy): the page down to the examples' panel.
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    examples = page.locator("section.compare-panel[data-key='examples']").bounding_box()
+    page.set_viewport_size({"width": 1280, "height": int(examples["y"] + examples["height"]) + 16})
+    page.evaluate("() => window.scrollTo(0, 0)")
+    page.screenshot(path=str(SHOTS / "compare-page.png"))

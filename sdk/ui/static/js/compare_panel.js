@@ -187,7 +187,9 @@ export class ComparePanel {
     if (cell.request !== request) return { r, items: cell.items };
     if (this.overlay.absorb(items)) this.controls.update();
     this.#clear(cell);
-    const size = this.page.runs.length <= 2 ? 384 : 256;
+    // Runs side by side, each run's items in a grid of at most 2 columns.
+    const size = items.length <= 1 ? (this.page.runs.length <= 2 ? 384 : 256) : items.length <= 4 ? 192 : 128;
+    cell.body.style.gridTemplateColumns = `repeat(${Math.min(2, Math.max(1, items.length))}, auto)`;
     for (const item of items) {
       const view = renderItem(item, { project: r.project, run: r.run, overlay: this.overlay, maxSize: size });
       cell.views.push(view);
