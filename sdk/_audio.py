@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from darkroom._media import ArraySnapshot, Media, array_from, binary_file_object, file_from
+from darkroom._media_attrs import AudioAttributes
 from darkroom.pipeline.audio_layout import (
     ACCEPTED_SHAPES,
     ARRAY_FORMATS,
@@ -27,7 +28,7 @@ _ACCEPTED_DATA = (
 )
 
 
-class Audio(Media):
+class Audio(AudioAttributes, Media):
     """An audio clip to log.
 
     Parameters

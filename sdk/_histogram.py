@@ -12,11 +12,12 @@ from typing import Any
 import numpy as np
 
 from darkroom._media import array_from
+from darkroom._media_attrs import HistogramAttributes
 
 MAX_BINS = 512
 
 
-class Histogram:
+class Histogram(HistogramAttributes):
     """A histogram of values.
 
     Parameters

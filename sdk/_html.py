@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from darkroom._media import BytesSnapshot, Media, file_from, read_open_file
+from darkroom._media_attrs import HtmlAttributes
 
 
-class Html(Media):
+class Html(HtmlAttributes, Media):
     """HTML to log.
 
     Parameters

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import types
 from typing import Any
 
 import numpy as np
 
 from darkroom._media import ArraySnapshot, BytesSnapshot, Media, array_from, binary_file_object, file_from, json_copy
+from darkroom._media_attrs import ImageAttributes
 from darkroom.pipeline.errors import InvalidInput
 from darkroom.pipeline.image_layout import ACCEPTED, check_file_type, check_mask_array, check_mode, image_layout
 
@@ -21,7 +23,7 @@ _MEDIA_TYPES = {"png": "image/png", "jpg": "image/jpeg", "gif": "image/gif", "bm
                 "tiff": "image/tiff", "webp": "image/webp"}
 
 
-class Image(Media):
+class Image(ImageAttributes, Media):
     """An image to log.
 
     Parameters
@@ -29,7 +31,9 @@ class Image(Media):
     data: a numpy array (H,W), (H,W,1), (H,W,3), (H,W,4) or channels-first
         (C,H,W); a torch tensor (read without importing torch); a nested list;
         a PIL image; a path to any file Pillow reads, or such a file open in binary mode
-        (``io.BytesIO(png_bytes)``: read now, decoded by the worker); a matplotlib figure.
+        (``io.BytesIO(png_bytes)``: read now, decoded by the worker); a matplotlib figure, or
+        ``matplotlib.pyplot`` (its current figure); another `Image` (a copy, its boxes and masks
+        too unless given here).
     mode: the PIL mode to store ("L", "LA", "RGB", "RGBA"); default: from the data.
     caption: text kept in the manifest.
     boxes: ``{group: {"box_data": [box, ...], "class_labels": {int: str}}}``.
@@ -62,7 +66,11 @@ class Image(Media):
         except InvalidInput as e:
             raise ValueError(e.message) from None
         self._options = {"file_type": file_type, "normalize": bool(normalize), "mode": mode}
-        self._payload = _snapshot_image(data)
+        if isinstance(data, Image):  # W&B's Image(wandb_image): snapshots never change, so share them
+            self._payload, self._related, self._extra = data._payload, dict(data._related), dict(data._extra)
+            self.caption = data.caption if caption is None else caption
+        else:
+            self._payload = _snapshot_image(data)
         if boxes is not None:
             self._extra["boxes"] = _check_boxes(boxes)
         if masks is not None:
@@ -100,6 +108,8 @@ class Image(Media):
 
 
 def _snapshot_image(data: Any):
+    if isinstance(data, types.ModuleType) and data.__name__ == "matplotlib.pyplot":
+        data = data.gcf()  # Image(plt), as log({"x": plt}): pyplot's current figure
     if _is_pil(data):
         return ArraySnapshot(_pil_array(data))
     if _is_figure(data):

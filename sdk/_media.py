@@ -111,6 +111,20 @@ class Media:
         which the caller keeps changing and may log again, takes one at each log."""
         return self
 
+    def __eq__(self, other: object) -> bool:
+        """Two media made from the same input (same content, caption, options), as W&B's compare."""
+        from darkroom._media_attrs import same_snapshot
+
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, Media)
+        return (self.caption == other.caption and self._options == other._options and self._extra == other._extra
+                and same_snapshot(self._payload, other._payload) and self._related.keys() == other._related.keys()
+                and all(same_snapshot(v, other._related[k]) for k, v in self._related.items()))
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self.caption))
+
     def __repr__(self) -> str:
         return f"<darkroom.{type(self).__name__} caption={self.caption!r}>"
 
@@ -255,6 +269,8 @@ def json_copy(value: Any, what: str) -> Any:
     """
 
     def default(obj: Any) -> Any:
+        if all(hasattr(obj, n) for n in ("detach", "cpu", "numpy")):  # a tensor (torch), not imported here
+            obj = obj.detach().cpu().numpy()
         if isinstance(obj, np.generic):
             return obj.item()
         if isinstance(obj, np.ndarray):

@@ -72,6 +72,15 @@ class TableMethods:
     add_data: Callable[..., None]
     add_column: Callable[..., None]
 
+    def __eq__(self, other: object) -> bool:
+        """Same columns and rows (media cells compared as media), as W&B's."""
+        if not isinstance(other, TableMethods):
+            return NotImplemented
+        return self.columns == other.columns and self.data == other.data
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.columns))
+
     def add_row(self, *row: Any) -> None:
         """`add_data` under W&B's other name."""
         self.add_data(*row)

@@ -75,7 +75,7 @@ def _caller_errors(chart: Callable[_P, Plot]) -> Callable[_P, Plot]:
 
 
 def roc_curve(y_true: Any, y_probas: Any, labels: Any = None, classes_to_plot: Any = None,
-              title: str | None = None) -> Plot:
+              title: str | None = None, split_table: bool = False) -> Plot:
     """A receiver operating characteristic curve per class (one-vs-rest).
 
     Parameters
@@ -85,6 +85,7 @@ def roc_curve(y_true: Any, y_probas: Any, labels: Any = None, classes_to_plot: A
     labels: C class names (default: the class indices).
     classes_to_plot: class indices to draw (default: the classes present in `y_true`).
     title: the chart's title (default "ROC").
+    split_table: W&B's (a separate table section in its UI); accepted, unused: the points are the plot's table.
 
     Returns
     -------
@@ -98,18 +99,23 @@ def roc_curve(y_true: Any, y_probas: Any, labels: Any = None, classes_to_plot: A
 
 
 def pr_curve(y_true: Any, y_probas: Any, labels: Any = None, classes_to_plot: Any = None,
-             title: str | None = None) -> Plot:
+             interp_size: int = 21, title: str | None = None, split_table: bool = False) -> Plot:
     """A precision-recall curve per class (one-vs-rest).
 
     Parameters and Raises are those of `roc_curve`; the default title is
     "Precision v. Recall" and the table's columns are ``class, precision, recall``.
+    `interp_size` (W&B's: it interpolates each curve to that many points) is
+    checked and not applied: darkroom keeps every threshold, so no point of the
+    curve is made up.
     """
+    if isinstance(interp_size, bool) or not isinstance(interp_size, (int, np.integer)) or interp_size < 2:
+        raise ValueError(f"pr_curve interp_size={interp_size!r}; accepted: an int >= 2")
     return _curve("pr", "pr_curve", y_true, y_probas, labels, classes_to_plot, title)
 
 
 @_caller_errors
 def confusion_matrix(y_true: Any = None, preds: Any = None, probs: Any = None, class_names: Any = None,
-                     title: str | None = None) -> Plot:
+                     title: str | None = None, split_table: bool = False) -> Plot:
     """A confusion matrix of true classes against predicted ones.
 
     Parameters
