@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from darkroom import plot as plot
+from darkroom import plots as plots
+from darkroom import sklearn as sklearn
 from darkroom._api import Api as Api
 from darkroom._chart import plot_table as plot_table
 from darkroom._audio import Audio as Audio
@@ -58,7 +60,9 @@ __all__ = [
     "login",
     "plot",
     "plot_table",
+    "plots",
     "run",
+    "sklearn",
     "summary",
 ]
 
