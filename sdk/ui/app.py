@@ -187,7 +187,7 @@ class _StaticFiles(StaticFiles):
 def _reader(api: Api, request: Request) -> RunReader:
     project = _check_name("project", request.path_params["project"])
     run = _check_name("run", request.path_params["run"])
-    return api.reader(f"{project}/{run}")
+    return api.run(f"{project}/{run}")
 
 
 def _check_name(what: str, name: str) -> str:
