@@ -93,13 +93,13 @@ def oldest_waiting(app: "Celery") -> dict[str, float | None]:
             ages[queue] = None
             if client is None or not hasattr(client, "lindex"):
                 continue
-            sent_at = _sent_at(client.lindex(queue, -1))
+            sent_at = message_sent_at(client.lindex(queue, -1))
             if sent_at is not None:
                 ages[queue] = max(0.0, (now - sent_at).total_seconds())
     return ages
 
 
-def _sent_at(raw: bytes | None) -> _dt.datetime | None:
+def message_sent_at(raw: bytes | None) -> _dt.datetime | None:
     """The ``sent_at`` of a kombu message on Redis, or None if it has none."""
     if raw is None:
         return None

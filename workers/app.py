@@ -10,7 +10,7 @@ import random
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_process_init
+from celery.signals import task_retry, worker_process_init
 
 from darkroom.pipeline.errors import StorageError, Transient
 from darkroom.pipeline.queue import CHUNK_TASK_NAME, TASK_NAME, make_celery
@@ -19,6 +19,8 @@ from darkroom.pipeline.storage import Storage, open_storage
 from darkroom.workers.conversion import process_message
 from darkroom.workers.crash_marks import CrashMarks, RedisMarks
 from darkroom.workers.message_guard import GuardedRedisTransport, GuardedTask
+from darkroom.workers.metrics import NO_METRICS, CountedStorage, NoMetrics, retry_cause
+from darkroom.workers.shutdown import ReturnHeld, refuse_if_leaving
 
 log = logging.getLogger("darkroom.worker")
 
@@ -28,8 +30,13 @@ if (settings.broker_url or "").startswith("redis://"):
     # kombu's Redis transport, dropping a message it cannot read instead of
     # ending the worker (`darkroom.workers.message_guard`).
     app.conf.broker_transport = GuardedRedisTransport
+# SIGTERM: what the worker holds and has not started goes back at once (`darkroom.workers.shutdown`).
+app.steps["consumer"].add(ReturnHeld)
 _storage: list[Storage] = []  # one per worker process, opened after the fork
 _marks: list[CrashMarks] = []  # the same
+# Replaced by `darkroom.workers.serving.enable_metrics` (``darkroom worker
+# --metrics-port``) before the pool forks; children inherit it.
+metrics: list[NoMetrics] = [NO_METRICS]
 
 
 @worker_process_init.connect
@@ -41,7 +48,8 @@ def _open_storage_in_child(**_: Any) -> None:
 
 def _storage_here() -> Storage:
     if not _storage:
-        _storage.append(open_storage(settings.storage_url, settings))
+        storage = open_storage(settings.storage_url, settings)
+        _storage.append(storage if metrics[0] is NO_METRICS else CountedStorage(storage, metrics[0]))
     return _storage[0]
 
 
@@ -51,6 +59,11 @@ def _marks_here() -> CrashMarks:
         url = settings.broker_url or ""
         _marks.append(RedisMarks(url) if url.startswith(("redis://", "rediss://")) else CrashMarks())
     return _marks[0]
+
+
+@task_retry.connect
+def _count_retry(reason: Any = None, **_: Any) -> None:
+    metrics[0].retry(retry_cause(getattr(reason, "exc", None)))
 
 
 @app.task(
@@ -73,10 +86,11 @@ def _marks_here() -> CrashMarks:
 )
 def convert(self, message: Any) -> None:
     """Convert one `ConvertRequest` (a JSON dict).  Writes manifests; returns nothing."""
+    refuse_if_leaving(TASK_NAME)
     delivery = self.request.delivery_info or {}
     redelivered = bool(self.request.retries or delivery.get("redelivered"))
     manifests = process_message(message, _storage_here(), settings.limits, redelivered,
-                                settings.index_compact_every, _marks_here())
+                                settings.index_compact_every, _marks_here(), metrics[0])
     failed = sum(m.status == "failed" for m in manifests)
     log.info("converted %d item(s), %d failed", len(manifests) - failed, failed)
 
@@ -97,6 +111,7 @@ def convert_chunk(self, messages: list[Any]) -> None:
     items; if storage fails mid-chunk, the chunk is retried from that request
     on, with the same backoff as `convert`.
     """
+    refuse_if_leaving(CHUNK_TASK_NAME)
     if not isinstance(messages, list):
         log.error("rejected a chunk that is not a list of requests: %.200r", messages)
         return
@@ -105,7 +120,7 @@ def convert_chunk(self, messages: list[Any]) -> None:
     for position, message in enumerate(messages):
         try:
             process_message(message, _storage_here(), settings.limits, redelivered, settings.index_compact_every,
-                            _marks_here())
+                            _marks_here(), metrics[0])
         except (Transient, StorageError, SoftTimeLimitExceeded) as e:
             countdown = min(60.0, 2.0 ** self.request.retries) * (0.5 + random.random())
             raise self.retry(args=[messages[position:]], exc=e, countdown=countdown) from e

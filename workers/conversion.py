@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import time
 from typing import Any
 
 from darkroom.pipeline import audio_layout, index, paths
@@ -27,13 +28,15 @@ from darkroom.pipeline.storage import Storage
 from darkroom.workers import artifacts
 from darkroom.workers.converters import Converter, ItemInput, converter_for
 from darkroom.workers.crash_marks import CRASHES_ALLOWED, CrashMarks
+from darkroom.workers.metrics import NO_METRICS, NoMetrics
 from darkroom.workers.undecodable import salvage
 
 log = logging.getLogger("darkroom.worker")
 
 
 def process_message(raw: object, storage: Storage, limits: Limits, redelivered: bool = False,
-                    compact_every: int = 0, marks: CrashMarks = CrashMarks()) -> list[Manifest]:
+                    compact_every: int = 0, marks: CrashMarks = CrashMarks(),
+                    metrics: NoMetrics = NO_METRICS) -> list[Manifest]:
     """Decode and process a queue message; return the manifests written.
 
     A malformed message is logged; each item it names where it can be placed
@@ -56,19 +59,20 @@ def process_message(raw: object, storage: Storage, limits: Limits, redelivered: 
                   len(saved.request.items) if saved.request else 0, e.message)
         manifests = [_write(storage, m) for m in saved.failed]
         if saved.request is not None:
-            manifests += _convert_all(saved.request, storage, limits, redelivered, marks)
+            manifests += _convert_all(saved.request, storage, limits, redelivered, marks, metrics)
         # In index order, as a request lists its items: the embedded protocol
         # answers each item's outcome by its position in the request.
         manifests.sort(key=lambda m: m.index)
         first = manifests[0]
         index.append(storage, first.project, first.run, manifests, compact_every)
+        metrics.outcomes(manifests)
         return manifests
-    return process_request(request, storage, limits, redelivered, compact_every, marks)
+    return process_request(request, storage, limits, redelivered, compact_every, marks, metrics)
 
 
 def process_request(request: ConvertRequest, storage: Storage, limits: Limits,
                     redelivered: bool = False, compact_every: int = 0,
-                    marks: CrashMarks = CrashMarks()) -> list[Manifest]:
+                    marks: CrashMarks = CrashMarks(), metrics: NoMetrics = NO_METRICS) -> list[Manifest]:
     """Convert every item of `request`; one item's failure never costs the others.
 
     `redelivered`: the queue delivers this request again (a retry, a crashed
@@ -77,15 +81,17 @@ def process_request(request: ConvertRequest, storage: Storage, limits: Limits,
     requests (0: never).
     `marks`: where the items being converted are marked, so an item that
     ended its worker twice fails instead of being tried again (`crash_marks`).
+    `metrics`: where each item's outcome and time are counted (`darkroom.workers.metrics`).
     """
-    manifests = _convert_all(request, storage, limits, redelivered, marks)
+    manifests = _convert_all(request, storage, limits, redelivered, marks, metrics)
     # After the manifests: a journal object names only manifests already stored.
     index.append(storage, request.project, request.run, manifests, compact_every)
+    metrics.outcomes(manifests)
     return manifests
 
 
 def _convert_all(request: ConvertRequest, storage: Storage, limits: Limits, redelivered: bool,
-                 marks: CrashMarks) -> list[Manifest]:
+                 marks: CrashMarks, metrics: NoMetrics = NO_METRICS) -> list[Manifest]:
     """Each item's manifest, written; what fails the whole request fails each of its items."""
     try:
         converter = converter_for(request.kind)
@@ -109,7 +115,7 @@ def _convert_all(request: ConvertRequest, storage: Storage, limits: Limits, rede
         except InvalidInput as error:
             return [_write(storage, _failed(request, item, info, error)) for item in request.items]
     return [
-        Conversion(request, item, converter, options, info, storage, limits, redelivered, marks).run()
+        Conversion(request, item, converter, options, info, storage, limits, redelivered, marks, metrics).run()
         for item in request.items
     ]
 
@@ -128,6 +134,7 @@ class Conversion:
     # The queue delivers the request again: its artifacts may be stored already.
     redelivered: bool
     marks: CrashMarks
+    metrics: NoMetrics = NO_METRICS
 
     @property
     def ident(self) -> str:
@@ -148,7 +155,10 @@ class Conversion:
         ------
         Transient: storage unreachable (the caller retries the request).
         """
+        began = time.perf_counter()
         starts = self.marks.start(self.ident)
+        if starts > 1:
+            self.metrics.crash_mark_hit(self.request.kind)
         try:
             if starts > CRASHES_ALLOWED:
                 log.error("%s ended its worker %d times; failed without converting", self.where, starts - 1)
@@ -161,7 +171,9 @@ class Conversion:
                 manifest = self.convert_guarded()
         finally:
             self.marks.end(self.ident)
-        return _write(self.storage, manifest)
+        _write(self.storage, manifest)
+        self.metrics.conversion_seconds(self.request.kind, time.perf_counter() - began)
+        return manifest
 
     def convert_guarded(self) -> Manifest:
         """The item's manifest: converted, or failed with what was wrong; only `Transient` propagates."""
