@@ -1,4 +1,4 @@
-"""The `darkroom` commands for a fleet: `worker` and `status`.
+"""The `darkroom` commands for a fleet: `worker`, `status` and `exporter`.
 
 `darkroom._cli` adds them to the `darkroom` group.  They import Celery and the
 workers only when they run, so `darkroom --help` stays fast.
@@ -32,12 +32,22 @@ _SHORT = [_short(q) for q in QUEUES]
               "storage I/O with encoding (no hard time limits).  Default: threads when every queue served "
               f"is {' or '.join(_short(q) for q in THREAD_QUEUES)}, prefork otherwise.")
 @click.option("--loglevel", "-l", default="info", show_default=True)
-def worker(queues: str, concurrency: int | None, name: str | None, pool: str | None, loglevel: str) -> None:
+@click.option("--metrics-port", type=click.IntRange(1, 65535), default=None,
+              help="Serve Prometheus metrics at :PORT/metrics and readiness at :PORT/healthz "
+              "(needs darkroom[metrics]).")
+def worker(queues: str, concurrency: int | None, name: str | None, pool: str | None, loglevel: str,
+           metrics_port: int | None) -> None:
     """Start a Celery worker serving darkroom's queues (needs DARKROOM_BROKER_URL).
 
     Run as many as you like, on any machine that reaches the broker and the
     storage.  Tasks are acknowledged late: a worker killed mid-task has its
     task redelivered to another.
+
+    \b
+    SIGTERM (an orchestrator scaling in) is a graceful stop: the worker
+    finishes the items it is converting, returns the messages it holds
+    and has not started to their queue at once, and exits 0.  Give it a
+    grace period above the longest item (docs/operations.md).
     """
     import os
 
@@ -67,6 +77,10 @@ def worker(queues: str, concurrency: int | None, name: str | None, pool: str | N
         concurrency = 2 * (os.cpu_count() or 1)
     from darkroom.workers.app import app
 
+    if metrics_port is not None:
+        from darkroom.workers.serving import enable_metrics
+
+        enable_metrics(metrics_port)
     argv = ["worker", "-Q", ",".join(names), "-l", loglevel,
             "-n", name or f"darkroom-{os.getpid()}@%h", "-P", pool, "--without-gossip", "--without-mingle"]
     if concurrency:
@@ -132,3 +146,40 @@ def status(selector: str | None, storage: str | None, as_json: bool) -> None:
         console.print(table)
 
 
+
+
+@click.command()
+@click.option("--port", type=click.IntRange(1, 65535), default=9842, show_default=True,
+              help="Serve the metrics at :PORT/metrics.")
+@click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
+@click.option("--storage-interval", type=click.FloatRange(min=1), default=60.0, show_default=True,
+              help="Seconds between readings of the storage (reprocess batches); the broker is read at each scrape.")
+@click.option("--no-storage", is_flag=True, help="Read only the broker (no reprocess metrics).")
+def exporter(port: int, host: str, storage_interval: float, no_storage: bool) -> None:
+    """Serve the fleet's backlog as Prometheus metrics: one exporter per fleet.
+
+    \b
+    Per queue: messages waiting, delivered but not yet acknowledged, and the
+    age of the oldest waiting one; reprocess batches in flight; whether the
+    broker and the storage answered (darkroom_broker_up, darkroom_storage_up).
+    Autoscalers scale each queue group on waiting + unacknowledged
+    (docs/operations.md).  Needs DARKROOM_BROKER_URL (redis://) and darkroom[metrics].
+    """
+    import threading
+
+    from darkroom.pipeline.exporter import BacklogCollector
+    from darkroom.pipeline.metrics_server import prometheus, serve
+    from darkroom.pipeline.settings import Settings
+
+    settings = Settings.from_env()
+    registry = prometheus().CollectorRegistry()
+
+    def storage() -> Any:
+        from darkroom.pipeline.storage import open_storage
+
+        return open_storage(settings.storage_url, settings)
+
+    registry.register(BacklogCollector(settings, None if no_storage else storage, storage_interval))
+    serve(registry, port, host)
+    click.echo(f"darkroom exporter: http://{host}:{port}/metrics", err=True)
+    threading.Event().wait()  # serve until a signal ends the process
