@@ -199,13 +199,13 @@ class Fleet:
         return env
 
     def start_worker(self, queues: str = "image", concurrency: int = 1, wait: bool = True,
-                     pool: str | None = None, **extra_env: str) -> subprocess.Popen:
-        """A real `darkroom worker` process; returns once it is ready (if `wait`)."""
+                     pool: str | None = None, args: tuple[str, ...] = (), **extra_env: str) -> subprocess.Popen:
+        """A real `darkroom worker` process (more options in `args`); returns once it is ready (if `wait`)."""
         name = f"w{len(self.workers)}-{uuid.uuid4().hex[:6]}"
         log = open(self.tmp_path / f"worker-{name}.log", "w")
         proc = subprocess.Popen(
             [sys.executable, "-m", "darkroom._cli", "worker", "-Q", queues, "-c", str(concurrency),
-             "-n", f"{name}@%h", "-l", "info", *(["-P", pool] if pool else [])],
+             "-n", f"{name}@%h", "-l", "info", *(["-P", pool] if pool else []), *args],
             env=self.subprocess_env(**extra_env), stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True, cwd=self.tmp_path,
         )
