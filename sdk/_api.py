@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from darkroom.pipeline.settings import Settings
 from darkroom.pipeline.storage import open_storage
 
 if TYPE_CHECKING:
+    from darkroom._api_run import ApiRun
     from darkroom.pipeline.reader import RunReader
 
 
@@ -23,8 +25,10 @@ class Api:
         self.settings = Settings.from_env(storage_url=storage_url)
         self.storage = open_storage(self.settings.resolved_storage_url(), self.settings)
 
-    def run(self, path: str) -> "RunReader":
-        """The run at ``"project/run_id"`` (see `RunReader`: history, manifests, read, download).
+    def run(self, path: str) -> "ApiRun":
+        """The run at ``"project/run_id"``, as W&B's ``Api().run``: ``.name``, ``.config``, ``.summary``,
+        ``.history()`` (a DataFrame) and ``.scan_history()`` (every row), and `RunReader`'s manifests,
+        tables and files.  A W&B path ``"entity/project/run_id"`` is read without its entity.
 
         Raises
         ------
@@ -33,15 +37,31 @@ class Api:
             damaged history line, manifest or summary is named the same way when it is read;
             the other runs are not affected.
         """
-        from darkroom.pipeline.reader import RunReader, split_run_path
+        from darkroom._api_run import ApiRun
+        from darkroom.pipeline.reader import split_run_path
 
+        if isinstance(path, str) and path.strip("/").count("/") == 2:  # W&B's entity/project/run_id
+            entity, rest = path.strip("/").split("/", 1)
+            if re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", entity):  # a name, never ".." (refused below)
+                path = rest
         project, run = split_run_path(path)
-        reader = RunReader(self.storage, project, run)
-        reader.info  # raises NotFound naming the run if it is not there
-        return reader
+        found = ApiRun(self.storage, project, run)
+        found.info  # raises NotFound naming the run if it is not there
+        return found
 
-    def runs(self, project: str | None = None) -> list[str]:
-        """``"project/run_id"`` of every run in storage (of `project` if given)."""
+    def reader(self, path: str) -> "RunReader":
+        """The pipeline's reader of the run at ``"project/run_id"`` (`Api.run` without W&B's attributes)."""
+        return self.run(path).reader
+
+    def runs(self, project: str | None = None) -> list["ApiRun"]:
+        """Every run in storage (of `project` if given; W&B's ``"entity/project"`` is read as its project).
+
+        Each is W&B's run object (``.name``, ``.id``, ``.config``, ``.summary``, ``.history()``)
+        and also its path ``"project/run_id"`` (a str), as this list held before.
+        """
+        from darkroom._api_run import ApiRun
         from darkroom.pipeline.reader import list_runs
 
-        return [f"{p}/{r}" for p, r in list_runs(self.storage, project)]
+        if project is not None and "/" in project:
+            project = project.rsplit("/", 1)[1]
+        return [ApiRun(self.storage, p, r) for p, r in list_runs(self.storage, project)]

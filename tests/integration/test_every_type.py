@@ -55,6 +55,6 @@ def test_every_media_type_in_one_run_is_converted_by_the_fleet(fleet):
 
     samples, rate = soundfile.read(io.BytesIO(reader.read(by_key["audio"])))
     assert rate == 8000 and len(samples) == 8000
-    row = next(reader.history())
+    row = next(reader.scan_history())
     assert row["hist"]["_type"] == "histogram" and sum(row["hist"]["values"]) == 1000
     assert reader.table(by_key["table"])["data"][0][1]["status"] == "ok"

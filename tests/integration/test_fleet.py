@@ -69,7 +69,7 @@ def test_two_hundred_images_are_converted_by_worker_processes_and_decode_to_thei
         data = reader.read(m)
         assert hashlib.sha256(data).hexdigest() == m["artifact"]["sha256"]
         np.testing.assert_array_equal(_decode(data), images[i])
-    rows = list(reader.history())
+    rows = list(reader.scan_history())
     assert [r["_step"] for r in rows] == list(range(50))
     assert rows[7]["examples"][2]["caption"] == "7-2"
 
@@ -238,7 +238,7 @@ def test_a_training_process_killed_after_its_last_log_loses_nothing_on_a_fleet(f
              context=lambda: f"it names {len(reader.entries())}; sync said {report}")
     manifests = reader.manifests(key="img")
     assert len(manifests) == 80 and all(m["status"] == "ok" for m in manifests)
-    assert [r["_step"] for r in reader.history()] == list(range(40))
+    assert [r["_step"] for r in reader.scan_history()] == list(range(40))
 
 
 def test_a_training_process_killed_after_its_last_log_loses_nothing_embedded(embedded_env, tmp_path):
@@ -249,7 +249,7 @@ def test_a_training_process_killed_after_its_last_log_loses_nothing_embedded(emb
     reader = darkroom.Api().run(f"{run_dir.parent.name}/{run_dir.name}")
     manifests = reader.manifests(key="img")
     assert len(manifests) == 80 and all(m["status"] == "ok" for m in manifests)
-    assert [r["_step"] for r in reader.history()] == list(range(40))
+    assert [r["_step"] for r in reader.scan_history()] == list(range(40))
 
 
 def test_a_worker_rejects_malformed_and_foreign_messages_and_keeps_serving(fleet):

@@ -137,6 +137,6 @@ def test_four_logging_processes_and_three_workers_convert_every_item_exactly_onc
             samples, rate = soundfile.read(io.BytesIO(reader.read(by_item[(step, "tone", 0)])))
             assert (rate, len(samples)) == (8000, 800)
             assert len(json.loads(reader.read(by_item[(step, "cloud", 0)]))) == 50
-        rows = list(reader.history())
+        rows = list(reader.scan_history())
         assert [r["_step"] for r in rows] == list(range(STEPS))
         assert all(sum(r["hist"]["values"]) == 200 for r in rows)

@@ -50,7 +50,7 @@ def test_run_info_holds_config_name_state_and_versions(stored):
 def test_history_and_summary_resolve_media_to_manifests(stored):
     url, first, _ = stored
     reader = darkroom.Api(url).run(first)
-    rows = list(reader.history())
+    rows = list(reader.scan_history())
     assert [(r["_step"], r["loss"]) for r in rows] == [(0, 0.9), (1, 0.4)]
     assert rows[0]["sample"]["caption"] == "c0" and rows[0]["sample"]["step"] == 0
     assert reader.summary["loss"] == 0.4 and reader.summary["sample"]["step"] == 1
@@ -116,3 +116,45 @@ def test_api_reads_darkroom_storage_url_by_default(stored, monkeypatch):
 def test_a_storage_url_of_an_unknown_scheme_is_refused_naming_the_variable(clean_env):
     with pytest.raises(ConfigError, match=r"DARKROOM_STORAGE_URL='ftp://x' is not a storage URL; accepted: file://PATH or s3://"):
         darkroom.Api("ftp://x")
+
+
+# -- W&B's read API: run objects, history as a DataFrame, scan_history ----------------------------------------
+
+
+def test_history_is_a_sampled_dataframe_and_scan_history_every_row_as_w_and_b(embedded_env):
+    run = darkroom.init(project="wbread", name="first", config={"lr": 0.1})
+    run.define_metric("val/*", step_metric="epoch")
+    for step in range(10):
+        row = {"loss": 10.0 - step}
+        if step % 5 == 4:
+            row.update({"epoch": step // 5, "val/acc": step / 10})
+        run.log(row)
+    run.finish(quiet=True)
+    api = darkroom.Api()
+    stored = api.run(run.path)
+    frame = stored.history()
+    assert list(frame["loss"]) == [10.0 - s for s in range(10)] and list(frame["_step"]) == list(range(10))
+    sampled = stored.history(samples=4, pandas=False)
+    assert [r["_step"] for r in sampled] == [0, 3, 6, 9]
+    accuracy = stored.history(keys=["val/acc"])
+    assert list(accuracy.columns) == ["_step", "epoch", "val/acc"]  # the x-axis define_metric gave it
+    assert accuracy.values.tolist() == [[4, 0, 0.4], [9, 1, 0.9]]
+    assert [r["loss"] for r in stored.scan_history()] == [10.0 - s for s in range(10)]
+    assert list(stored.scan_history(keys=["val/acc"])) == [{"val/acc": 0.4}, {"val/acc": 0.9}]
+    assert (stored.name, stored.id, stored.config, stored.summary["loss"]) == ("first", run.id, {"lr": 0.1}, 1.0)
+    assert stored.metrics["val/*"]["step_metric"] == "epoch"
+    assert api.run(f"some-entity/{run.path}") == run.path  # W&B's entity/project/run_id
+
+
+def test_runs_are_run_objects_and_their_paths(embedded_env):
+    made = []
+    for name in ("a", "b"):
+        run = darkroom.init(project="wbruns", name=name, config={"name": name})
+        run.log({"x": 1})
+        run.finish(quiet=True)
+        made.append(run)
+    runs = darkroom.Api().runs("entity/wbruns")
+    assert sorted(runs) == sorted(r.path for r in made)
+    by_name = {r.name: r for r in runs}
+    assert by_name["a"].config == {"name": "a"} and by_name["b"].summary == {"x": 1}
+    assert list(by_name["a"].history()["x"]) == [1] and by_name["a"].id == made[0].id

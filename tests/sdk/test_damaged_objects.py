@@ -86,11 +86,11 @@ def test_a_torn_history_line_is_named_by_the_api_and_the_other_runs_read(url: st
 
     api = darkroom.Api(url)
     assert api.runs() == ["vision/also-good", "vision/good", "vision/torn"]
-    assert [row["loss"] for row in api.run("vision/good").history()] == [1.0, 0.5]
+    assert [row["loss"] for row in api.run("vision/good").scan_history()] == [1.0, 0.5]
     torn = api.run("vision/torn")
     assert torn.summary == {"loss": 0.5}
     with pytest.raises(DamagedObject) as info:
-        list(torn.history())
+        list(torn.scan_history())
     assert (info.value.key, info.value.line) == (TORN, 2)
     with pytest.raises(DamagedObject, match=f"^damaged object {TORN}, line 2: not JSON"):
         torn.history_row(1)
@@ -111,4 +111,4 @@ def test_a_history_line_without_a_step_is_damage_too(url: str) -> None:
 
     open_storage(url).put(TORN, b'{"_step": 0}\n\n{"loss": 1.0}\n')
     with pytest.raises(DamagedObject, match=f"^damaged object {TORN}, line 3: not a history row"):
-        list(darkroom.Api(url).run("vision/torn").history())
+        list(darkroom.Api(url).run("vision/torn").scan_history())

@@ -83,7 +83,7 @@ def test_a_run_converts_every_item_and_each_png_decodes_to_the_expected_pixels(e
 
     reader = darkroom.Api().run(run.path)
     assert reader.info["config"] == {"lr": 0.1} and reader.info["state"] == "finished"
-    rows = list(reader.history())
+    rows = list(reader.scan_history())
     assert [r["_step"] for r in rows] == [0, 1, 2]
     first = rows[0]
     assert first["loss"] == 0.5
@@ -125,7 +125,7 @@ def test_history_rows_hold_references_that_the_reader_resolves_to_manifests(embe
     run = darkroom.init(project="e2e")
     run.log({"one": darkroom.Image(np.zeros((2, 2))), "many": [darkroom.Image(np.zeros((2, 2)))] * 2})
     run.finish(quiet=True)
-    (raw,) = darkroom.Api().run(run.path).history(resolve=False)
+    (raw,) = darkroom.Api().run(run.path).scan_history(resolve=False)
     assert raw["one"] == {"_type": "media-ref", "kind": "image", "step": 0, "key": "one", "count": 1, "list": False}
     assert raw["many"]["count"] == 2 and raw["many"]["list"] is True
 
@@ -139,7 +139,7 @@ def history_objects(run) -> list:
 def stored_steps(run) -> list[int]:
     """The steps of the run's history rows in storage so far."""
     try:
-        return [r["_step"] for r in darkroom.Api().run(run.path).history()]
+        return [r["_step"] for r in darkroom.Api().run(run.path).scan_history()]
     except NotFound:  # run.json not stored yet
         return []
 
@@ -152,7 +152,7 @@ def test_rows_between_media_share_one_history_object_and_all_read_back(embedded_
             wait_for(lambda: len(stored_steps(run)) > step, f"row {step} in the stored history")
     run.finish(quiet=True)
     assert len(history_objects(run)) == 1
-    rows = list(darkroom.Api().run(run.path).history())
+    rows = list(darkroom.Api().run(run.path).scan_history())
     assert [r["_step"] for r in rows] == list(range(30))
     assert [r["loss"] for r in rows] == [1.0 / (s + 1) for s in range(30)]
     assert all(r["img"]["status"] == "ok" for r in rows)
@@ -169,7 +169,7 @@ def test_a_full_history_object_is_sealed_and_the_next_rows_start_another(embedde
     objects = history_objects(run)
     assert [o.rsplit("/", 1)[-1] for o in objects] == ["0000000000.jsonl", "0000000040.jsonl", "0000000080.jsonl"]
     reader = darkroom.Api().run(run.path)
-    assert [r["x"] for r in reader.history()] == list(range(100))
+    assert [r["x"] for r in reader.scan_history()] == list(range(100))
     assert reader.history_row(57)["x"] == 57 and reader.history_row(100) is None
 
 
@@ -190,11 +190,11 @@ def test_media_in_an_open_row_is_converted_before_the_row_closes(embedded_env):
         manifest = wait_for(early_manifest, "the open row's image to be converted while the row is open")
         reader = darkroom.Api().run(run.path)
         assert manifest["status"] == "ok", "not converted while the row was open"
-        assert list(reader.history()) == []  # the row itself is not written yet
+        assert list(reader.scan_history()) == []  # the row itself is not written yet
     finally:
         run.log({"late": 1}, step=3, commit=True)
         run.finish(quiet=True)
-    (row,) = reader.history()
+    (row,) = reader.scan_history()
     assert row["_step"] == 3 and row["late"] == 1 and row["early"]["status"] == "ok"
 
 
@@ -215,7 +215,7 @@ def test_the_context_manager_finishes_the_run_when_the_block_raises(embedded_env
             raise KeyError("boom")
     reader = darkroom.Api().run(run.path)
     assert reader.info["state"] == "finished"
-    assert [r["a"] for r in reader.history()] == [1]
+    assert [r["a"] for r in reader.scan_history()] == [1]
 
 
 def test_the_finish_report_line_names_counts_and_failures(embedded_env, capsys):
@@ -259,7 +259,7 @@ def test_a_tiny_send_buffer_makes_log_wait_and_keeps_every_item(embedded_env, mo
     report = run.finish(quiet=True)
     assert (report.converted, report.failed, report.pending) == (20, [], 0)
     reader = darkroom.Api().run(run.path)
-    rows = list(reader.history())
+    rows = list(reader.scan_history())
     assert [r["i"] for r in rows] == list(range(20))
     for i, row in enumerate(rows):
         assert decode(reader, row["img"])[0, 0].tolist() == [i * 10] * 3
@@ -358,4 +358,4 @@ def test_items_beyond_the_configured_bound_are_refused_naming_the_setting(embedd
         run.log({"many": [darkroom.Image(np.zeros((1, 1)))] * 4, "ok": 1})
     report = run.finish(quiet=True)
     assert (report.converted, report.pending) == (0, 0)
-    assert [r["ok"] for r in darkroom.Api().run(run.path).history()] == [1]
+    assert [r["ok"] for r in darkroom.Api().run(run.path).scan_history()] == [1]

@@ -5,7 +5,7 @@ import darkroom
 
 
 def _history(run):
-    return list(darkroom.Api().run(run.path).history())
+    return list(darkroom.Api().run(run.path).scan_history())
 
 
 def test_a_sequence_is_binned_with_np_histogram_over_its_finite_range(embedded_env):

@@ -20,7 +20,7 @@ from waiting import wait_for
 
 def history(run: darkroom.Run) -> list[dict]:
     run.finish(quiet=True)
-    return list(darkroom.Api().run(run.path).history())
+    return list(darkroom.Api().run(run.path).scan_history())
 
 
 def user_keys(row: dict) -> dict:
@@ -99,7 +99,7 @@ def test_a_smaller_step_is_refused_with_a_warning_naming_both_steps_and_nothing_
     assert "log(step=1)" in text and "current step 3" in text and "nothing in this call was kept" in text
     report = run.finish(quiet=True)
     reader = darkroom.Api().run(run.path)
-    assert [(r["_step"], user_keys(r)) for r in reader.history()] == [(3, {"a": 1})]
+    assert [(r["_step"], user_keys(r)) for r in reader.scan_history()] == [(3, {"a": 1})]
     assert reader.summary == {"a": 1}
     assert reader.manifests() == [] and report.converted == 0 and report.pending == 0
 
@@ -144,7 +144,7 @@ def test_media_under_a_key_repeated_in_one_row_keeps_the_last_value(embedded_env
     report = run.finish(quiet=True)
     assert (report.converted, report.failed, report.pending) == (3, [], 0)
     reader = darkroom.Api().run(run.path)
-    (row,) = reader.history()
+    (row,) = reader.scan_history()
     assert row["img"]["caption"] == "last" and row["img"]["revision"] == 2
     assert [m["artifact"]["width"] for m in row["many"]] == [3]
     assert reader.manifest(0, "img", 0)["caption"] == "last"
@@ -262,7 +262,7 @@ def test_a_reserved_summary_key_is_refused_and_other_underscore_keys_are_legal(e
     run.summary["_best"] = 2
     run.finish(quiet=True)
     reader = darkroom.Api().run(run.path)
-    assert [r["_debug"] for r in reader.history()] == [1] and reader.summary["_best"] == 2
+    assert [r["_debug"] for r in reader.scan_history()] == [1] and reader.summary["_best"] == 2
 
 
 def test_keys_with_slashes_spaces_and_dot_dot_are_legal_and_read_back_as_given(embedded_env, recwarn):
@@ -316,7 +316,7 @@ def test_darkroom_log_run_and_summary_follow_the_current_run(embedded_env):
         run.finish(quiet=True)
     assert report is run.finish()  # finishing again returns the same report
     assert darkroom.run is None and darkroom.summary is None
-    assert [r["_step"] for r in darkroom.Api().run(run.path).history()] == [0, 4]
+    assert [r["_step"] for r in darkroom.Api().run(run.path).scan_history()] == [0, 4]
 
 
 def test_darkroom_log_before_init_raises_naming_init(embedded_env):
@@ -331,7 +331,7 @@ def test_logging_to_a_finished_run_warns_and_keeps_nothing(embedded_env):
     run.finish(quiet=True)
     with pytest.warns(darkroom.DarkroomWarning, match=rf"run {run.path} is finished; log\(\) ignored"):
         run.log({"b": 2})
-    assert [user_keys(r) for r in darkroom.Api().run(run.path).history()] == [{"a": 1}]
+    assert [user_keys(r) for r in darkroom.Api().run(run.path).scan_history()] == [{"a": 1}]
 
 
 def test_finishing_a_disabled_run_makes_it_no_longer_the_current_run(embedded_env):

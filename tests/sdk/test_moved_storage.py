@@ -52,7 +52,7 @@ def _serves_its_media(url: str, path: str) -> None:
     assert not manifest["artifact"]["uri"].startswith(reader.storage.url + "/")  # written elsewhere
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(reader.read(manifest)))), PIXELS)
     assert reader.read(manifest, role="mask:seg")[:4] == b"\x89PNG"
-    [row] = reader.history()
+    [row] = reader.scan_history()
     assert row["sample"]["status"] == "ok"
     project, run = path.split("/")
     with TestClient(make_app(url), base_url=LOCAL) as client:

@@ -36,7 +36,7 @@ def finish_within(run: darkroom.Run, seconds: float) -> darkroom.FinishReport:
 
 def rows_and_images(run: darkroom.Run) -> tuple[list[int], int]:
     reader = darkroom.Api().run(run.path)
-    rows = list(reader.history())
+    rows = list(reader.scan_history())
     return [r["_step"] for r in rows], sum(1 for m in reader.manifests() if m["status"] == "ok")
 
 
@@ -170,7 +170,7 @@ def test_item_3_the_spool_is_written_ahead_while_storage_stalls_and_a_kill_loses
     [report] = json.loads(synced.stdout)
     assert report["converted"] == 300 and report["pending"] == 0
     reader = darkroom.Api(storage_url=f"file://{data}").run(f"stall/{run_dir.name}")
-    assert [r["x"] for r in reader.history()] == list(range(300))
+    assert [r["x"] for r in reader.scan_history()] == list(range(300))
 
 
 # -- item 7: a forked child -----------------------------------------------------------------------
@@ -202,7 +202,7 @@ def test_item_7_a_forked_child_neither_finishes_nor_touches_its_parents_run(embe
     assert out["child_status"] == 0 and out["child_seconds"] < 30
     assert (out["converted"], out["pending"], out["failed"]) == (6, 0, 0)
     assert done.stderr.count("was forked from the one that started run") == 1
-    rows = list(darkroom.Api().run(out["path"]).history())
+    rows = list(darkroom.Api().run(out["path"]).scan_history())
     assert not any("from_child" in r for r in rows)
 
 

@@ -56,7 +56,7 @@ def test_sync_run_sends_an_offline_spool_and_everything_converts(embedded_env, t
 
     reader = darkroom.Api().run(run.path)
     assert reader.info["state"] == "finished" and reader.info["config"] == {"k": 1}
-    rows = list(reader.history())
+    rows = list(reader.scan_history())
     assert [(r["_step"], r["loss"]) for r in rows] == [(0, 1.0), (1, 0.5)]
     with PILImage.open(io.BytesIO(reader.read(rows[0]["img"]))) as png:
         assert np.array(png).tolist() == np.full((4, 4, 3), 77).tolist()
@@ -131,7 +131,7 @@ def test_a_run_left_open_is_finished_at_interpreter_exit(embedded_env, tmp_path)
     assert f"darkroom: run {path}: 4 converted, 0 failed, 0 pending" in done.stderr, done.stderr
     reader = darkroom.Api().run(path)
     assert reader.info["state"] == "finished"
-    assert [(r["_step"], r.get("open")) for r in reader.history()] == [(0, None), (1, None), (2, None), (3, None), (4, 1)]
+    assert [(r["_step"], r.get("open")) for r in reader.scan_history()] == [(0, None), (1, None), (2, None), (3, None), (4, 1)]
     assert [reader.manifest(step, "img", 0)["status"] for step in range(4)] == ["ok"] * 4
     assert files_under(tmp_path / "runs" / path / "spool") == []
 

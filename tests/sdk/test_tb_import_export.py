@@ -108,7 +108,7 @@ def test_importing_again_duplicates_nothing(embedded_env: dict[str, str], logdir
     assert [r["already"] for r in grown["runs"]] == [False, True]
     assert grown["runs"][0]["path"] == first["runs"][0]["path"]
     reader = darkroom.Api().run(first["runs"][0]["path"])
-    assert [row["_step"] for row in reader.history(resolve=False)] == [0, 1, 2, 3, 100, 101, 102]
+    assert [row["_step"] for row in reader.scan_history(resolve=False)] == [0, 1, 2, 3, 100, 101, 102]
     assert len(reader.manifests()) == 3 * 4 + 1  # sample, 2 of grid, voice a step; then one sample
     assert len(reader.revisions(0, "sample", 0)) == 1
     assert darkroom.Api().runs("tb") == sorted(r["path"] for r in first["runs"])

@@ -67,7 +67,7 @@ def test_init_while_a_run_is_open_finishes_that_run_first(embedded_env):
     second = darkroom.init(project="wb")
     assert first._report is not None and darkroom.run is second
     assert darkroom.Api().run(first.path).info["state"] == "finished"
-    assert [r["x"] for r in darkroom.Api().run(first.path).history()] == [1]
+    assert [r["x"] for r in darkroom.Api().run(first.path).scan_history()] == [1]
     assert darkroom.init(project="wb", reinit="return_previous") is second
     third = darkroom.init(project="wb", reinit="create_new")
     assert second._report is None and darkroom.run is third
@@ -88,7 +88,7 @@ def test_resume_continues_the_steps_config_summary_and_media_of_a_stored_run(emb
     assert again.config.lr == 0.1 and again.config.epochs == 2 and again.summary["best"] == 7
     again.log({"loss": 10.0, "img": darkroom.Image(np.full((2, 2), 9, np.uint8))})
     reader = stored(again)
-    rows = list(reader.history())
+    rows = list(reader.scan_history())
     assert [(r["_step"], r["loss"]) for r in rows] == [(0, 0.0), (1, 1.0), (2, 2.0), (3, 10.0)]
     assert [m["step"] for m in reader.manifests(key="img")] == [0, 1, 2, 3]
     assert all(m["status"] == "ok" for m in reader.manifests(key="img"))
@@ -111,7 +111,7 @@ def test_resume_must_needs_a_stored_run_and_never_refuses_one(embedded_env):
         darkroom.init(project="wb", id="kept", resume="later")
     again = darkroom.init(project="wb", id="kept", resume=True)
     again.log({"x": 2})
-    assert [r["_step"] for r in stored(again).history()] == [0, 1]
+    assert [r["_step"] for r in stored(again).scan_history()] == [0, 1]
 
 
 def test_define_metric_fills_the_step_metric_of_rows_and_is_stored_in_run_json(embedded_env):
@@ -124,7 +124,7 @@ def test_define_metric_fills_the_step_metric_of_rows_and_is_stored_in_run_json(e
         run.log({"epoch": epoch})
         run.log({"val/acc": 0.5 + epoch / 10, "loss": 3.0 - epoch, "acc": [0.2, 0.9, 0.4][epoch]})
     reader = stored(run)
-    rows = [r for r in reader.history() if "val/acc" in r]
+    rows = [r for r in reader.scan_history() if "val/acc" in r]
     assert [(r["epoch"], r["val/acc"]) for r in rows] == [(0, 0.5), (1, 0.6), (2, 0.7)]
     metrics = reader.info["metrics"]
     assert metrics["val/*"] == {"step_metric": "epoch", "step_sync": True}

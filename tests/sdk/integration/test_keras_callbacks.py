@@ -46,7 +46,7 @@ def test_a_fit_logs_batch_and_epoch_metrics_and_a_table_of_images_labels_and_pre
     assert report.ok and report.pending == 0, report.failed
 
     reader = darkroom.Api().run(run.path)
-    rows = {row["_step"]: row for row in reader.history()}
+    rows = {row["_step"]: row for row in reader.scan_history()}
     assert sorted(k for k, row in rows.items() if "batch/loss" in row) == list(range(1, 9))
     assert sorted(k for k, row in rows.items() if "epoch/val_loss" in row) == [4, 8]
     assert (rows[4]["epoch/epoch"], rows[8]["epoch/epoch"]) == (0, 1)
@@ -71,7 +71,7 @@ def test_every_n_batches_and_the_accepted_log_freqs(embedded_env):
     metrics = DarkroomMetricsLogger(log_freq=3, project="keras")
     model.fit(IMAGES, LABELS, batch_size=4, epochs=2, verbose=0, callbacks=[metrics])
     metrics.run.finish(quiet=True)
-    rows = list(darkroom.Api().run(metrics.run.path).history())
+    rows = list(darkroom.Api().run(metrics.run.path).scan_history())
     assert [r["_step"] for r in rows if "batch/loss" in r] == [3, 6]
     assert [r["_step"] for r in rows if "epoch/loss" in r] == [4, 8]
     with pytest.raises(ValueError, match=r"log_freq='often'; accepted: 'epoch', 'batch' or an int > 0"):

@@ -84,7 +84,7 @@ def test_a_two_epoch_fit_logs_metrics_at_lightnings_steps_and_media_that_decode(
 
     reader = darkroom.Api().run(run.path)
     assert reader.info["config"] == {"data": "random", "lr": 0.05}
-    rows = {row["_step"]: row for row in reader.history()}
+    rows = {row["_step"]: row for row in reader.scan_history()}
     # 4 batches an epoch: Lightning logs at global steps 0..7; epoch ends at 3 and 7.
     assert sorted(k for k, row in rows.items() if "train/loss" in row) == list(range(8))
     assert sorted(k for k, row in rows.items() if "val/loss" in row) == [3, 7]
@@ -116,7 +116,7 @@ def test_pytorch_lightning_trainers_take_their_own_packages_logger(embedded_env,
     fit(pl.Trainer, pl.LightningModule, logger, tmp_path, epochs=1)
     run = logger.experiment
     run.finish(quiet=True)
-    rows = list(darkroom.Api().run(run.path).history())
+    rows = list(darkroom.Api().run(run.path).scan_history())
     assert [r["_step"] for r in rows if "train/loss" in r] == [0, 1, 2, 3]
     np.testing.assert_array_equal(decode(darkroom.Api().run(run.path), rows[0]["samples"][0]), PIXELS)
 

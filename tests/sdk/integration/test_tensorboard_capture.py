@@ -68,7 +68,7 @@ def test_torch_writer_calls_arrive_at_their_steps_and_only_scalars_and_text_reac
     assert report.ok and report.pending == 0, report.failed
 
     reader = darkroom.Api().run(run.path)
-    rows = {row["_step"]: row for row in reader.history()}
+    rows = {row["_step"]: row for row in reader.scan_history()}
     assert sorted(rows) == [0, 1, 2, 3]
     for step in range(3):
         assert rows[step]["loss"] == pytest.approx(1.0 / (step + 1)) and rows[step]["note"] == f"step {step}"
@@ -107,7 +107,7 @@ def test_tensorboardx_writes_media_to_the_event_file_when_asked_and_darkroom_get
     run.finish(quiet=True)
 
     reader = darkroom.Api().run(run.path)
-    (row,) = reader.history()
+    (row,) = reader.scan_history()
     assert row["_step"] == 5 and row["loss"] == 0.5
     np.testing.assert_array_equal(decode(reader, row["hwc"]), RGB)
     # Sent once each: TensorBoard's add_figure, run for the event file, calls add_image uncaptured.
@@ -125,7 +125,7 @@ def test_a_call_that_cannot_be_captured_warns_and_the_loop_goes_on(embedded_env,
     writer.add_scalar("after", 1.0, global_step=1)
     writer.close()
     run.finish(quiet=True)
-    rows = list(darkroom.Api().run(run.path).history())
+    rows = list(darkroom.Api().run(run.path).scan_history())
     assert [(r["_step"], r.get("after")) for r in rows] == [(1, 1.0)]
 
 

@@ -67,7 +67,7 @@ def test_report_to_darkroom_logs_scalars_at_global_steps_config_eval_metrics_and
     reader = darkroom.Api().run(run.path)
     config = reader.info["config"]
     assert (config["hidden_size"], config["max_steps"], config["learning_rate"]) == (8, 4, 0.01)
-    rows = {row["_step"]: row for row in reader.history()}
+    rows = {row["_step"]: row for row in reader.scan_history()}
     assert sorted(k for k, row in rows.items() if "train/loss" in row) == [1, 2, 3, 4]
     assert sorted(k for k, row in rows.items() if "eval/loss" in row) == [2, 4]
     assert all(isinstance(rows[k]["train/learning_rate"], float) for k in (1, 2, 3, 4))

@@ -100,7 +100,7 @@ def test_two_epochs_log_losses_metrics_plots_and_validation_images_with_their_bo
 
     reader = darkroom.Api().run(run.path)
     assert reader.info["config"]["epochs"] == 2 and reader.info["config"]["data"] == "coco8.yaml"
-    rows = {row["_step"]: row for row in reader.history()}
+    rows = {row["_step"]: row for row in reader.scan_history()}
     assert sorted(rows) == [1, 2]
     for step in (1, 2):
         row = rows[step]

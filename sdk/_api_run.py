@@ -1,0 +1,138 @@
+"""A stored run as W&B's ``wandb.Api()`` gives it: ``.name``, ``.id``, ``.config``, ``.summary``,
+``.history()`` (a DataFrame, sampled) and ``.scan_history()`` (every row).
+
+`ApiRun` is also the run's path, ``"project/run_id"`` (a `str`), which is what
+`Api.runs` listed before it gave run objects, so code that compares or prints
+paths still works.  Everything else of `darkroom.pipeline.reader.RunReader`
+(manifests, tables, files) is reachable on it too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from darkroom.pipeline.reader import RunReader
+    from darkroom.pipeline.storage import Storage
+
+
+class ApiRun(str):
+    """One stored run (read when its attributes are read)."""
+
+    _reader: "RunReader"
+
+    def __new__(cls, storage: "Storage", project: str, run: str) -> "ApiRun":
+        from darkroom.pipeline.reader import RunReader
+
+        self = super().__new__(cls, f"{project}/{run}")
+        self._reader = RunReader(storage, project, run)
+        return self
+
+    def __getattr__(self, name: str) -> Any:  # RunReader's: manifests, table, read, entries, info, ...
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self._reader, name)
+
+    @property
+    def reader(self) -> "RunReader":
+        """The pipeline's reader of this run (what the viewer and the CLI read through)."""
+        return self._reader
+
+    # -- W&B's attributes -------------------------------------------------------
+    @property
+    def id(self) -> str:
+        return self._reader.run
+
+    @property
+    def name(self) -> str:
+        return str(self._reader.info.get("name") or self._reader.run)
+
+    @property
+    def state(self) -> str | None:
+        return self._reader.info.get("state")
+
+    @property
+    def tags(self) -> list[str]:
+        return list(self._reader.info.get("tags") or [])
+
+    @property
+    def group(self) -> str | None:
+        return self._reader.info.get("group")
+
+    @property
+    def job_type(self) -> str | None:
+        return self._reader.info.get("job_type")
+
+    @property
+    def notes(self) -> str | None:
+        return self._reader.info.get("notes")
+
+    @property
+    def created_at(self) -> str | None:
+        return self._reader.info.get("created_at")
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """`define_metric`'s definitions, by metric name (``step_metric``: its x-axis)."""
+        return dict(self._reader.info.get("metrics") or {})
+
+    def _step_metric(self, key: str) -> str | None:
+        """The x-axis `define_metric` gave `key`: its own definition's, else the longest matching ``prefix*``."""
+        metrics = self.metrics
+        if key in metrics:
+            return metrics[key].get("step_metric")
+        globs = [n for n in metrics if n.endswith("*") and key.startswith(n[:-1])]
+        return metrics[max(globs, key=len)].get("step_metric") if globs else None
+
+    # -- history ---------------------------------------------------------------
+    def scan_history(self, keys: list[str] | None = None, page_size: int = 1000, min_step: int | None = None,
+                     max_step: int | None = None, *, resolve: bool = True) -> Iterator[dict[str, Any]]:
+        """Every history row in step order (W&B's ``scan_history``); media resolved to manifests.
+
+        With `keys`, only rows holding every key, and only those keys (as W&B).  `page_size` is
+        W&B's and unused.  ``min_step <= _step < max_step`` when given.
+        """
+        for row in self._reader.history(resolve=resolve):
+            step = row["_step"]
+            if (min_step is not None and step < min_step) or (max_step is not None and step >= max_step):
+                continue
+            if keys is None:
+                yield row
+            elif all(k in row for k in keys):
+                yield {k: row[k] for k in keys}
+
+    def history(self, samples: int = 500, keys: list[str] | None = None, x_axis: str = "_step",
+                pandas: bool = True, stream: str = "default") -> Any:
+        """At most `samples` rows, evenly spread over the run (first and last kept), as W&B's ``history``.
+
+        With `keys`: the rows holding every key, with those keys, `x_axis`, and the x-axis
+        `define_metric` gave them (``step_metric``) when they share one.
+
+        Returns
+        -------
+        A pandas DataFrame (``pandas=False``: a list of dicts).
+
+        Raises
+        ------
+        ImportError: pandas is not installed (pass ``pandas=False``).
+        """
+        if keys is None:
+            rows = list(self.scan_history())
+        else:
+            steps = {self._step_metric(k) for k in keys}
+            wanted = [x_axis, *([steps.pop()] if len(steps) == 1 and None not in steps else []), *keys]
+            wanted = list(dict.fromkeys(wanted))
+            rows = [{k: row.get(k) for k in wanted} for row in self._reader.history()
+                    if all(k in row for k in keys)]
+        if samples is not None and len(rows) > samples:
+            picked = sorted({round(i * (len(rows) - 1) / max(1, samples - 1)) for i in range(samples)})
+            rows = [rows[i] for i in picked]
+        if not pandas:
+            return rows
+        import pandas as pd
+
+        return pd.DataFrame(rows)
+
+    def __repr__(self) -> str:
+        return f"<darkroom Run {str(self)}>"
