@@ -103,7 +103,7 @@ class ApiRun(str):
                 yield {k: row[k] for k in keys}
 
     def history(self, samples: int = 500, keys: list[str] | None = None, x_axis: str = "_step",
-                pandas: bool = True, stream: str = "default") -> Any:
+                pandas: bool = True, stream: str = "default", *, resolve: bool | None = None) -> Any:
         """At most `samples` rows, evenly spread over the run (first and last kept), as W&B's ``history``.
 
         With `keys`: the rows holding every key, with those keys, `x_axis`, and the x-axis
@@ -113,10 +113,15 @@ class ApiRun(str):
         -------
         A pandas DataFrame (``pandas=False``: a list of dicts).
 
+        ``history(resolve=...)`` is `RunReader.history`'s call (every row, as an iterator), which
+        code written against the pipeline's reader makes: it gets that reader's answer.
+
         Raises
         ------
         ImportError: pandas is not installed (pass ``pandas=False``).
         """
+        if resolve is not None:
+            return self._reader.history(resolve=resolve)
         if keys is None:
             rows = list(self.scan_history())
         else:
