@@ -119,6 +119,13 @@ def check_json(what: str, value: Any, max_depth: int, max_chars: int) -> None:
     InvalidInput: ``too_deep``, ``too_large``, ``invalid_text`` or ``invalid_extra``;
         the text names `what` (and, for nesting and text, the path of the offending value).
     """
+    if max_depth >= 1 and max_chars >= _FLAT_MAX_CHARS and _small_flat(value):
+        return  # the usual options dict: within every bound, proven without encoding it
+    _check_encoded(what, value, max_depth, max_chars)
+
+
+def _check_encoded(what: str, value: Any, max_depth: int, max_chars: int) -> None:
+    """`check_json` the whole way: encode `value`, then measure the text."""
     # json's encoder (C) is the fast walk; it stops at the interpreter's
     # recursion limit with a RecursionError, not a crash.
     try:
@@ -137,6 +144,34 @@ def check_json(what: str, value: Any, max_depth: int, max_chars: int) -> None:
     if _SURROGATE.search(text):
         raise InvalidInput("invalid_text", f"{what} has a lone surrogate ({_surrogate_at(value)}), which no "
                            "UTF-8 text can hold; accepted: text that encodes as UTF-8")
+
+
+# A dict of at most _FLAT_ITEMS plain scalars and strings of at most _FLAT_TEXT
+# characters is one level deep and, even with every character escaped as
+# \uXXXX, at most _FLAT_MAX_CHARS long.  `run.log` checks every item's options
+# this way: json.dumps on the training thread cost more than the rest of the
+# check (bench/log_overhead.py).
+_FLAT_ITEMS, _FLAT_TEXT = 64, 1000
+_FLAT_MAX_CHARS = _FLAT_ITEMS * (2 * 6 * _FLAT_TEXT + 40)
+_FLAT_TYPES = (bool, float, type(None))
+
+
+def _small_flat(value: Any) -> bool:
+    """True for a dict `check_json` would accept whatever its bounds (>= 1 level, >= _FLAT_MAX_CHARS)."""
+    if type(value) is not dict or len(value) > _FLAT_ITEMS:
+        return False
+    for k, v in value.items():
+        if type(k) is not str or len(k) > _FLAT_TEXT or _SURROGATE.search(k):
+            return False
+        if type(v) is str:
+            if len(v) > _FLAT_TEXT or _SURROGATE.search(v):
+                return False
+        elif type(v) is int:
+            if not -(2 ** 63) <= v < 2 ** 63:
+                return False
+        elif type(v) not in _FLAT_TYPES:
+            return False
+    return True
 
 
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')  # unrolled: one regex step per run of plain text

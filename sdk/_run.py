@@ -210,8 +210,10 @@ class Run:
             raise ValueError(f"{len(items)} items under one key; the bound is {bound} (DARKROOM_MAX_ITEMS_PER_KEY)")
         if items[0].kind == "audio":
             audio_layout.check_clip_count(len(items), key, step)
-        for media in items:  # the convert message's bounds, in the words a worker would use
-            item_bounds.check_item(key, media.caption, media._related, media._extra)
+        if indices is not None:  # a table's cells, under a key of the table's making
+            item_bounds.check_key(key)
+        for media in items:  # the convert message's bounds, in the words a worker would use (key checked by _log)
+            item_bounds.check_content(media.caption, media._related, media._extra)
             item_bounds.check_json("options", media._options, item_bounds.MAX_EXTRA_DEPTH,
                                    item_bounds.MAX_EXTRA_CHARS)
         if len(items) > 50:

@@ -152,3 +152,37 @@ def test_brackets_and_quotes_inside_strings_do_not_count_as_nesting() -> None:
     check_json("extra data", {"boxes": [tricky, nested(MAX_EXTRA_DEPTH - 2)]}, MAX_EXTRA_DEPTH, MAX_EXTRA_CHARS)
     with pytest.raises(InvalidInput, match="nests deeper than 16 levels"):
         check_json("extra data", {"boxes": [tricky, nested(MAX_EXTRA_DEPTH - 1)]}, MAX_EXTRA_DEPTH, MAX_EXTRA_CHARS)
+
+
+FLAT_SAMPLES = [
+    {"file_type": "png", "normalize": True, "mode": None},
+    {"fps": 4.0, "format": "gif", "n": 2 ** 63 - 1},
+    {"k" * 1000: "\x01" * 1000},  # the longest text, each character escaped as \u0001
+    {f"k{i}": "v" * 1000 for i in range(64)},
+    {"big": 2 ** 63},  # past the flat bound: encoded
+    {"many": 10 ** 5000},  # no JSON text for it
+    {"odd": "\udc80"},
+    {"\ud800": 1},
+    {"nested": {"a": 1}},
+    {f"k{i}": 1 for i in range(65)},
+    {"t": "x" * 1001},
+    {"s": {1, 2}},
+    [1, 2],
+]
+
+
+@pytest.mark.parametrize("value", FLAT_SAMPLES, ids=range(len(FLAT_SAMPLES)))
+def test_the_flat_options_shortcut_agrees_with_encoding_the_value(value) -> None:
+    from darkroom.pipeline import item_bounds
+
+    def outcome(check) -> str | None:
+        try:
+            check("options", value, MAX_EXTRA_DEPTH, MAX_EXTRA_CHARS)
+        except InvalidInput as e:
+            return e.code
+        return None
+
+    assert outcome(check_json) == outcome(item_bounds._check_encoded)
+    if item_bounds._small_flat(value):  # what the shortcut accepts, the encoded check accepts too
+        assert outcome(item_bounds._check_encoded) is None
+    assert item_bounds._small_flat(value) == (FLAT_SAMPLES.index(value) < 4)
