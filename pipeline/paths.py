@@ -129,6 +129,11 @@ def summary_key(project: str, run: str) -> str:
     return f"{run_prefix(project, run)}/summary.json"
 
 
+def summary_array_key(project: str, run: str, key: str) -> str:
+    """Where a numpy array put in the run's summary is kept whole (sdk/_summary_array.py)."""
+    return f"{run_prefix(project, run)}/summary/{segment(key)}.npy.json"
+
+
 def history_prefix(project: str, run: str) -> str:
     return f"{run_prefix(project, run)}/history/"
 

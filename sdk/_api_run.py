@@ -85,6 +85,24 @@ class ApiRun(str):
         globs = [n for n in metrics if n.endswith("*") and key.startswith(n[:-1])]
         return metrics[max(globs, key=len)].get("step_metric") if globs else None
 
+    def summary_array(self, key: str) -> Any:
+        """The whole numpy array put in the summary under `key` (its summary holds its statistics).
+
+        Raises
+        ------
+        KeyError: the summary has no stored array under `key`.
+        """
+        from darkroom._summary_array import load_summary_array
+
+        value = self._reader.summary.get(key)
+        if not (isinstance(value, dict) and value.get("_type") == "ndarray" and value.get("path")):
+            raise KeyError(f"summary[{key!r}] is not a stored array")
+        from darkroom.pipeline import paths
+
+        # Read where this run keeps it, whatever the summary says: a summary names no other object.
+        return load_summary_array(self._reader.storage.get(paths.summary_array_key(self._reader.project,
+                                                                                   self._reader.run, key)))
+
     # -- history ---------------------------------------------------------------
     def scan_history(self, keys: list[str] | None = None, page_size: int = 1000, min_step: int | None = None,
                      max_step: int | None = None, *, resolve: bool = True) -> Iterator[dict[str, Any]]:

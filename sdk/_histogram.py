@@ -13,6 +13,7 @@ import numpy as np
 
 from darkroom._media import array_from
 from darkroom._media_attrs import HistogramAttributes
+from darkroom._summary_array import SummaryArray
 
 MAX_BINS = 512
 
@@ -111,7 +112,7 @@ def _bin(values: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
 
 def resolve(value: Any) -> Any:
     """A row or summary value ready for JSON: histograms computed, containers walked."""
-    if isinstance(value, Histogram):
+    if isinstance(value, (Histogram, SummaryArray)):
         return value.to_json()
     if isinstance(value, dict):
         return {k: resolve(v) for k, v in value.items()}

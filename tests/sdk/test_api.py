@@ -140,6 +140,7 @@ def test_history_is_a_sampled_dataframe_and_scan_history_every_row_as_w_and_b(em
     assert list(accuracy.columns) == ["_step", "epoch", "val/acc"]  # the x-axis define_metric gave it
     assert accuracy.values.tolist() == [[4, 0, 0.4], [9, 1, 0.9]]
     assert [r["loss"] for r in stored.scan_history()] == [10.0 - s for s in range(10)]
+    assert [r["_step"] for r in stored.history(resolve=False)] == list(range(10))  # RunReader's call, as the viewer's
     assert list(stored.scan_history(keys=["val/acc"])) == [{"val/acc": 0.4}, {"val/acc": 0.9}]
     assert (stored.name, stored.id, stored.config, stored.summary["loss"]) == ("first", run.id, {"lr": 0.1}, 1.0)
     assert stored.metrics["val/*"]["step_metric"] == "epoch"

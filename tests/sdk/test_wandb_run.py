@@ -142,3 +142,30 @@ def test_define_metric_refuses_what_w_and_b_would_not_mean(embedded_env):
     with pytest.raises(ValueError, match="step_metric='e\\*'"):
         run.define_metric("loss", step_metric="e*")
     run.finish(quiet=True)
+
+
+def test_an_array_in_the_summary_is_kept_whole_and_summarised_by_its_statistics(embedded_env):
+    import torch
+
+    weights = np.arange(100, dtype=np.float32).reshape(10, 10)
+    run = darkroom.init(project="wb")
+    run.summary["weights"] = weights
+    grads = torch.full((6, 6), 3.0)
+    grads[0, 0] = float("nan")
+    run.summary["grads"] = grads
+    run.summary["small"] = np.arange(3)  # up to 32 values: a list, as in history
+    weights[0, 0] = 1000  # the summary took a copy
+    run.log({"weights_hist": np.arange(100)})  # logged in history: a histogram
+    reader = stored(run)
+    summary = reader.summary["weights"]
+    assert summary["_type"] == "ndarray" and summary["shape"] == [10, 10] and summary["dtype"] == "float32"
+    assert (summary["min"], summary["max"], summary["mean"]) == (0.0, 99.0, 49.5)
+    assert summary["var"] == pytest.approx(np.arange(100).var())
+    assert summary["percentiles"] == {str(p): pytest.approx(np.percentile(np.arange(100), p))
+                                      for p in (5, 25, 50, 75, 95)}
+    np.testing.assert_array_equal(reader.summary_array("weights"), np.arange(100, dtype=np.float32).reshape(10, 10))
+    grads = reader.summary["grads"]
+    assert grads["non_finite"] == 1 and grads["mean"] == 3.0 and reader.summary["small"] == [0, 1, 2]
+    assert reader.summary["weights_hist"]["_type"] == "histogram"
+    with pytest.raises(KeyError, match="not a stored array"):
+        reader.summary_array("weights_hist")
