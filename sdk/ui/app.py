@@ -8,6 +8,7 @@ Routes (JSON unless said otherwise; errors are ``{"error": "..."}`` with 400 or 
     GET /api/runs?project=P                       runs, newest first, with state and counts
     GET /api/runs/{project}/{run}                 info, config, summary, scalar/histogram series, media keys
     GET /api/runs/{project}/{run}/media?key=&step=           one step's items of a key, with file URLs
+    GET /api/runs/{project}/{run}/media/many?key=&step=&key=&step=...   several (key, step) pairs' items at once
     GET /api/runs/{project}/{run}/file?key=&step=&index=&role=   the bytes (HTTP ranges)
     GET /api/runs/{project}/{run}/table?key=&step=&index=    a table (or a plot's points) with media cells
     GET /api/runs/{project}/{run}/table/page?key=&step=&index=&offset=&limit=&sort=&order=&filter=
@@ -48,6 +49,7 @@ _STATIC_TYPES = {
     ".svg": "image/svg+xml", ".png": "image/png", ".wasm": "application/wasm", ".map": "application/json",
 }
 MAX_FILTERS = 16
+MAX_PAIRS = 64  # (key, step) pairs in one /media/many request
 WHOLE_TABLE_ROWS = 10_000  # /table sends a whole table up to this; bigger ones are read by the page
 _API_HEADERS = {"Cache-Control": "no-store"}  # live: a poll must see new steps and items
 # The page loads nothing from elsewhere (no CDN) and runs no inline script, so
@@ -107,6 +109,17 @@ def make_app(storage_url: str | None = None, token: str | None = None,
         key, step = _param(request, "key"), _int(request, "step")
         return _json(run_json.step_media(reader, key, step))
 
+    def media_many(request: Request) -> Response:
+        reader = _reader(api, request)
+        keys, steps = request.query_params.getlist("key"), request.query_params.getlist("step")
+        if not keys or len(keys) != len(steps) or len(keys) > MAX_PAIRS:
+            raise InvalidInput("invalid_parameter", f"{len(keys)} key and {len(steps)} step parameters; accepted: "
+                               f"1 to {MAX_PAIRS} pairs, key=K&step=S each")
+        for step in steps:
+            if not step.isdigit() or len(step) > 12:
+                raise InvalidInput("invalid_parameter", f"step={step!r:.40}; accepted: a whole number >= 0")
+        return _json({"answers": run_json.many_steps_media(reader, list(zip(keys, map(int, steps))))})
+
     def file(request: Request) -> Response:
         reader = _reader(api, request)
         manifest = _manifest(reader, request)
@@ -157,6 +170,7 @@ def make_app(storage_url: str | None = None, token: str | None = None,
         Route("/api/runs", runs),
         Route(run_path, run),
         Route(run_path + "/media", media),
+        Route(run_path + "/media/many", media_many),
         Route(run_path + "/file", file),
         Route(run_path + "/table", table),
         Route(run_path + "/table/page", table_page),
@@ -187,7 +201,7 @@ class _StaticFiles(StaticFiles):
 def _reader(api: Api, request: Request) -> RunReader:
     project = _check_name("project", request.path_params["project"])
     run = _check_name("run", request.path_params["run"])
-    return api.run(f"{project}/{run}")
+    return api.reader(f"{project}/{run}")
 
 
 def _check_name(what: str, name: str) -> str:

@@ -44,6 +44,7 @@ SAFETY_HEADERS = {
     "Cache-Control": "no-cache",  # revalidated by ETag: a reprocessed item may replace the file
 }
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+WHOLE_BYTES = 1 << 20  # files up to this are sent in one piece; bigger ones are streamed
 
 
 def content_type(manifest: dict[str, Any], role: str | None) -> str:
@@ -114,5 +115,8 @@ def file_response(reader: RunReader, manifest: dict[str, Any], role: str | None,
     headers["Content-Length"] = str(end - start)
     if head:
         return Response(status_code=status, headers=headers, media_type=media_type)
+    if end - start <= WHOLE_BYTES:  # a small file (a page of images): one read, no streaming machinery
+        return Response(b"".join(reader.stream(manifest, role, start, end)), status_code=status, headers=headers,
+                        media_type=media_type)
     return StreamingResponse(reader.stream(manifest, role, start, end), status_code=status,
                              headers=headers, media_type=media_type)

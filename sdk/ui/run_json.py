@@ -159,9 +159,12 @@ def step_media(reader: RunReader, key: str, step: int) -> dict[str, Any]:
     ------
     NotFound: the run logged no media under `key` at `step`.
     """
+    return _step_media(reader, key, step, reader.history_row(step))
+
+
+def _step_media(reader: RunReader, key: str, step: int, row: dict[str, Any] | None) -> dict[str, Any]:
     found = reader.manifests(key=key, step=step)
     by_index = {m["index"]: m for m in found}
-    row = reader.history_row(step)
     ref = row.get(key) if row is not None else None
     if is_media_ref(ref):
         # The row says how many items the key holds: a longer earlier value of the
@@ -174,6 +177,22 @@ def step_media(reader: RunReader, key: str, step: int) -> dict[str, Any]:
         raise NotFound(f"run {reader.path} has no media {key!r} at step {step}")
     items = [media_item(reader, by_index[i]) for i in sorted(by_index)]
     return json_safe({"key": key, "step": step, "items": items})
+
+
+def many_steps_media(reader: RunReader, pairs: list[tuple[str, int]]) -> list[dict[str, Any]]:
+    """`step_media` of each (key, step), in order; one that has nothing is ``{"key", "step", "error"}``.
+
+    A compare page asks for every panel's step of a run at once: one request, not one per key.
+    """
+    answers, rows = [], {}
+    for key, step in pairs:
+        if step not in rows:  # the step's history row, read once for all its keys
+            rows[step] = reader.history_row(step)
+        try:
+            answers.append(_step_media(reader, key, step, rows[step]))
+        except NotFound as e:
+            answers.append({"key": key, "step": step, "error": str(e)})
+    return answers
 
 
 def media_item(reader: RunReader, manifest: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import darkroom
+from darkroom.ui.app import make_app
 from test_browser import SHOTS, browser, page, screenshot  # noqa: F401  (the viewer's browser fixtures)
 
 SIZE = 16
@@ -94,8 +95,12 @@ def test_runs_ticked_in_the_list_open_side_by_side_at_the_newest_step_with_overl
 def test_the_page_slider_moves_every_panel_and_an_unlinked_panel_keeps_its_step(page, ui_server, runs):
     page.goto(_compare_url(ui_server(runs["url"]), runs))
     _wait_painted(page, 20)
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/media" in r.url else None)
     page.locator("body").press("ArrowLeft")  # 20 -> 15: alpha's nearest is 10 (a tie goes to the earlier)
     _wait_painted(page, 15)
+    # One request for alpha's three panels; beta's cells stay at its step 15: nothing asked.
+    assert len(asked) == 1 and "/media/many?key=diff&step=10&key=img&step=10&key=other&step=10" in asked[0], asked
     assert _centre(page, "img", runs["alpha"], 10) == colour_a(10)
     assert _centre(page, "other", runs["alpha"], 10) == colour_a(10)
     assert _centre(page, "img", runs["beta"], 15) == colour_b(15)
@@ -183,3 +188,37 @@ def test_two_demo_runs_compare_with_every_panel_drawn(page, ui_server, embedded_
     page.set_viewport_size({"width": 1280, "height": int(examples["y"] + examples["height"]) + 16})
     page.evaluate("() => window.scrollTo(0, 0)")
     page.screenshot(path=str(SHOTS / "compare-page.png"))
+
+
+def test_media_many_answers_each_key_and_step_in_order_and_says_which_have_nothing(runs):
+    from starlette.testclient import TestClient
+
+    client = TestClient(make_app(runs["url"]), base_url="http://127.0.0.1:8765")
+    project, run = runs["beta"].split("/")
+    pairs = [("img", 15), ("other", 0), ("img", 20), ("img", 10)]
+    answer = client.get(f"/api/runs/{project}/{run}/media/many",
+                        params=[p for key, step in pairs for p in (("key", key), ("step", step))])
+    assert answer.status_code == 200, answer.text
+    got = answer.json()["answers"]
+    assert [(a["key"], a["step"]) for a in got] == pairs
+    assert "no media 'img' at step 20" in got[2]["error"] and "items" not in got[2]
+    single = client.get(f"/api/runs/{project}/{run}/media", params={"key": "img", "step": 15}).json()
+    assert got[0] == single and [i["status"] for a in (got[1], got[3]) for i in a["items"]] == ["ok", "ok"]
+    refused = client.get(f"/api/runs/{project}/{run}/media/many", params=[("key", "img")])
+    assert refused.status_code == 400 and "accepted: 1 to 64 pairs" in refused.json()["error"]
+
+
+def test_the_full_resolution_view_shows_one_image_with_its_metadata_and_closes_on_escape(page, ui_server, runs):
+    page.goto(_compare_url(ui_server(runs["url"]), runs))
+    _wait_painted(page, 20)
+    _cell(page, "img", runs["alpha"]).locator("button.full-open").click()
+    dialog = page.locator(".full-view")
+    canvas = dialog.locator("canvas.image-canvas[data-ready]")
+    canvas.wait_for()
+    meta = dict(zip(dialog.locator(".full-meta th").all_inner_texts(), dialog.locator(".full-meta td").all_inner_texts()))
+    assert meta["key"] == "img" and meta["step"] == "20" and meta["size"] == f"{SIZE} × {SIZE}"
+    assert meta["run"] == "alpha" and meta["format"] == "png"
+    shot = screenshot(canvas, "compare-full-view")
+    assert shot.width >= SIZE and shot.getpixel((shot.width // 2, shot.height // 2))[:3] == colour_a(20)
+    page.keyboard.press("Escape")
+    dialog.wait_for(state="detached")

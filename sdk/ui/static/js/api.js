@@ -69,6 +69,16 @@ export const api = {
   media: (project, run, key, step, opts) => getJSON(`${runBase(project, run)}/media`, { key, step }, opts),
   table: (project, run, key, step, index, opts) =>
     getJSON(`${runBase(project, run)}/table`, { key, step, index }, opts),
+  /** Several (key, step) pairs' items at once: `pairs` [[key, step], ...]; answers in order, each
+   * {key, step, items} or {key, step, error}. */
+  mediaMany: (project, run, pairs, opts) => {
+    const search = new URLSearchParams();
+    for (const [key, step] of pairs) {
+      search.append("key", key);
+      search.append("step", String(step));
+    }
+    return getJSON(`${runBase(project, run)}/media/many?${search}`, null, opts);
+  },
   /** One page of a table item, sorted and filtered by the server; `filters` are "column:op:value" texts. */
   tablePage: (project, run, { key, step, index, offset, limit, sort, descending, filters }, opts) => {
     const search = new URLSearchParams({ key, step, index: index ?? 0, offset, limit });

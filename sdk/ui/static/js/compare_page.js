@@ -14,9 +14,13 @@ import { loadKinds } from "./media_item.js";
 import { ComparePanel, nearestIndex } from "./compare_panel.js";
 
 export class ComparePage {
-  /** @param params URLSearchParams of the hash: runs (paths, comma-separated), step, view (JSON by key) */
-  constructor(root, params) {
+  /**
+   * @param params URLSearchParams of the hash: runs (paths, comma-separated), step, view (JSON by key)
+   * @param first  the runs' JSON, already asked for in that order (app.js starts them before this module loads)
+   */
+  constructor(root, params, first = []) {
     this.root = root;
+    this.first = first;
     this.paths = (params.get("runs") || "").split(",").map((p) => p.trim()).filter(Boolean);
     this.initialStep = params.has("step") ? Number(params.get("step")) : null;
     try {
@@ -42,7 +46,8 @@ export class ComparePage {
     loadKinds().catch(() => {});
     let answers;
     try {
-      answers = await Promise.all(this.paths.map((path) => {
+      answers = await Promise.all(this.paths.map((path, i) => {
+        if (this.first[i]) return this.first[i];
         const [project, run] = path.split("/");
         if (!project || !run) throw new Error(`${path} is not project/run`);
         return api.run(project, run);
@@ -132,6 +137,35 @@ export class ComparePage {
     this.slider.value = String(Math.max(0, i));
     this.stepLabel.textContent = this.step === null ? "no media" : `step ${this.step} (${i + 1} of ${this.steps.length})`;
     this.root.dataset.step = String(this.step ?? "");
+  }
+
+  /**
+   * One step's items of `key` in run `r`.  The panels ask in the same turn of the event loop
+   * when the step moves; the asks are sent together, one /media/many request per run.
+   */
+  media(r, key, step) {
+    if (!this.batch) {
+      this.batch = new Map();
+      queueMicrotask(() => this.#sendBatch());
+    }
+    if (!this.batch.has(r.path)) this.batch.set(r.path, { r, asks: [] });
+    return new Promise((resolve, reject) => this.batch.get(r.path).asks.push({ key, step, resolve, reject }));
+  }
+
+  #sendBatch() {
+    const batch = this.batch;
+    this.batch = null;
+    for (const { r, asks } of batch.values()) {
+      for (let i = 0; i < asks.length; i += 64) {  // the server's bound on pairs a request
+        const part = asks.slice(i, i + 64);
+        api.mediaMany(r.project, r.run, part.map((a) => [a.key, a.step])).then((answer) => {
+          part.forEach((a, j) => {
+            const one = answer.answers[j];
+            if (one?.error) a.reject(new Error(one.error)); else a.resolve(one);
+          });
+        }, (error) => part.forEach((a) => a.reject(error)));
+      }
+    }
   }
 
   /** Move every linked panel to `step`. */

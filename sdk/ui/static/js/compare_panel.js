@@ -5,7 +5,6 @@
 // double-click to reset) linked across every image of the panel.
 
 import { h, replaceChildren } from "./dom.js";
-import { api } from "./api.js";
 import { OverlayState, OverlayControls } from "./overlays.js";
 import { renderItem } from "./items.js";
 import { loadRenderers } from "./media_item.js";
@@ -177,10 +176,11 @@ export class ComparePanel {
     cell.request = request;
     let items;
     try {
-      items = (await api.media(r.project, r.run, this.key, at, { signal: request.signal })).items || [];
+      items = (await this.page.media(r, this.key, at)).items || [];
+      if (cell.request !== request) return { r, items: cell.items };  // a newer step was asked for meanwhile
       await loadRenderers(items);
     } catch (error) {
-      if (error.name === "AbortError") return { r, items: [] };
+      if (cell.request !== request) return { r, items: cell.items };
       replaceChildren(cell.body, h("div", { class: "failed", role: "alert" }, `could not load step ${at}: ${error.message}`));
       return { r, items: [] };
     }
@@ -194,8 +194,12 @@ export class ComparePanel {
       const view = renderItem(item, { project: r.project, run: r.run, overlay: this.overlay, maxSize: size });
       cell.views.push(view);
       const viewport = h("div", { class: "zoom-viewport" }, h("div", { class: "zoom-content" }, view.element));
-      if (this.kind === "image") this.zoom.attach(viewport);
-      cell.body.append(viewport);
+      const image = item.kind === "image" && item.status === "ok" && item.url;
+      if (image) this.zoom.attach(viewport);
+      cell.body.append(h("div", { class: "cell-item" }, viewport, image ? h("button", {
+        type: "button", class: "full-open", title: "full resolution, with its overlays and metadata",
+        onclick: () => this.openFull(item, r),
+      }, "⤢ full size") : null));
     }
     cell.step = at;
     cell.items = items;
@@ -203,6 +207,12 @@ export class ComparePanel {
     await Promise.all(cell.views.map((v) => v.ready));
     cell.element.dataset.step = String(at);
     return { r, items };
+  }
+
+  /** `item` of run `r` at full resolution over the page (`full_view.js`, loaded when first used). */
+  async openFull(item, r) {
+    const { openFullView } = await import("./full_view.js");
+    return openFullView(item, this.overlay, r.label);
   }
 
   #clear(cell) {
