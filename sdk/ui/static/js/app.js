@@ -21,8 +21,16 @@ async function route() {
   let page;
   if (parts[0] === "compare" && parts.length === 1) {
     document.title = "compare · darkroom";
-    const { ComparePage } = await import("./compare_page.js");
-    page = new ComparePage(root, new URLSearchParams(search));
+    // The runs' JSON and both modules at once: the page's first paint waits for all of them.
+    const params = new URLSearchParams(search);
+    const first = (params.get("runs") || "").split(",").map((path) => {
+      const [project, run] = path.split("/");
+      const asked = project && run ? api.run(project, run) : null;
+      asked?.catch(() => {});  // ComparePage reports a failure
+      return asked;
+    });
+    const [{ ComparePage }] = await Promise.all([import("./compare_page.js"), import("./compare_panel.js")]);
+    page = new ComparePage(root, params, first);
   } else if (parts[0] === "run" && parts.length === 3) {
     document.title = `${parts[1]}/${parts[2]} · darkroom`;
     const first = api.run(parts[1], parts[2]);
