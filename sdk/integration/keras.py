@@ -9,6 +9,7 @@ works (tested with ``KERAS_BACKEND=torch``).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,7 +18,14 @@ import numpy as np
 import darkroom
 from darkroom.integration import require
 
-keras = require("keras", "keras", "keras")
+try:
+    keras = require("keras", "keras", "keras")
+except ImportError as e:
+    if "tensorflow" not in str(e) or os.environ.get("KERAS_BACKEND"):
+        raise
+    # Keras 3 is installed, but with no backend chosen it imports TensorFlow.
+    raise ImportError(f"{e}. Keras 3 uses TensorFlow unless told otherwise: set KERAS_BACKEND=torch "
+                      "(or jax) before importing keras, or pip install tensorflow") from e
 
 _FREQS = ("epoch", "batch")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -42,3 +43,13 @@ def test_darkroom_and_the_framework_free_integrations_load_no_framework():
                   "if m in sys.modules))")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_keras_without_a_backend_says_to_set_keras_backend(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    env["KERAS_HOME"] = str(tmp_path)  # no keras.json naming a backend: Keras' default, TensorFlow, is absent
+    done = subprocess.run([sys.executable, "-c", "import darkroom.integration.keras"], capture_output=True,
+                          text=True, timeout=120, env=env)
+    assert done.returncode == 1
+    assert ("Keras 3 uses TensorFlow unless told otherwise: set KERAS_BACKEND=torch (or jax) before importing "
+            "keras, or pip install tensorflow") in done.stderr
