@@ -143,6 +143,23 @@ class Delivery:
     def dispatch(self) -> Dispatch | None:
         return self._dispatch
 
+    def warm(self) -> None:
+        """Open the dispatch now, before the first item needs it (a notebook's embedded workers import
+        meanwhile).  Under the lock, so `close` either finds it or it is not opened: only the embedded
+        dispatch is warmed, and opening it starts processes without waiting for them."""
+        with self._cond:
+            if self._dispatch is None and not self._stopping and self.online:
+                self._dispatch = self._open_dispatch()
+                getattr(self._dispatch, "prestart", lambda: None)()
+
+    def _adopt(self, opened: Dispatch) -> None:
+        """Keep `opened` as the dispatch, unless `warm` set one first (then `opened` is closed unused)."""
+        with self._cond:
+            if self._dispatch is None:
+                self._dispatch = opened
+                return
+        opened.close(wait=False)
+
     # -- what a dispatch tells -------------------------------------------------
     def delivered(self, seq: int, request: dict[str, Any], results: Results | None) -> None:
         """Request `seq` is converted (`results`) or on the queue (None)."""
@@ -255,7 +272,7 @@ class Delivery:
             item["new_payload"] = not self._acks.resent(seq) and all(
                 src["sha256"] in uploaded_now for src in [item["source"], *item["related"].values()])
         if self._dispatch is None:
-            self._dispatch = self._open_dispatch()
+            self._adopt(self._open_dispatch())
         with self._cond:
             self._inflight.add(seq)
         try:

@@ -40,6 +40,7 @@ class _Worker:
         self.proc.stdin.write(settings_json + "\n")
         self.proc.stdin.flush()
         self.inflight: dict[int, Receipt] = {}
+        self.used = False  # sent a request: a worker never used is stopped at close, not waited for
         # When the worker said it began its current request or item ("progress"
         # lines, after its imports); None between requests.
         self.busy_since: float | None = None
@@ -51,6 +52,7 @@ class _Worker:
     def send(self, ident: int, request: dict[str, Any], receipt: Receipt) -> None:
         with self.lock:
             self.inflight[ident] = receipt
+            self.used = True
         try:
             assert self.proc.stdin is not None
             self.proc.stdin.write(json.dumps({"id": ident, "request": request}) + "\n")
@@ -162,6 +164,12 @@ class EmbeddedDispatch:
                                     "(DARKROOM_TASK_TIME_LIMIT) on one item and was stopped; its request is sent "
                                     "again, and an item that stops two workers fails as worker_crashed")
 
+    def prestart(self) -> None:
+        """Start the workers now, so that their imports are done when the first request comes."""
+        with self._lock:
+            while not self._closing and len(self._workers) < self._count:
+                self._workers.append(_Worker(self._settings_json, self._marks, self._exited))
+
     def idle(self) -> bool:
         with self._lock:
             return all(not w.inflight for w in self._workers)
@@ -180,7 +188,10 @@ class EmbeddedDispatch:
             self._closing = True
             workers = list(self._workers)
         for w in workers:
-            w.close()
+            if w.used:
+                w.close()
+            else:  # started ahead (prestart) and never sent anything: nothing to finish
+                w.proc.kill()
         for w in workers:
             try:
                 w.proc.wait(timeout=60 if wait else 5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +88,26 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
         from darkroom.integration.tensorboard import patch
 
         patch()
+    if run._sender is not None and settings.embedded and mode == "online":
+        _warm_later(run)
     return run
+
+
+# A run alive this long without media starts its embedded workers anyway: in a notebook the
+# cells that log media come seconds after init(), and find the workers' imports done (~0.3-0.6 s
+# each).  Shorter runs (scripts, tests) never start a worker they do not use.
+WARM_AFTER_S = 1.0
+
+
+def _warm_later(run: Run) -> None:
+    def warm() -> None:
+        if run._report is None and run._sender is not None:
+            run._sender.delivery.warm()
+
+    timer = threading.Timer(WARM_AFTER_S, warm)
+    timer.daemon = True
+    timer.name = "darkroom-warm-workers"
+    timer.start()
 
 
 def current() -> Run | None:
