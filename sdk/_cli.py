@@ -5,7 +5,7 @@ It lives on the SDK side, not in `darkroom.pipeline` as DESIGN.md's layout
 first put it: `demo` and `sync` drive the SDK (a run, its sender and spool),
 and pipeline must not import the SDK.  The commands are defined by topic in
 `darkroom._cli_run` (demo, sync), `_cli_fleet` (worker, status, exporter), `_cli_read`
-(show, runs, ui), `_cli_reprocess` and `_cli_transfer` (export, export-video, import), and added to the group here.  They
+(show, runs, ui), `_cli_reprocess` and `_cli_transfer` (export, export-video, import), `_cli_storage` (gc), and added to the group here.  They
 import what they need when they run, so `darkroom --help` stays fast.
 """
 
@@ -19,6 +19,7 @@ from darkroom._cli_fleet import exporter, status, worker
 from darkroom._cli_read import runs, show, ui
 from darkroom._cli_reprocess import reprocess
 from darkroom._cli_run import demo, sync
+from darkroom._cli_storage import gc
 from darkroom._cli_transfer import export, export_video, import_
 from darkroom.pipeline.errors import DarkroomError
 
@@ -50,7 +51,7 @@ def main() -> None:
     """
 
 
-for _command in (demo, worker, show, runs, status, reprocess, ui, sync, export, export_video, import_, exporter):
+for _command in (demo, worker, show, runs, status, reprocess, ui, sync, export, export_video, import_, gc, exporter):
     main.add_command(_command)
 
 

@@ -8,6 +8,7 @@ checking keys and mapping URIs back to keys is done here, once, above them.
 from __future__ import annotations
 
 import abc
+import dataclasses
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
@@ -50,6 +51,11 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def _children(self, prefix: str) -> Iterator[str]:
         """Names of the folders right under `prefix` (which ends in ``/``)."""
+
+    def _list_info(self, prefix: str) -> Iterator["ObjectInfo"]:
+        # Backends that list sizes and times in one pass override this; the fallback asks each key.
+        for key in self._list(prefix):
+            yield ObjectInfo(key, self._size(key) or 0, None)
 
     def _stream(self, key: str, start: int, end: int, chunk_size: int) -> Iterator[bytes]:
         # Backends that can read part of an object override this; the fallback reads it whole.
@@ -105,6 +111,15 @@ class Storage(abc.ABC):
         if prefix:
             check_storage_key(prefix.rstrip("/") or "x")
         return self._list(prefix)
+
+    def list_info(self, prefix: str = "") -> Iterator["ObjectInfo"]:
+        """`ObjectInfo` (key, size, last modified) of each object under `prefix`, in no set order.
+
+        One listing on S3 and a stat per file in a folder (`darkroom gc` reads the ages of ``raw/``).
+        """
+        if prefix:
+            check_storage_key(prefix.rstrip("/") or "x")
+        return self._list_info(prefix)
 
     def children(self, prefix: str) -> list[str]:
         """The folder names one level under `prefix` (``"runs/"`` -> projects), sorted.
@@ -168,6 +183,15 @@ class Storage(abc.ABC):
         return f"{type(self).__name__}({self.url!r})"
 
 
+@dataclasses.dataclass(frozen=True)
+class ObjectInfo:
+    """An object as a listing shows it: its key, size in bytes and last modification (Unix time; None: unknown)."""
+
+    key: str
+    size: int
+    modified: float | None
+
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -224,4 +248,4 @@ def open_storage(url: str, settings: "Settings | None" = None) -> Storage:
     return opener(url, settings)
 
 
-__all__ = ["Storage", "open_storage", "NotFound", "UnsafeKey"]
+__all__ = ["Storage", "ObjectInfo", "open_storage", "NotFound", "UnsafeKey"]

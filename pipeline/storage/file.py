@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from darkroom.pipeline.errors import InvalidInput, NotFound, PermissionDenied, StorageError
-from darkroom.pipeline.storage import Storage
+from darkroom.pipeline.storage import ObjectInfo, Storage
 
 
 class FileStorage(Storage):
@@ -88,6 +88,14 @@ class FileStorage(Storage):
                 key = rel + name
                 if key.startswith(prefix):
                     yield key
+
+    def _list_info(self, prefix: str) -> Iterator[ObjectInfo]:
+        for key in self._list(prefix):
+            try:
+                stat = self._path(key).stat()
+            except FileNotFoundError:  # deleted since it was listed
+                continue
+            yield ObjectInfo(key, stat.st_size, stat.st_mtime)
 
     def _children(self, prefix: str) -> Iterator[str]:
         base = self._path(prefix.rstrip("/"))

@@ -23,7 +23,7 @@ from darkroom.pipeline.errors import (
     StorageError,
     StorageUnavailable,
 )
-from darkroom.pipeline.storage import Storage
+from darkroom.pipeline.storage import ObjectInfo, Storage
 
 if TYPE_CHECKING:
     from darkroom.pipeline.settings import Settings
@@ -236,6 +236,14 @@ class S3Storage(Storage):
         with _at_the_edge(f"listing {prefix}"):
             for obj in self.client.list_objects(self.bucket, prefix=self._full(prefix), recursive=True):
                 yield obj.object_name[skip:]
+
+    def _list_info(self, prefix: str) -> Iterator[ObjectInfo]:
+        self._ensure_bucket()
+        skip = len(self.prefix) + 1 if self.prefix else 0
+        with _at_the_edge(f"listing {prefix}"):
+            for obj in self.client.list_objects(self.bucket, prefix=self._full(prefix), recursive=True):
+                modified = obj.last_modified.timestamp() if obj.last_modified is not None else None
+                yield ObjectInfo(obj.object_name[skip:], int(obj.size or 0), modified)
 
     def _children(self, prefix: str) -> Iterator[str]:
         self._ensure_bucket()
