@@ -123,8 +123,20 @@ def logged(tmp_path_factory: pytest.TempPathFactory, embedded_in) -> dict:
 # -- the browser ------------------------------------------------------------------------------------------
 
 
+# The one browser of the session.  Other test modules import this fixture
+# (`from test_browser import browser`), which makes it a fixture of each of
+# them: pytest then sets it up once per module that imported it, and a second
+# Playwright cannot start while the first runs ("Sync API inside the asyncio
+# loop").  So the first set-up launches Chromium and the others share it; the
+# first is torn down last (session fixtures end in reverse order), closing it.
+_SHARED: dict = {}
+
+
 @pytest.fixture(scope="session")
 def browser():
+    if "browser" in _SHARED:
+        yield _SHARED["browser"]
+        return
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: the browser tests drive Debian's chromium "
                     "(apt-get install chromium, or run the README's test command)")
@@ -136,8 +148,12 @@ def browser():
         args.append("--no-sandbox")  # Chromium's own sandbox refuses to run as root
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=args)
-        yield chromium
-        chromium.close()
+        _SHARED["browser"] = chromium
+        try:
+            yield chromium
+        finally:
+            del _SHARED["browser"]
+            chromium.close()
 
 
 @pytest.fixture
