@@ -8,7 +8,7 @@ import pytest
 
 import darkroom
 from darkroom.ui.app import make_app
-from test_browser import SHOTS, browser, page, screenshot  # noqa: F401  (the viewer's browser fixtures)
+from test_browser import SHOTS, browser, open_run, page, screenshot  # noqa: F401  (the viewer's browser fixtures)
 
 SIZE = 16
 A_STEPS, B_STEPS = (0, 10, 20), (0, 10, 15)
@@ -222,3 +222,26 @@ def test_the_full_resolution_view_shows_one_image_with_its_metadata_and_closes_o
     assert shot.width >= SIZE and shot.getpixel((shot.width // 2, shot.height // 2))[:3] == colour_a(20)
     page.keyboard.press("Escape")
     dialog.wait_for(state="detached")
+
+
+def test_the_run_pages_step_slider_moves_every_linked_panel_and_its_own_slider_unlinks_one(page, ui_server, runs):
+    open_run(page, ui_server(runs["url"]), runs["alpha"])
+    shown = ("(want) => Object.entries(want).every(([key, step]) => document.querySelector("
+             "`section.media-panel[data-key='${key}'] .step-view[data-side='a']`)?.dataset.step === String(step))")
+    page.wait_for_function(shown, arg={"img": 20, "other": 20, "diff": 20})
+    page.locator("body").press("ArrowLeft")
+    page.wait_for_function(shown, arg={"img": 10, "other": 10, "diff": 10})
+    page.locator("section.media-panel[data-key='other'] input.link-toggle").uncheck()
+    page.locator("body").press("ArrowLeft")
+    page.wait_for_function(shown, arg={"img": 0, "diff": 0})
+    assert page.locator("section.media-panel[data-key='other'] .step-view[data-side='a']").get_attribute("data-step") == "10"
+    page.locator("section.media-panel[data-key='diff'] button.step-next").click()  # its own slider: unlinked
+    page.wait_for_function(shown, arg={"diff": 10})
+    assert page.locator("section.media-panel[data-key='diff'] input.link-toggle").is_checked() is False
+    page.locator("body").press("ArrowRight")
+    page.wait_for_function(shown, arg={"img": 10})
+    assert page.locator("section.media-panel[data-key='diff'] .step-view[data-side='a']").get_attribute("data-step") == "10"
+    page.wait_for_function("() => document.querySelector('section.media-panel[data-key=img] .step-view[data-painted]')")
+    cell = page.locator("section.media-panel[data-key='img'] canvas.image-canvas[data-ready]")
+    shot = screenshot(cell, "run-page-step-10")
+    assert shot.getpixel((shot.width // 2, shot.height // 2))[:3] == colour_a(10)

@@ -11,7 +11,8 @@ import { api } from "./api.js";
 import { runColour } from "./palette.js";
 import { LineChart } from "./line_chart.js";
 import { loadKinds } from "./media_item.js";
-import { ComparePanel, nearestIndex } from "./compare_panel.js";
+import { ComparePanel } from "./compare_panel.js";
+import { keyOwnedByControl, nearestIndex } from "./steps.js";
 
 export class ComparePage {
   /**
@@ -185,8 +186,7 @@ export class ComparePage {
 
   #onKey(e) {
     if (e.key !== "ArrowLeft" && e.key !== "ArrowRight") return;
-    // A control whose own arrows mean something keeps them (a slider, a menu, a text box).
-    if (e.target.closest?.("input:not([type=checkbox]):not([type=button]), select, textarea, [contenteditable]")) return;
+    if (keyOwnedByControl(e.target)) return;  // a slider, a menu or a text box keeps its own arrows
     e.preventDefault();
     this.move(e.key === "ArrowLeft" ? -1 : 1);
   }

@@ -9,21 +9,11 @@ import { OverlayState, OverlayControls } from "./overlays.js";
 import { renderItem } from "./items.js";
 import { loadRenderers } from "./media_item.js";
 import { loadImage } from "./image_view.js";
+import { nearestIndex } from "./steps.js";
 
 export const MODES = ["side by side", "difference", "swipe", "blink"];
 const BLINK_MS = 600;
 const MAX_SCALE = 64;
-
-/** The index in sorted `steps` of the step nearest `step` (ties: the earlier). */
-export function nearestIndex(steps, step) {
-  let lo = 0, hi = steps.length - 1;
-  if (hi < 0) return -1;
-  while (hi - lo > 1) {
-    const mid = (lo + hi) >> 1;
-    if (steps[mid] < step) lo = mid; else hi = mid;
-  }
-  return Math.abs(steps[lo] - step) <= Math.abs(steps[hi] - step) ? lo : hi;
-}
 
 /** Zoom and pan shared by the images of a panel: a CSS transform on each viewport's content. */
 class Zoom extends EventTarget {

@@ -1,6 +1,7 @@
 // One panel per media key: a step slider (and "compare": a second slider, two
 // steps side by side), the overlay controls its images share, and the items
-// of the chosen step.  A panel asks the server for one step's items at a
+// of the chosen step.  While "linked", the run page's step slider moves it to
+// its logged step nearest the page's; moving its own slider unlinks it.  A panel asks the server for one step's items at a
 // time, never for the whole run: a run of 1,000 steps costs one request.
 
 import { h, replaceChildren } from "./dom.js";
@@ -8,6 +9,7 @@ import { api } from "./api.js";
 import { OverlayState, OverlayControls } from "./overlays.js";
 import { renderItem } from "./items.js";
 import { loadRenderers } from "./media_item.js";
+import { nearestIndex } from "./steps.js";
 
 let firstPaintMarked = false;
 
@@ -59,8 +61,11 @@ class StepView {
 
   #onSlide() {
     this.index = Number(this.slider.value);
+    if (this.side === "a") {
+      this.panel.following = this.index === this.steps.length - 1;
+      if (this.panel.linked) this.panel.setLinked(false);  // its own step now: the page's slider leaves it
+    }
     this.#showLabel();
-    if (this.side === "a") this.panel.following = this.index === this.steps.length - 1;
     // Dragging the slider fires many events: fetch once it rests.
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.load(), 60);
@@ -90,7 +95,10 @@ class StepView {
 
   #showLabel() {
     const step = this.steps[this.index];
-    this.label.textContent = step === undefined ? "" : `step ${step} (${this.index + 1} of ${this.steps.length})`;
+    const wanted = this.side === "a" && this.panel.linked ? this.panel.pageStep : null;
+    const off = wanted !== null && wanted !== undefined && wanted !== step ? ` · no media at step ${wanted}` : "";
+    this.label.textContent = step === undefined ? "" : `step ${step} (${this.index + 1} of ${this.steps.length})${off}`;
+    this.element.classList.toggle("off-step", Boolean(off));
   }
 
   /** Fetch the items of the current step and draw those that changed. */
@@ -185,10 +193,14 @@ export class MediaPanel {
     this.b = null;
     this.sides = h("div", { class: "step-views" }, this.a.element);
     this.compareBox = h("input", { type: "checkbox", class: "compare-toggle", onchange: (e) => this.setCompare(e.target.checked) });
+    this.linked = true;     // follows the page's step slider
+    this.pageStep = null;   // the page's step, when it moved this panel
+    this.linkBox = h("input", { type: "checkbox", class: "link-toggle", checked: true, onchange: (e) => this.setLinked(e.target.checked) });
     this.element = h("section", { class: "panel media-panel", dataset: { key, kind: info.kind } },
       h("header", { class: "panel-header" },
         h("h3", {}, key),
         h("span", { class: "kind" }, info.kind),
+        h("label", { class: "link", title: "follow the page's step slider" }, this.linkBox, "linked"),
         h("label", { class: "compare", title: "two steps side by side" }, this.compareBox, "compare")),
       this.controls.element,
       this.sides);
@@ -197,6 +209,26 @@ export class MediaPanel {
   /** Show the newest step. */
   start() {
     return this.a.show(this.steps.length - 1);
+  }
+
+  setLinked(on) {
+    this.linked = on;
+    this.linkBox.checked = on;
+    this.element.dataset.linked = on ? "1" : "0";
+    if (!on) this.pageStep = null;
+  }
+
+  /** The page's step moved to `step`: show this panel's logged step nearest it (when linked). */
+  showStep(step) {
+    if (!this.linked) return Promise.resolve();
+    this.pageStep = step;
+    const index = nearestIndex(this.steps, step);
+    this.following = index === this.steps.length - 1 && step >= this.steps[index];
+    if (index === this.a.index) {
+      this.a.syncRange();  // the same step: only its label (the page's step) changes
+      return Promise.resolve();
+    }
+    return this.a.show(index);
   }
 
   setCompare(on) {

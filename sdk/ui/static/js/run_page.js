@@ -11,6 +11,7 @@ import { LineChart } from "./line_chart.js";
 import { HistogramView } from "./histogram_view.js";
 import { MediaPanel } from "./media_panel.js";
 import { loadKinds } from "./media_item.js";
+import { keyOwnedByControl, nearestIndex, unionSteps } from "./steps.js";
 
 const LIVE_POLL_MS = 500;      // while running: an item shows within ~0.5 s of its manifest
 const PENDING_POLL_MS = 2000;  // finished, but items still converting (a fleet's queue)
@@ -30,6 +31,9 @@ export class RunPage {
     this.stopped = false;
     this.timer = 0;
     this.projectTimer = 0;
+    this.steps = [];       // the page's step axis: every media key's steps
+    this.pageStep = null;  // the page slider's step; null: at the newest, following
+    this.onKey = (e) => this.#onKey(e);
   }
 
   async start() {
@@ -58,6 +62,15 @@ export class RunPage {
     this.chartGrid = h("div", { class: "chart-grid" });
     this.histogramList = h("div", { class: "panel-list" });
     this.mediaList = h("div", { class: "panel-list" });
+    this.pageSlider = h("input", { type: "range", class: "page-step", min: 0, max: 0, value: 0, "aria-label": "step of every linked panel",
+      oninput: () => this.setStep(this.steps[Number(this.pageSlider.value)]) });
+    this.pageStepLabel = h("span", { class: "page-step-label" });
+    this.stepBar = h("div", { class: "page-step-bar", hidden: true },
+      h("button", { type: "button", class: "step-prev", title: "previous step (←)", onclick: () => this.move(-1) }, "‹"),
+      this.pageSlider,
+      h("button", { type: "button", class: "step-next", title: "next step (→)", onclick: () => this.move(1) }, "›"),
+      this.pageStepLabel);
+    document.addEventListener("keydown", this.onKey);
     this.notice = h("div", { class: "notice", hidden: true, role: "status" });
     replaceChildren(this.root,
       h("nav", { class: "breadcrumbs" }, h("a", { href: "#/" }, "runs"), " / ",
@@ -68,7 +81,7 @@ export class RunPage {
         h("details", { open: true }, h("summary", {}, "summary"), this.summary)),
       h("section", { class: "charts", dataset: { section: "charts" } }, h("h2", {}, "Scalars"), this.overlayPicker, this.chartGrid),
       h("section", { class: "histograms", dataset: { section: "histograms" } }, h("h2", {}, "Histograms"), this.histogramList),
-      h("section", { class: "media", dataset: { section: "media" } }, h("h2", {}, "Media"), this.mediaList));
+      h("section", { class: "media", dataset: { section: "media" } }, h("h2", {}, "Media"), this.stepBar, this.mediaList));
   }
 
   async #apply(data, first = false) {
@@ -196,6 +209,38 @@ export class RunPage {
       }
     }
     await Promise.all(tasks);
+    this.#updateStepAxis(keys.map((k) => media[k].steps));
+  }
+
+  /** The page slider over every media key's steps; at the newest step it follows new ones. */
+  #updateStepAxis(lists) {
+    this.steps = unionSteps(lists);
+    this.stepBar.hidden = this.steps.length < 2;
+    this.pageSlider.max = String(Math.max(0, this.steps.length - 1));
+    const shown = this.pageStep ?? this.steps[this.steps.length - 1];
+    const i = nearestIndex(this.steps, shown);
+    this.pageSlider.value = String(Math.max(0, i));
+    this.pageStepLabel.textContent = shown === undefined ? "" : `step ${shown} (${i + 1} of ${this.steps.length})`;
+    this.root.dataset.step = String(shown ?? "");
+  }
+
+  /** Move every linked media panel to `step` (each to its logged step nearest it). */
+  async setStep(step) {
+    if (step === undefined) return;
+    this.pageStep = step === this.steps[this.steps.length - 1] ? null : step;  // the newest: follow new steps
+    this.#updateStepAxis([this.steps]);
+    await Promise.all([...this.panels.values()].map((p) => p.showStep(step)));
+  }
+
+  move(delta) {
+    const i = nearestIndex(this.steps, this.pageStep ?? this.steps[this.steps.length - 1]) + delta;
+    return i >= 0 && i < this.steps.length ? this.setStep(this.steps[i]) : Promise.resolve();
+  }
+
+  #onKey(e) {
+    if ((e.key !== "ArrowLeft" && e.key !== "ArrowRight") || keyOwnedByControl(e.target) || this.steps.length < 2) return;
+    e.preventDefault();
+    this.move(e.key === "ArrowLeft" ? -1 : 1);
   }
 
   #pendingItems() {
@@ -259,6 +304,7 @@ export class RunPage {
 
   dispose() {
     this.stopped = true;
+    document.removeEventListener("keydown", this.onKey);
     clearTimeout(this.timer);
     clearTimeout(this.projectTimer);
     for (const panel of this.panels.values()) panel.dispose();
