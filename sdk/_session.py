@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -93,9 +94,9 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
     return run
 
 
-# A run alive this long without media starts its embedded workers anyway: in a notebook the
-# cells that log media come seconds after init(), and find the workers' imports done (~0.3-0.6 s
-# each).  Shorter runs (scripts, tests) never start a worker they do not use.
+# A run alive this long without media starts its embedded workers anyway (in a notebook or a REPL,
+# at once): the cells that log media come seconds after init(), and find the workers' imports done
+# (~0.3-0.6 s each).  Shorter runs (scripts, tests) never start a worker they do not use.
 WARM_AFTER_S = 1.0
 
 
@@ -104,7 +105,8 @@ def _warm_later(run: Run) -> None:
         if run._report is None and run._sender is not None:
             run._sender.delivery.warm()
 
-    timer = threading.Timer(WARM_AFTER_S, warm)
+    interactive = "ipykernel" in sys.modules or hasattr(sys, "ps1")  # a notebook or a REPL: cells come later
+    timer = threading.Timer(0.0 if interactive else WARM_AFTER_S, warm)
     timer.daemon = True
     timer.name = "darkroom-warm-workers"
     timer.start()
