@@ -103,6 +103,38 @@ class ApiRun(str):
         return load_summary_array(self._reader.storage.get(paths.summary_array_key(self._reader.project,
                                                                                    self._reader.run, key)))
 
+    def incremental_table(self, key: str, step: int | None = None) -> dict[str, Any]:
+        """An INCREMENTAL table (``Table(log_mode="INCREMENTAL")``) as of `step` (default: its last log):
+        the rows of every log under `key` up to then, in order, as W&B's UI shows it.
+
+        Raises
+        ------
+        KeyError: nothing logged under `key` (up to `step`).
+        ValueError: a log that is not an increment of this table, or a missing or failed one
+            (its rows are not known), naming its step.
+        """
+        logs = [m for m in self._reader.manifests(key=key) if step is None or m["step"] <= step]
+        if not logs:
+            raise KeyError(f"no table logged under {key!r}" + ("" if step is None else f" up to step {step}"))
+        combined: dict[str, Any] | None = None
+        for m in sorted(logs, key=lambda m: (m["step"], m["index"])):
+            extra = (m.get("input") or {}).get("item", {}).get("extra") or {}
+            if extra.get("log_mode") != "INCREMENTAL":
+                raise ValueError(f"{key!r} at step {m['step']} is not an increment (log_mode INCREMENTAL)")
+            if m.get("status") != "ok":
+                raise ValueError(f"{key!r} at step {m['step']} failed: its rows are not known")
+            part = self._reader.table(m)
+            if combined is None:
+                combined = part
+            elif extra.get("first_row") != len(combined["data"]):
+                raise ValueError(f"{key!r} at step {m['step']} starts at row {extra.get('first_row')}; "
+                                 f"the logs before hold {len(combined['data'])} rows")
+            else:
+                combined["data"].extend(part["data"])
+                combined["column_types"] = {**combined.get("column_types", {}), **part.get("column_types", {})}
+        assert combined is not None
+        return combined
+
     # -- history ---------------------------------------------------------------
     def scan_history(self, keys: list[str] | None = None, page_size: int = 1000, min_step: int | None = None,
                      max_step: int | None = None, *, resolve: bool = True) -> Iterator[dict[str, Any]]:

@@ -96,6 +96,10 @@ def test_an_incremental_table_stores_only_the_rows_added_since_its_last_log(embe
         stored = reader.table(manifest)
         assert [row[0] for row in stored["data"]] == [step]
         assert stored["data"][0][1]["status"] == "ok"
+        assert manifest["input"]["item"]["extra"] == {"log_mode": "INCREMENTAL", "first_row": step}
+    whole = reader.incremental_table("preds")
+    assert [row[0] for row in whole["data"]] == [0, 1, 2] and all(r[1]["status"] == "ok" for r in whole["data"])
+    assert [row[0] for row in reader.incremental_table("preds", step=1)["data"]] == [0, 1]
 
 
 def test_an_immutable_table_stores_every_row_at_each_log(embedded_env):
