@@ -11,6 +11,9 @@ from darkroom.ui.app import make_app
 from test_browser import SHOTS, browser, open_run, page, screenshot  # noqa: F401  (the viewer's browser fixtures)
 
 SIZE = 16
+# A box in a corner of the "other" images (their centre pixel stays the image's colour).
+BOXES = {"pred": {"box_data": [{"position": {"minX": 0.0, "maxX": 0.3, "minY": 0.0, "maxY": 0.3}, "class_id": 1}],
+                  "class_labels": {1: "thing"}}}
 A_STEPS, B_STEPS = (0, 10, 20), (0, 10, 15)
 
 
@@ -38,12 +41,12 @@ def runs(tmp_path_factory, embedded_in):
     with embedded_in(tmp_path_factory.mktemp("compare")) as url:
         alpha = darkroom.init(project="cmp", name="alpha")
         for step in A_STEPS:
-            alpha.log({"img": darkroom.Image(solid(colour_a(step))), "other": darkroom.Image(solid(colour_a(step))),
+            alpha.log({"img": darkroom.Image(solid(colour_a(step))), "other": darkroom.Image(solid(colour_a(step)), boxes=BOXES),
                        "diff": darkroom.Image(split_a()), "loss": 1.0 / (step + 1)}, step=step)
         assert alpha.finish(quiet=True).failed == []
         beta = darkroom.init(project="cmp", name="beta")
         for step in B_STEPS:
-            beta.log({"img": darkroom.Image(solid(colour_b(step))), "other": darkroom.Image(solid(colour_b(step))),
+            beta.log({"img": darkroom.Image(solid(colour_b(step))), "other": darkroom.Image(solid(colour_b(step)), boxes=BOXES),
                       "diff": darkroom.Image(solid((60, 60, 60))), "loss": 2.0 / (step + 1)}, step=step)
         assert beta.finish(quiet=True).failed == []
     return {"url": url, "alpha": alpha.path, "beta": beta.path}
@@ -150,6 +153,7 @@ def test_a_shared_url_restores_the_runs_step_panels_view_and_zoom(page, ui_serve
     _wait_painted(page, 15)
     page.locator("section.compare-panel[data-key='other'] input.link-toggle").uncheck()
     page.locator("section.compare-panel[data-key='diff'] select.compare-mode").select_option("difference")
+    page.locator("section.compare-panel[data-key='other'] .box-group input[data-role='group-toggle']").uncheck()
     img = page.locator("section.compare-panel[data-key='img']")
     _cell(page, "img", runs["alpha"]).locator("canvas.image-canvas").hover()
     page.mouse.wheel(0, -400)
@@ -163,6 +167,8 @@ def test_a_shared_url_restores_the_runs_step_panels_view_and_zoom(page, ui_serve
         _wait_painted(other, 15)
         assert other.locator("section.compare-panel[data-key='other'] input.link-toggle").is_checked() is False
         assert other.locator("section.compare-panel[data-key='diff']").get_attribute("data-mode") == "difference"
+        assert other.locator("section.compare-panel[data-key='other'] .box-group input[data-role='group-toggle']"
+                             ).is_checked() is False  # the overlay toggles too
         assert float(other.locator("section.compare-panel[data-key='img']").get_attribute("data-zoom")) == \
             pytest.approx(float(zoom))
         assert _centre(other, "img", runs["alpha"], 10) == colour_a(10)

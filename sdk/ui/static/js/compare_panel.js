@@ -65,11 +65,47 @@ async function pixelsOf(url) {
   return { img, width: canvas.width, height: canvas.height, data: ctx.getImageData(0, 0, canvas.width, canvas.height).data };
 }
 
+/** The user's overlay toggles of `state`, for the URL: {b: {group: [on, [classes off]]},
+ * s: {score: threshold}, m: {group: [on, opacity, {class: on}]}}. */
+function togglesOf(state) {
+  const out = { b: {}, s: {}, m: {} };
+  for (const [name, g] of state.boxGroups) out.b[name] = [g.on ? 1 : 0, [...g.classes].filter(([, c]) => !c.on).map(([id]) => id)];
+  for (const [name, score] of state.scores) out.s[name] = score.threshold;
+  for (const [name, g] of state.maskGroups) {
+    out.m[name] = [g.on ? 1 : 0, g.opacity, Object.fromEntries([...g.classes].map(([v, c]) => [v, c.on ? 1 : 0]))];
+  }
+  return out;
+}
+
+/** Apply saved toggles to the groups `state` knows; true if any applied. */
+function applyToggles(state, toggles) {
+  let applied = false;
+  for (const [name, [on, off]] of Object.entries(toggles.b || {})) {
+    const g = state.boxGroups.get(name);
+    if (!g) continue;
+    g.on = Boolean(on);
+    for (const [id, c] of g.classes) c.on = !off.includes(id);
+    applied = true;
+  }
+  for (const [name, threshold] of Object.entries(toggles.s || {})) {
+    const score = state.scores.get(name);
+    if (score && Number.isFinite(threshold)) [score.threshold, applied] = [threshold, true];
+  }
+  for (const [name, [on, opacity, classes]] of Object.entries(toggles.m || {})) {
+    const g = state.maskGroups.get(name);
+    if (!g) continue;
+    [g.on, g.opacity] = [Boolean(on), Number.isFinite(opacity) ? opacity : g.opacity];
+    for (const [v, c] of g.classes) if (v in classes) c.on = Boolean(classes[v]);
+    applied = true;
+  }
+  return applied;
+}
+
 export class ComparePanel {
   /**
    * @param page  the ComparePage: its runs [{path, project, run, label, colour, data}] and its step
    * @param key   the media key
-   * @param view  this panel's state from the URL: {step?, mode?, a?, b?, zoom?, swipe?}
+   * @param view  this panel's state from the URL: {step?, mode?, a?, b?, zoom?, swipe?, toggles?}
    */
   constructor(page, key, view = {}) {
     this.page = page;
@@ -84,6 +120,8 @@ export class ComparePanel {
     this.zoom.addEventListener("change", () => { this.#applyZoom(); this.page.saveState(); });
     this.overlay = new OverlayState();
     this.controls = new OverlayControls(this.overlay);
+    this.toggles = view.toggles || null;  // the URL's toggles: applied as their groups appear
+    this.overlay.addEventListener("change", () => { this.toggles = togglesOf(this.overlay); this.page.saveState(); });
     this.cells = new Map();  // run path -> {element, body, label, views, step, request}
     this.blinkTimer = 0;
     this.generation = 0;
@@ -123,6 +161,7 @@ export class ComparePanel {
     if (!this.linked) out.step = this.ownStep;
     if (this.mode !== MODES[0]) Object.assign(out, { mode: this.mode, a: this.pair[0], b: this.pair[1], swipe: this.swipe });
     if (this.zoom.scale !== 1) out.zoom = [this.zoom.scale, Math.round(this.zoom.x), Math.round(this.zoom.y)];
+    if (this.toggles) out.toggles = this.toggles;
     return out;
   }
 
@@ -175,7 +214,10 @@ export class ComparePanel {
       return { r, items: [] };
     }
     if (cell.request !== request) return { r, items: cell.items };
-    if (this.overlay.absorb(items)) this.controls.update();
+    if (this.overlay.absorb(items)) {
+      if (this.toggles) applyToggles(this.overlay, this.toggles);
+      this.controls.update();
+    }
     this.#clear(cell);
     // Runs side by side, each run's items in a grid of at most 2 columns.
     const size = items.length <= 1 ? (this.page.runs.length <= 2 ? 384 : 256) : items.length <= 4 ? 192 : 128;
