@@ -78,8 +78,8 @@ class TableMethods:
             return NotImplemented
         return self.columns == other.columns and self.data == other.data
 
-    def __hash__(self) -> int:
-        return hash(tuple(self.columns))
+    def __hash__(self) -> int:  # one value for every table: a table changes, and its hash must not
+        return hash("darkroom.Table")
 
     def add_row(self, *row: Any) -> None:
         """`add_data` under W&B's other name."""
