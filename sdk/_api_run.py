@@ -30,7 +30,7 @@ class ApiRun(str):
         return self
 
     def __getattr__(self, name: str) -> Any:  # RunReader's: manifests, table, read, entries, info, ...
-        if name.startswith("__"):
+        if name.startswith("__") or name == "_reader":  # not made by __new__: no reader to ask
             raise AttributeError(name)
         return getattr(self._reader, name)
 
