@@ -16,10 +16,15 @@ import numpy as np
 import pytest
 
 import darkroom
-from conftest import free_port, wait_for_port
 from waiting import wait_for
 
 pytestmark = pytest.mark.integration
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def scrape(port: int, path: str = "/metrics") -> tuple[int, bytes]:
@@ -105,7 +110,8 @@ def test_the_exporter_reports_each_queues_backlog_and_reprocess_batches_and_surv
          "--storage-interval", "1"],
         env=fleet.subprocess_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp_path)
     try:
-        wait_for_port(port, timeout=60)
+        wait_for(lambda: b"darkroom exporter: http" in (tmp_path / "exporter.log").read_bytes(),
+                 "the exporter to serve", timeout=60, context=(tmp_path / "exporter.log").read_text)
         worker = fleet.start_worker()
         run = darkroom.init(project="exported")
         for step in range(3):

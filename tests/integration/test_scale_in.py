@@ -39,7 +39,7 @@ def _counted(folder) -> dict[tuple[str, tuple], float]:
 
 def _metered(fleet) -> tuple[tuple[str, ...], dict[str, str]]:
     """Worker arguments and environment for metrics kept in a folder the test reads after the worker exits."""
-    from conftest import free_port
+    from test_metrics import free_port
 
     folder = fleet.tmp_path / f"metrics-{len(fleet.workers)}"
     return ("--metrics-port", str(free_port())), {"PROMETHEUS_MULTIPROC_DIR": str(folder)}
