@@ -88,8 +88,10 @@ class Table(TableMethods, Media):
             raise ValueError(f"Table row {len(self.data)}: {e}") from None
         self.data.append(cells)
 
-    def add_column(self, name: str, data: list[Any]) -> None:
-        """Add a column of values, one per existing row."""
+    def add_column(self, name: str, data: Any, optional: bool = False) -> None:
+        """Add a column of values, one per existing row (a list, or a 1-D array; W&B's `optional` is unused)."""
+        if isinstance(data, np.ndarray) or all(hasattr(data, n) for n in ("detach", "cpu", "numpy")):
+            data = (data if isinstance(data, np.ndarray) else data.detach().cpu().numpy()).tolist()
         if len(data) != len(self.data):
             raise ValueError(f"column {name!r} has {len(data)} values for {len(self.data)} rows")
         if name in self.columns:

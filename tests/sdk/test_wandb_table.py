@@ -76,6 +76,11 @@ def test_add_computed_columns_adds_each_returned_column_and_is_stored(embedded_e
 def test_a_table_without_columns_takes_columns_later(embedded_env):
     table = darkroom.Table(columns=[])
     assert table.columns == [] and table.data == []
+    table.add_column("score", np.array([]), optional=True)
+    assert table.columns == ["score"]
+    filled = darkroom.Table(columns=["a"], data=[[1], [2]])
+    filled.add_column("b", np.array([0.5, 1.5]))
+    assert filled.data == [[1, 0.5], [2, 1.5]]
     table = darkroom.Table(columns=[], data=[])
     with pytest.raises(ValueError):
         table.add_data(1)  # a row longer than the (no) columns
