@@ -36,18 +36,27 @@ def split_a() -> np.ndarray:
     return image
 
 
+def clip(red: int) -> np.ndarray:
+    """Eight seconds of 32x32 frames (time, channel, height, width)."""
+    frames = np.zeros((32, 3, 32, 32), np.uint8)
+    frames[:, 0] = red
+    return frames
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, embedded_in):
     with embedded_in(tmp_path_factory.mktemp("compare")) as url:
         alpha = darkroom.init(project="cmp", name="alpha")
         for step in A_STEPS:
             alpha.log({"img": darkroom.Image(solid(colour_a(step))), "other": darkroom.Image(solid(colour_a(step)), boxes=BOXES),
-                       "diff": darkroom.Image(split_a()), "loss": 1.0 / (step + 1)}, step=step)
+                       "diff": darkroom.Image(split_a()), "loss": 1.0 / (step + 1),
+                       **({"clip": darkroom.Video(clip(200), fps=4, format="webm")} if step == 0 else {})}, step=step)
         assert alpha.finish(quiet=True).failed == []
         beta = darkroom.init(project="cmp", name="beta")
         for step in B_STEPS:
             beta.log({"img": darkroom.Image(solid(colour_b(step))), "other": darkroom.Image(solid(colour_b(step)), boxes=BOXES),
-                      "diff": darkroom.Image(solid((60, 60, 60))), "loss": 2.0 / (step + 1)}, step=step)
+                      "diff": darkroom.Image(solid((60, 60, 60))), "loss": 2.0 / (step + 1),
+                      **({"clip": darkroom.Video(clip(80), fps=4, format="webm")} if step == 0 else {})}, step=step)
         assert beta.finish(quiet=True).failed == []
     return {"url": url, "alpha": alpha.path, "beta": beta.path}
 
@@ -251,3 +260,17 @@ def test_the_run_pages_step_slider_moves_every_linked_panel_and_its_own_slider_u
     cell = page.locator("section.media-panel[data-key='img'] canvas.image-canvas[data-ready]")
     shot = screenshot(cell, "run-page-step-10")
     assert shot.getpixel((shot.width // 2, shot.height // 2))[:3] == colour_a(10)
+
+
+def test_the_runs_videos_play_pause_and_seek_together(page, ui_server, runs):
+    page.goto(_compare_url(ui_server(runs["url"]), runs))
+    _wait_painted(page, 20)
+    videos = page.locator("section.compare-panel[data-key='clip'] video")
+    assert videos.count() == 2, page.locator("section.compare-panel[data-key='clip']").inner_html()
+    handles = [videos.nth(i).element_handle() for i in range(2)]
+    videos.nth(0).evaluate("(v) => v.play()")
+    page.wait_for_function("(vs) => vs.every((v) => !v.paused)", arg=handles)  # the other run's follows
+    videos.nth(1).evaluate("(v) => v.pause()")
+    page.wait_for_function("(vs) => vs.every((v) => v.paused)", arg=handles)
+    videos.nth(1).evaluate("(v) => { v.currentTime = 5; }")
+    page.wait_for_function("(vs) => vs.every((v) => Math.abs(v.currentTime - 5) < 0.1)", arg=handles)

@@ -176,7 +176,36 @@ export class ComparePanel {
     if (mine !== this.generation) return;
     if (this.mode !== MODES[0] && this.kind === "image") await this.#drawMode(shown);
     if (mine !== this.generation) return;
+    this.#syncPlayers();
     this.element.dataset.painted = "1";
+  }
+
+  /** Videos and audio of the panel play, pause and seek together: one run's player drives the others. */
+  #syncPlayers() {
+    this.synced ??= new WeakSet();
+    this.expected ??= new WeakMap();  // player -> events the panel caused (not the user's: not followed)
+    const players = () => [...this.body.querySelectorAll("video, audio")];
+    const drive = (player, event, act) => {
+      if (!this.expected.has(player)) this.expected.set(player, new Set());
+      this.expected.get(player).add(event);
+      act();
+    };
+    for (const player of players()) {
+      if (this.synced.has(player)) continue;
+      this.synced.add(player);
+      const on = (event, follow) => player.addEventListener(event, () => {
+        if (this.expected.get(player)?.delete(event)) return;
+        for (const other of players()) if (other !== player) follow(other);
+      });
+      on("play", (o) => {
+        if (Math.abs(o.currentTime - player.currentTime) > 0.05) drive(o, "seeked", () => { o.currentTime = player.currentTime; });
+        if (o.paused) drive(o, "play", () => o.play().catch(() => this.expected.get(o)?.delete("play")));
+      });
+      on("pause", (o) => { if (!o.paused) drive(o, "pause", () => o.pause()); });
+      on("seeked", (o) => {
+        if (Math.abs(o.currentTime - player.currentTime) > 0.05) drive(o, "seeked", () => { o.currentTime = player.currentTime; });
+      });
+    }
   }
 
   async #showRun(r, step) {
