@@ -36,6 +36,9 @@ def split_a() -> np.ndarray:
     return image
 
 
+CLOUD = np.random.default_rng(3).normal(0, 1, (2000, 3))  # the same cloud in both runs
+
+
 def clip(red: int) -> np.ndarray:
     """Eight seconds of 32x32 frames (time, channel, height, width)."""
     frames = np.zeros((32, 3, 32, 32), np.uint8)
@@ -50,13 +53,15 @@ def runs(tmp_path_factory, embedded_in):
         for step in A_STEPS:
             alpha.log({"img": darkroom.Image(solid(colour_a(step))), "other": darkroom.Image(solid(colour_a(step)), boxes=BOXES),
                        "diff": darkroom.Image(split_a()), "loss": 1.0 / (step + 1),
-                       **({"clip": darkroom.Video(clip(200), fps=4, format="webm")} if step == 0 else {})}, step=step)
+                       **({"clip": darkroom.Video(clip(200), fps=4, format="webm"), "cloud": darkroom.Object3D(CLOUD)}
+                          if step == 0 else {})}, step=step)
         assert alpha.finish(quiet=True).failed == []
         beta = darkroom.init(project="cmp", name="beta")
         for step in B_STEPS:
             beta.log({"img": darkroom.Image(solid(colour_b(step))), "other": darkroom.Image(solid(colour_b(step)), boxes=BOXES),
                       "diff": darkroom.Image(solid((60, 60, 60))), "loss": 2.0 / (step + 1),
-                      **({"clip": darkroom.Video(clip(80), fps=4, format="webm")} if step == 0 else {})}, step=step)
+                      **({"clip": darkroom.Video(clip(80), fps=4, format="webm"), "cloud": darkroom.Object3D(CLOUD)}
+                         if step == 0 else {})}, step=step)
         assert beta.finish(quiet=True).failed == []
     return {"url": url, "alpha": alpha.path, "beta": beta.path}
 
@@ -274,3 +279,23 @@ def test_the_runs_videos_play_pause_and_seek_together(page, ui_server, runs):
     page.wait_for_function("(vs) => vs.every((v) => v.paused)", arg=handles)
     videos.nth(1).evaluate("(v) => { v.currentTime = 5; }")
     page.wait_for_function("(vs) => vs.every((v) => Math.abs(v.currentTime - 5) < 0.1)", arg=handles)
+
+
+def test_the_runs_3d_views_share_one_camera(page, ui_server, runs):
+    page.goto(_compare_url(ui_server(runs["url"]), runs))
+    _wait_painted(page, 20)
+    canvases = page.locator("section.compare-panel[data-key='cloud'] canvas.scene-canvas[data-ready]")
+    assert canvases.count() == 2
+    before = [np.asarray(screenshot(canvases.nth(i), f"compare-cloud-{i}-before")) for i in range(2)]
+    assert (before[0] == before[1]).all()  # the same cloud, the same home view
+    frames = canvases.nth(1).get_attribute("data-frames")
+    box = canvases.nth(0).bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2 + 120, box["y"] + box["height"] / 2 + 40, steps=4)
+    page.mouse.up()
+    page.wait_for_function("([c, n]) => c.dataset.frames !== n", arg=[canvases.nth(1).element_handle(), frames])
+    page.wait_for_function("(cs) => cs[0].dataset.frames === cs[1].dataset.frames",
+                           arg=[canvases.nth(i).element_handle() for i in range(2)])
+    after = [np.asarray(screenshot(canvases.nth(i), f"compare-cloud-{i}-after")) for i in range(2)]
+    assert (after[0] != before[0]).any() and (after[0] == after[1]).all()  # turned, and turned together

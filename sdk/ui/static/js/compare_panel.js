@@ -132,6 +132,12 @@ export class ComparePanel {
       "aria-label": `${key} step`, oninput: () => { this.ownStep = this.steps[Number(this.slider.value)]; this.show(); } });
     this.modeBar = h("span", { class: "compare-modes" });
     this.body = h("div", { class: "compare-cells" });
+    // 3-D views share one camera: a run's view moved by the user moves the others (scene3d.js's events).
+    this.body.addEventListener("darkroom-camera", (e) => {
+      for (const canvas of this.body.querySelectorAll("canvas.scene-canvas")) {
+        if (canvas !== e.target) canvas.dispatchEvent(new CustomEvent("darkroom-set-camera", { detail: e.detail }));
+      }
+    });
     this.element = h("section", { class: "panel compare-panel", dataset: { key, kind: this.kind || "", mode: this.mode } },
       h("header", { class: "panel-header" }, h("h3", {}, key), h("span", { class: "kind" }, this.kind || ""),
         h("label", { class: "link", title: "follow the page's step slider" }, this.linkBox, "linked"), this.slider,

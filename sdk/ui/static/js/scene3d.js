@@ -82,6 +82,19 @@ export class OrbitCamera {
     };
   }
 
+  /** The pose relative to the home view (so cameras of scenes of other sizes can share it). */
+  pose() {
+    const d = this.home.distance;
+    return { yaw: this.yaw, pitch: this.pitch, zoom: this.distance / d,
+             offset: this.target.map((t, k) => (t - this.home.target[k]) / d) };
+  }
+
+  setPose({ yaw, pitch, zoom, offset }) {
+    const d = this.home.distance;
+    [this.yaw, this.pitch, this.distance] = [yaw, pitch, zoom * d];
+    this.target = this.home.target.map((t, k) => t + offset[k] * d);
+  }
+
   rotate(dx, dy) {
     this.yaw += dx * 0.01;
     this.pitch = Math.max(-1.55, Math.min(1.55, this.pitch + dy * 0.01));
@@ -266,7 +279,13 @@ export class SceneCanvas {
     this.canvas.className = "scene-canvas";
     this.canvas.tabIndex = 0;
     this.canvas.title = "drag: rotate · shift-drag or right-drag: pan · wheel: zoom · double-click: reset";
-    attachOrbitControls(this.canvas, camera, () => this.draw());
+    // A user's move is announced (`darkroom-camera`, bubbling, with the pose), and a pose can be
+    // set from outside (`darkroom-set-camera`): the compare page shares one camera between runs.
+    attachOrbitControls(this.canvas, camera, () => {
+      this.draw();
+      this.canvas.dispatchEvent(new CustomEvent("darkroom-camera", { bubbles: true, detail: camera.pose() }));
+    });
+    this.canvas.addEventListener("darkroom-set-camera", (e) => { camera.setPose(e.detail); this.draw(); });
   }
 
   draw() {
