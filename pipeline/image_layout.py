@@ -13,7 +13,10 @@ from darkroom.pipeline.errors import InvalidInput
 ACCEPTED = "(H,W), (H,W,1), (H,W,3), (H,W,4), or channels-first (1,H,W), (3,H,W), (4,H,W)"
 _MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 # The file types an image is stored as ("jpeg" is "jpg"), and the modes a caller may ask for.
-FILE_TYPES = ("png", "jpg", "jpeg", "bmp")
+FILE_TYPES = ("png", "jpg", "jpeg", "webp", "bmp")
+# `quality` for the lossy types (1..100; Pillow's JPEG scale, and WebP's).  For
+# WebP, no quality means lossless.  PNG and BMP are lossless and take none.
+LOSSY = ("jpg", "jpeg", "webp")
 MODES = ("L", "LA", "RGB", "RGBA")
 _MASK_IDS = "integer class ids 0..255"
 
@@ -55,6 +58,24 @@ def check_file_type(file_type: object, what: str) -> str:
     if file_type not in FILE_TYPES:
         raise InvalidInput("invalid_options", f"{what} file_type={file_type!r}; accepted: {', '.join(FILE_TYPES)}")
     return file_type  # type: ignore[return-value]
+
+
+def check_quality(file_type: object, quality: object, what: str) -> int | None:
+    """An accepted `quality` for `file_type`: None, or a whole number 1..100 for jpg and webp.
+
+    Raises
+    ------
+    InvalidInput (``invalid_options``).
+    """
+    if quality is None:
+        return None
+    if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
+        raise InvalidInput("invalid_options", f"{what} quality={quality!r}; accepted: a whole number from 1 to 100, "
+                           "or None (jpg: 90; webp: lossless)")
+    if file_type not in LOSSY:
+        raise InvalidInput("invalid_options", f"{what} quality={quality!r} with file_type={file_type!r}: {file_type} "
+                           f"is lossless and takes no quality; quality applies to {', '.join(LOSSY)}")
+    return quality
 
 
 def check_mode(mode: object, what: str) -> str | None:

@@ -89,6 +89,10 @@ class Settings:
     # without its manifests before finish() and `darkroom sync` send it again
     # (a broker that lost the message); doubled after each resend.
     resend_after: int = 300
+    # DARKROOM_IMAGE_FILE_TYPE, DARKROOM_IMAGE_QUALITY: what an Image that names no
+    # file_type is stored as (a project's default; docs/media/image.md measures each).
+    image_file_type: str = "png"
+    image_quality: int | None = None
 
     @property
     def embedded(self) -> bool:
@@ -149,6 +153,9 @@ class Settings:
         if "DARKROOM_SPOOL_FSYNC" in env:
             values["spool_fsync"] = _flag(env, "DARKROOM_SPOOL_FSYNC")
         values["resend_after"] = _positive_int(env, "DARKROOM_RESEND_AFTER", cls.resend_after)
+        values["image_file_type"] = (text("DARKROOM_IMAGE_FILE_TYPE") or cls.image_file_type).lower()
+        if text("DARKROOM_IMAGE_QUALITY"):
+            values["image_quality"] = _positive_int(env, "DARKROOM_IMAGE_QUALITY", 0)
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)  # type: ignore[arg-type]
         settings.check()
@@ -167,6 +174,14 @@ class Settings:
                 f"DARKROOM_BROKER_URL={self.broker_url!r} is not a broker URL; "
                 "accepted: redis://HOST:PORT/DB (or any Celery broker URL)"
             )
+        from darkroom.pipeline.image_layout import check_file_type, check_quality
+        from darkroom.pipeline.errors import InvalidInput
+
+        try:
+            check_file_type(self.image_file_type, "DARKROOM_IMAGE_FILE_TYPE:")
+            check_quality(self.image_file_type, self.image_quality, "DARKROOM_IMAGE_QUALITY:")
+        except InvalidInput as e:
+            raise ConfigError(e.message) from None
         if self.visibility_timeout <= self.task_time_limit:
             raise ConfigError(
                 f"DARKROOM_VISIBILITY_TIMEOUT={self.visibility_timeout} must exceed "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import types
+import copy
 from typing import Any
 
 import numpy as np
@@ -10,7 +11,15 @@ import numpy as np
 from darkroom._media import ArraySnapshot, BytesSnapshot, Media, array_from, binary_file_object, file_from, json_copy
 from darkroom._media_attrs import ImageAttributes
 from darkroom.pipeline.errors import InvalidInput
-from darkroom.pipeline.image_layout import ACCEPTED, check_file_type, check_mask_array, check_mode, image_layout
+from darkroom.pipeline.image_layout import (
+    ACCEPTED,
+    LOSSY,
+    check_file_type,
+    check_mask_array,
+    check_mode,
+    check_quality,
+    image_layout,
+)
 
 _ACCEPTED_DATA = (
     f"a numpy array {ACCEPTED}, a torch tensor, a nested list, a PIL image, "
@@ -39,7 +48,11 @@ class Image(ImageAttributes, Media):
     boxes: ``{group: {"box_data": [box, ...], "class_labels": {int: str}}}``.
     masks: ``{name: {"mask_data": 2-D int array, "class_labels": {...}}}`` or
         ``{name: {"path": image file}}``.
-    file_type: "png" (default), "jpg"/"jpeg" or "bmp".
+    file_type: "png", "jpg"/"jpeg", "webp" or "bmp"; default: the run's
+        ``DARKROOM_IMAGE_FILE_TYPE`` (png unless set).  PNG and lossless WebP
+        keep every pixel; docs/media/image.md measures bytes and time per input kind.
+    quality: 1..100 for jpg (default 90) and webp (default: lossless); refused
+        for png and bmp.  Default: ``DARKROOM_IMAGE_QUALITY`` when the type is lossy.
     normalize: map floats in [0,1] or [-1,1] to 0..255 (else clip and round).
 
     Raises
@@ -56,16 +69,23 @@ class Image(ImageAttributes, Media):
         caption: str | None = None,
         boxes: dict[str, Any] | None = None,
         masks: dict[str, Any] | None = None,
-        file_type: str = "png",
+        file_type: str | None = None,
         normalize: bool = True,
+        quality: int | None = None,
     ):
         super().__init__(caption)
         try:
-            check_file_type(file_type, "Image")
+            if file_type is not None:
+                check_file_type(file_type, "Image")
+                check_quality(file_type, quality, "Image")
+            elif quality is not None:
+                check_quality("jpg", quality, "Image")  # its range now; its file type when the run gives it
             check_mode(mode, "Image")
         except InvalidInput as e:
             raise ValueError(e.message) from None
         self._options = {"file_type": file_type, "normalize": bool(normalize), "mode": mode}
+        if quality is not None:
+            self._options["quality"] = quality
         if isinstance(data, Image):  # W&B's Image(wandb_image): snapshots never change, so share them
             self._payload, self._related, self._extra = data._payload, dict(data._related), dict(data._extra)
             self.caption = data.caption if caption is None else caption
@@ -75,6 +95,18 @@ class Image(ImageAttributes, Media):
             self._extra["boxes"] = _check_boxes(boxes)
         if masks is not None:
             self._add_masks(masks)
+
+    def _with_settings(self, settings: Any) -> "Image":
+        """Unset file_type: the run's default (DARKROOM_IMAGE_FILE_TYPE, DARKROOM_IMAGE_QUALITY)."""
+        if self._options["file_type"] is not None:
+            return self
+        chosen = copy.copy(self)
+        quality = self._options.get("quality", settings.image_quality)
+        chosen._options = {**self._options, "file_type": settings.image_file_type}
+        chosen._options.pop("quality", None)
+        if quality is not None and settings.image_file_type in LOSSY:
+            chosen._options["quality"] = quality
+        return chosen
 
     def _add_masks(self, masks: Any) -> None:
         if not isinstance(masks, dict):

@@ -111,6 +111,10 @@ class Media:
         which the caller keeps changing and may log again, takes one at each log."""
         return self
 
+    def _with_settings(self, settings: Any) -> "Media":
+        """This object with the run's defaults for what the caller left unset (Image: the file type)."""
+        return self
+
     def __eq__(self, other: object) -> bool:
         """Two media made from the same input (same content, caption, options), as W&B's compare."""
         from darkroom._media_attrs import same_snapshot

@@ -204,7 +204,7 @@ class Run:
         for media in items:  # what a media contains (a table's image cells) goes first
             for child_key, children, child_indices in media._children(key, step):
                 self._send_media(child_key, step, children, child_indices)
-        items = [media._as_logged(key, step) for media in items]
+        items = [media._as_logged(key, step)._with_settings(self.settings) for media in items]
         bound = self.settings.limits.max_items_per_key
         if len(items) > bound:
             raise ValueError(f"{len(items)} items under one key; the bound is {bound} (DARKROOM_MAX_ITEMS_PER_KEY)")

@@ -67,7 +67,7 @@ def test_file_types_and_modes_are_checked_with_one_wording() -> None:
     assert check_mode(None, "Image") is None
     with pytest.raises(InvalidInput) as info:
         check_file_type("gif", "Image")
-    assert (info.value.code, info.value.message) == ("invalid_options", "Image file_type='gif'; accepted: png, jpg, jpeg, bmp")
+    assert (info.value.code, info.value.message) == ("invalid_options", "Image file_type='gif'; accepted: png, jpg, jpeg, webp, bmp")
     with pytest.raises(InvalidInput) as info:
         check_mode("CMYK", "Image")
     assert info.value.message == "Image mode='CMYK'; accepted: L, LA, RGB, RGBA or None"

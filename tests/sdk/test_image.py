@@ -224,7 +224,7 @@ def test_a_directory_is_not_taken_for_an_image_file(tmp_path):
 
 
 def test_an_unknown_file_type_is_refused_naming_the_argument_and_the_accepted_ones():
-    with pytest.raises(ValueError, match=r"^Image file_type='gif'; accepted: png, jpg, jpeg, bmp$"):
+    with pytest.raises(ValueError, match=r"^Image file_type='gif'; accepted: png, jpg, jpeg, webp, bmp$"):
         darkroom.Image(np.zeros((2, 2)), file_type="gif")
 
 

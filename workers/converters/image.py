@@ -10,10 +10,11 @@ import io
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, model_serializer
 
 from darkroom.pipeline.errors import InvalidInput
-from darkroom.pipeline.image_layout import FILE_TYPES, MODES, check_class_ids, check_mask_array, image_layout
+from darkroom.pipeline.image_layout import (FILE_TYPES, MODES, check_class_ids, check_mask_array, check_quality,
+                                            image_layout)
 from darkroom.pipeline.pixel_values import to_uint8
 from darkroom.pipeline.settings import Limits
 from darkroom.workers.converters import Converter, ItemInput, Output, Payload, RelatedOutput
@@ -22,7 +23,8 @@ from darkroom.workers.payloads import NPY_MEDIA_TYPE, load_npy
 
 # 2: mask files keep their class ids; I and F files follow the array rules (clip warnings, normalize).
 VERSION = "2"
-_FORMATS = {"png": ("PNG", "image/png"), "jpg": ("JPEG", "image/jpeg"), "bmp": ("BMP", "image/bmp")}
+_FORMATS = {"png": ("PNG", "image/png"), "jpg": ("JPEG", "image/jpeg"), "webp": ("WEBP", "image/webp"),
+            "bmp": ("BMP", "image/bmp")}
 
 
 class ImageOptions(BaseModel):
@@ -33,6 +35,26 @@ class ImageOptions(BaseModel):
     file_type: Literal[FILE_TYPES] = "png"  # type: ignore[valid-type]
     normalize: bool = True
     mode: Literal[MODES] | None = None  # type: ignore[valid-type]
+    # jpg and webp only (check_quality); None: jpg at 90, webp lossless.
+    quality: int | None = None
+
+    @field_validator("quality", mode="after")
+    @classmethod
+    def _quality_fits_the_file_type(cls, quality: int | None, info: ValidationInfo) -> int | None:
+        try:
+            return check_quality(info.data.get("file_type", "png"), quality, "image")
+        except InvalidInput as e:
+            raise ValueError(e.message) from None
+
+    @model_serializer(mode="wrap")
+    def _without_unset_quality(self, handler: Any) -> dict[str, Any]:
+        # Left out when None: the options of every item stored before quality existed
+        # stay the same dict, so their artifacts' addresses and reprocess's "unchanged"
+        # check do not move.
+        data = handler(self)
+        if data.get("quality") is None:
+            data.pop("quality", None)
+        return data
 
 
 def convert(item: ItemInput, options: ImageOptions, limits: Limits) -> Output:
@@ -54,7 +76,10 @@ def convert(item: ItemInput, options: ImageOptions, limits: Limits) -> Output:
         # Pillow's BMP writer has no LA mode ("cannot write mode LA as BMP").
         warnings.append("mode LA saved as RGBA: BMP has no gray-with-alpha mode")
         image = image.convert("RGBA")
-    data = _encode(image, file_type)
+    if file_type == "webp" and image.mode == "LA":
+        warnings.append("mode LA saved as RGBA: WebP has no gray-with-alpha mode")
+        image = image.convert("RGBA")
+    data = _encode(image, file_type, options.quality)
     width, height = image.size
     pil_format, media_type = _FORMATS[file_type]
 
@@ -165,14 +190,22 @@ def _convert(image, mode: str, reason: str, warnings: list[str]):
     return image.convert(mode)
 
 
-def _encode(image, file_type: str) -> bytes:
+def _encode(image, file_type: str, quality: int | None = None) -> bytes:
+    # Measured per input kind by bench/image_formats.py (docs/media/image.md has the table):
+    # lossless WebP stores photos, masks and plots in 52-66% of PNG's bytes (noise: the
+    # same) for 2.6-4x PNG's CPU, so PNG stays the default and WebP is a choice.
     buf = io.BytesIO()
     pil_format = _FORMATS[file_type][0]
     if pil_format == "PNG":
         # Pillow's default level (6): the bar a bare Pillow encode sets.
         image.save(buf, format="PNG")
     elif pil_format == "JPEG":
-        image.save(buf, format="JPEG", quality=90)
+        image.save(buf, format="JPEG", quality=quality or 90)
+    elif pil_format == "WEBP":
+        if quality is None:
+            image.save(buf, format="WEBP", lossless=True)
+        else:
+            image.save(buf, format="WEBP", quality=quality)
     else:
         image.save(buf, format=pil_format)
     return buf.getvalue()
