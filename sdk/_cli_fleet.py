@@ -51,6 +51,7 @@ def worker(queues: str, concurrency: int | None, name: str | None, pool: str | N
     """
     import os
 
+    _exit_0_on_sigterm()  # until Celery installs its own handlers: importing it and the codecs takes a second
     from darkroom.pipeline.queue import queue_names
     from darkroom.pipeline.settings import Settings
 
@@ -146,6 +147,12 @@ def status(selector: str | None, storage: str | None, as_json: bool) -> None:
         console.print(table)
 
 
+def _exit_0_on_sigterm() -> None:
+    """SIGTERM ends this process with exit 0: it holds nothing yet (an orchestrator stopping it at start)."""
+    import signal
+    import sys
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
 
 @click.command()
@@ -167,6 +174,7 @@ def exporter(port: int, host: str, storage_interval: float, no_storage: bool) ->
     """
     import threading
 
+    _exit_0_on_sigterm()  # it holds nothing: a stop is always clean
     from darkroom.pipeline.exporter import BacklogCollector
     from darkroom.pipeline.metrics_server import prometheus, serve
     from darkroom.pipeline.settings import Settings
