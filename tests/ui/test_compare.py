@@ -15,6 +15,7 @@ SIZE = 16
 BOXES = {"pred": {"box_data": [{"position": {"minX": 0.0, "maxX": 0.3, "minY": 0.0, "maxY": 0.3}, "class_id": 1}],
                   "class_labels": {1: "thing"}}}
 A_STEPS, B_STEPS = (0, 10, 20), (0, 10, 15)
+EPOCH_A, EPOCH_B = {0: 0, 10: 1, 20: 2}, {0: 0, 10: 2, 15: 3}  # beta's epochs are shorter
 
 
 def colour_a(step: int) -> tuple[int, int, int]:
@@ -50,16 +51,18 @@ def clip(red: int) -> np.ndarray:
 def runs(tmp_path_factory, embedded_in):
     with embedded_in(tmp_path_factory.mktemp("compare")) as url:
         alpha = darkroom.init(project="cmp", name="alpha")
+        alpha.define_metric("img", step_metric="epoch")
         for step in A_STEPS:
             alpha.log({"img": darkroom.Image(solid(colour_a(step))), "other": darkroom.Image(solid(colour_a(step)), boxes=BOXES),
-                       "diff": darkroom.Image(split_a()), "loss": 1.0 / (step + 1),
+                       "diff": darkroom.Image(split_a()), "loss": 1.0 / (step + 1), "epoch": EPOCH_A[step],
                        **({"clip": darkroom.Video(clip(200), fps=4, format="webm"), "cloud": darkroom.Object3D(CLOUD)}
                           if step == 0 else {})}, step=step)
         assert alpha.finish(quiet=True).failed == []
         beta = darkroom.init(project="cmp", name="beta")
+        beta.define_metric("img", step_metric="epoch")
         for step in B_STEPS:
             beta.log({"img": darkroom.Image(solid(colour_b(step))), "other": darkroom.Image(solid(colour_b(step)), boxes=BOXES),
-                      "diff": darkroom.Image(solid((60, 60, 60))), "loss": 2.0 / (step + 1),
+                      "diff": darkroom.Image(solid((60, 60, 60))), "loss": 2.0 / (step + 1), "epoch": EPOCH_B[step],
                       **({"clip": darkroom.Video(clip(80), fps=4, format="webm"), "cloud": darkroom.Object3D(CLOUD)}
                          if step == 0 else {})}, step=step)
         assert beta.finish(quiet=True).failed == []
@@ -299,3 +302,19 @@ def test_the_runs_3d_views_share_one_camera(page, ui_server, runs):
                            arg=[canvases.nth(i).element_handle() for i in range(2)])
     after = [np.asarray(screenshot(canvases.nth(i), f"compare-cloud-{i}-after")) for i in range(2)]
     assert (after[0] != before[0]).any() and (after[0] == after[1]).all()  # turned, and turned together
+
+
+def test_the_page_steps_along_a_declared_step_metric_each_run_at_its_own_step(page, ui_server, runs):
+    page.goto(_compare_url(ui_server(runs["url"]), runs))
+    _wait_painted(page, 20)
+    page.locator("select.page-axis").select_option("epoch")
+    _wait_painted(page, 3)  # the newest epoch of either run
+    assert "x=epoch" in page.url
+    assert _centre(page, "img", runs["alpha"], 20) == colour_a(20)  # epoch 2: alpha's nearest to 3
+    assert "no media at epoch 3" in _cell(page, "img", runs["alpha"]).locator(".cell-step").inner_text()
+    assert _centre(page, "img", runs["beta"], 15) == colour_b(15)
+    page.locator("body").press("ArrowLeft")
+    _wait_painted(page, 2)  # epoch 2: alpha's step 20, beta's step 10
+    assert _centre(page, "img", runs["alpha"], 20) == colour_a(20)
+    assert _centre(page, "img", runs["beta"], 10) == colour_b(10)
+    assert page.locator(".page-step-label").inner_text().startswith("epoch 2")

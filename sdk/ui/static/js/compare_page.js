@@ -2,11 +2,13 @@
 // Each run keeps one colour everywhere on the page (its chip, its cells'
 // borders, its chart lines).  One step slider for the page (and ←/→) moves
 // every media panel to the step nearest it in each run; a panel can be
-// unlinked to keep its own step.  Scalars are overlaid, one chart per key.
+// unlinked to keep its own step.  The axis is the step, or a step metric the
+// runs declared (define_metric(key, step_metric="epoch")): then the slider
+// moves over that metric's values, and each run shows its step nearest one.  Scalars are overlaid, one chart per key.
 // The URL holds the page's state (runs, step, each panel's step, view and
 // zoom), so a copied link opens the same view.
 
-import { h, replaceChildren } from "./dom.js";
+import { h, replaceChildren, formatNumber } from "./dom.js";
 import { api } from "./api.js";
 import { runColour } from "./palette.js";
 import { LineChart } from "./line_chart.js";
@@ -29,6 +31,7 @@ export class ComparePage {
     } catch {
       this.views = {};
     }
+    this.axis = params.get("x") || "_step";  // the page's x-axis: _step, or a step metric (define_metric)
     this.runs = [];
     this.panels = new Map();
     this.charts = [];
@@ -63,6 +66,7 @@ export class ComparePage {
       path: this.paths[i], project: data.project, run: data.run, data, colour: runColour(i),
       label: data.info?.name && data.info.name !== data.run ? data.info.name : data.run,
     }));
+    if (!this.axes().includes(this.axis)) this.axis = "_step";
     this.#skeleton();
     this.#charts();
     await this.#panels();
@@ -73,6 +77,10 @@ export class ComparePage {
     this.slider = h("input", { type: "range", class: "page-step", min: 0, max: 0, value: 0, "aria-label": "step",
       oninput: () => this.setStep(this.steps[Number(this.slider.value)]) });
     this.stepLabel = h("span", { class: "page-step-label" });
+    const axes = this.axes();
+    this.axisSelect = h("select", { class: "page-axis", "aria-label": "x-axis", hidden: axes.length < 2,
+      onchange: (e) => this.setAxis(e.target.value) },
+    axes.map((a) => h("option", { value: a, selected: a === this.axis }, a === "_step" ? "step" : a)));
     this.chartGrid = h("div", { class: "chart-grid" });
     this.panelList = h("div", { class: "panel-list" });
     replaceChildren(this.root,
@@ -85,21 +93,75 @@ export class ComparePage {
         h("button", { type: "button", class: "step-prev", title: "previous step (←)", onclick: () => this.move(-1) }, "‹"),
         this.slider,
         h("button", { type: "button", class: "step-next", title: "next step (→)", onclick: () => this.move(1) }, "›"),
-        this.stepLabel),
+        this.stepLabel, this.axisSelect),
       h("section", { class: "media", dataset: { section: "media" } }, h("h2", {}, "Media"), this.panelList),
       h("section", { class: "charts", dataset: { section: "charts" } }, h("h2", {}, "Scalars"), this.chartGrid));
+  }
+
+  /** The x-axes the runs offer: _step, and each step metric a run declared (define_metric) and logged. */
+  axes() {
+    const declared = new Set(this.runs.flatMap((r) => Object.values(r.data.info?.metrics || {}).map((m) => m?.step_metric)));
+    return ["_step", ...[...declared].filter((a) => a && this.runs.some((r) => r.data.scalars?.[a])).sort()];
+  }
+
+  /** The x-axis value of `step` in run `r`: the step, or the axis metric's value logged at or before it. */
+  xOf(r, step) {
+    if (this.axis === "_step") return step;
+    const points = (r.data.scalars?.[this.axis] || []).filter((p) => p[1] !== null);
+    let lo = 0, hi = points.length - 1, found;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (points[mid][0] <= step) { found = points[mid][1]; lo = mid + 1; } else hi = mid - 1;
+    }
+    return found;
+  }
+
+  /** Run `r`'s logged steps of `key` as [[x, step], ...], sorted by x (steps with no x left out). */
+  runPositions(r, key) {
+    return (r.data.media?.[key]?.steps || []).map((s) => [this.xOf(r, s), s]).filter(([x]) => x !== undefined)
+      .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  }
+
+  /** Every run's x positions of `key`, sorted, once each. */
+  positions(key) {
+    return [...new Set(this.runs.flatMap((r) => this.runPositions(r, key).map(([x]) => x)))].sort((a, b) => a - b);
   }
 
   #charts() {
     const keys = [...new Set(this.runs.flatMap((r) => Object.keys(r.data.scalars || {})))].sort();
     this.chartGrid.closest("section").hidden = keys.length === 0;
     for (const key of keys) {
-      const chart = new LineChart(key);
-      chart.setSeries(this.runs.filter((r) => r.data.scalars?.[key])
-        .map((r) => ({ label: r.label, colour: r.colour, points: r.data.scalars[key] })));
-      this.charts.push(chart);
-      this.chartGrid.append(chart.element);
+      let chart = this.charts.find((c) => c.key === key);
+      if (!chart) {
+        chart = new LineChart(key);
+        this.charts.push(chart);
+        this.chartGrid.append(chart.element);
+      }
+      chart.setSeries(this.runs.filter((r) => r.data.scalars?.[key]).map((r) => ({
+        label: r.label, colour: r.colour,
+        points: this.axis === "_step" ? r.data.scalars[key]
+          : r.data.scalars[key].map(([s, v]) => [this.xOf(r, s), v]).filter(([x]) => x !== undefined && x !== null)
+            .sort((a, b) => a[0] - b[0]),
+      })));
     }
+  }
+
+  /** Put the page on x-axis `axis`: the charts, the slider and every panel re-laid on it. */
+  async setAxis(axis) {
+    if (axis === this.axis) return;
+    this.axis = axis;
+    this.#charts();
+    this.step = null;
+    this.initialStep = null;
+    this.views = {};
+    for (const panel of this.panels.values()) {
+      panel.dispose();
+      panel.element.remove();
+    }
+    this.panels.clear();
+    delete this.root.dataset.painted;
+    await this.#panels();
+    this.saveState();
   }
 
   async #panels() {
@@ -116,7 +178,7 @@ export class ComparePage {
     const keys = [...count.keys()].filter((k) => count.get(k) >= Math.min(2, this.runs.length))
       .sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
     this.panelList.closest("section").hidden = keys.length === 0;
-    this.steps = [...new Set(keys.flatMap((k) => this.runs.flatMap((r) => r.data.media?.[k]?.steps || [])))].sort((a, b) => a - b);
+    this.steps = [...new Set(keys.flatMap((k) => this.positions(k)))].sort((a, b) => a - b);
     this.slider.max = String(Math.max(0, this.steps.length - 1));
     const wanted = this.initialStep ?? this.steps[this.steps.length - 1];
     this.step = this.steps[Math.max(0, nearestIndex(this.steps, wanted))] ?? null;
@@ -136,7 +198,8 @@ export class ComparePage {
   #showStep() {
     const i = nearestIndex(this.steps, this.step);
     this.slider.value = String(Math.max(0, i));
-    this.stepLabel.textContent = this.step === null ? "no media" : `step ${this.step} (${i + 1} of ${this.steps.length})`;
+    const name = this.axis === "_step" ? "step" : this.axis;
+    this.stepLabel.textContent = this.step === null ? "no media" : `${name} ${formatNumber(this.step)} (${i + 1} of ${this.steps.length})`;
     this.root.dataset.step = String(this.step ?? "");
   }
 
@@ -195,6 +258,7 @@ export class ComparePage {
   saveState() {
     if (this.stopped) return;
     const params = new URLSearchParams({ runs: this.paths.join(",") });
+    if (this.axis !== "_step") params.set("x", this.axis);
     if (this.step !== null) params.set("step", String(this.step));
     const views = {};
     for (const [key, panel] of this.panels) {

@@ -4,7 +4,7 @@
 // a swipe view and a blink view of two runs; and zoom and pan (wheel, drag,
 // double-click to reset) linked across every image of the panel.
 
-import { h, replaceChildren } from "./dom.js";
+import { h, replaceChildren, formatNumber } from "./dom.js";
 import { OverlayState, OverlayControls } from "./overlays.js";
 import { renderItem } from "./items.js";
 import { loadRenderers } from "./media_item.js";
@@ -125,7 +125,7 @@ export class ComparePanel {
     this.cells = new Map();  // run path -> {element, body, label, views, step, request}
     this.blinkTimer = 0;
     this.generation = 0;
-    const steps = [...new Set(page.runs.flatMap((r) => r.data.media?.[key]?.steps || []))].sort((a, b) => a - b);
+    const steps = page.positions(key);  // on the page's x-axis: steps, or a step metric's values
     this.steps = steps;
     this.linkBox = h("input", { type: "checkbox", class: "link-toggle", checked: this.linked, onchange: (e) => this.setLinked(e.target.checked) });
     this.slider = h("input", { type: "range", class: "panel-step", min: 0, max: Math.max(0, steps.length - 1), hidden: this.linked,
@@ -224,16 +224,20 @@ export class ComparePanel {
       this.cells.set(r.path, cell);
       this.body.append(cell.element);
     }
-    const steps = r.data.media?.[this.key]?.steps || [];
-    const at = steps[nearestIndex(steps, step)];
-    if (at === undefined) {
+    // `step` is a position on the page's x-axis; each run shows its logged step nearest it.
+    const logged = this.page.runPositions(r, this.key);  // [[x, step], ...] sorted by x
+    const nearest = logged[nearestIndex(logged.map(([x]) => x), step)];
+    if (nearest === undefined) {
       cell.label.textContent = "no such key";
       this.#clear(cell);
       cell.element.dataset.step = "";
       return { r, items: [] };
     }
-    cell.label.textContent = at === step ? `step ${at}` : `step ${at} · no media at step ${step}`;
-    cell.element.classList.toggle("off-step", at !== step);
+    const [x, at] = nearest;
+    const axis = this.page.axis === "_step" ? "" : ` · ${this.page.axis} ${formatNumber(x)}`;
+    const where = this.page.axis === "_step" ? `step ${step}` : `${this.page.axis} ${formatNumber(step)}`;
+    cell.label.textContent = `step ${at}${axis}${x === step ? "" : ` · no media at ${where}`}`;
+    cell.element.classList.toggle("off-step", x !== step);
     if (cell.step === at && cell.items.length) return { r, items: cell.items };  // unchanged
     cell.request?.abort();
     const request = new AbortController();
