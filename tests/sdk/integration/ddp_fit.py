@@ -42,10 +42,10 @@ def main(root: str) -> None:
                                 log_every_n_steps=1, enable_progress_bar=False, enable_model_summary=False,
                                 enable_checkpointing=False, default_root_dir=root)
     trainer.fit(Regression(), loader)
-    print(f"rank {trainer.global_rank}: mode {logger.experiment.mode}", flush=True)
+    print(f"<rank {trainer.global_rank}: mode {logger.experiment.mode}>", flush=True)
     if trainer.global_rank == 0:
         logger.experiment.finish(quiet=True)
-        print(f"run {logger.experiment.path}", flush=True)
+        print(f"<run {logger.experiment.path}>", flush=True)
 
 
 if __name__ == "__main__":

@@ -20,10 +20,12 @@ def test_only_rank_zero_makes_the_run_and_rank_one_neither_logs_nor_blocks(embed
     env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port())}
     done = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path / "root")], env=env, capture_output=True,
                           text=True, timeout=240, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr[-3000:]
-    # Both ranks write to one stdout, so their lines may interleave.
-    assert sorted(re.findall(r"rank (\d): mode ([a-z]+)", done.stdout)) == [("0", "online"), ("1", "disabled")]
-    (path,) = re.findall(r"run (ddp/[a-z0-9]+)", done.stdout)
+    said = f"stdout:\n{done.stdout[-2000:]}\nstderr:\n{done.stderr[-3000:]}"
+    assert done.returncode == 0, said
+    # Both ranks write to one stdout, so their lines may run together: each is in <...>.
+    modes = sorted(re.findall(r"<rank (\d): mode ([a-z]+)>", done.stdout))
+    assert modes == [("0", "online"), ("1", "disabled")], said
+    (path,) = re.findall(r"<run (ddp/[a-z0-9]+)>", done.stdout)
 
     assert stored_run.run_paths() == [path]
     assert [p.name for p in (tmp_path / "runs" / "ddp").iterdir()] == [path.split("/")[1]]
