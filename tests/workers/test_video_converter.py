@@ -448,10 +448,14 @@ def test_fps_given_for_a_file_is_ignored_with_a_warning():
     assert output.warnings == ["fps=30 ignored: a file keeps its own frame rate"]
 
 
-def test_a_container_browsers_do_not_play_is_kept_with_a_warning():
-    output = run(file_item(encoded_file("matroska", "libx264"), "mkv"))
-    assert (output.format, output.media_type) == ("mkv", "video/x-matroska")
-    assert output.warnings == ["stored as given (mkv): browsers may not play it; mp4, webm or gif play everywhere"]
+def test_a_container_browsers_do_not_play_is_transcoded_and_the_file_kept_as_the_original():
+    data = encoded_file("matroska", "libx264")
+    output = run(file_item(data, "mkv"))
+    assert (output.format, output.media_type, output.measurements["codec"]) == ("mp4", "video/mp4", "h264")
+    assert [(r.role, r.format, r.media_type, r.data) for r in output.related] == [
+        ("original", "mkv", "video/x-matroska", data)]
+    assert output.warnings == ["transcoded from h264 in mkv to H.264 in MP4, which browsers play; the file as "
+                               "logged is kept as the related file 'original'"]
 
 
 def test_other_streams_in_a_file_are_kept_and_recorded():

@@ -24,7 +24,8 @@ from darkroom.workers.converters import Converter, ItemInput, Output, Payload
 from darkroom.workers.converters.image import to_uint8
 from darkroom.workers.payloads import NPY_MEDIA_TYPE, load_npy
 
-VERSION = "1"
+# 2: a file browsers cannot play (HEVC, MPEG-4 Part 2, AVI, ...) is transcoded to H.264, the original kept.
+VERSION = "2"
 # Browsers show a GIF delay under 2/100 s as 1/10 s (Chrome, Firefox, Safari).
 GIF_MAX_FPS = 50
 

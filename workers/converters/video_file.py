@@ -4,7 +4,8 @@ A file is not trusted: its first video stream must decode.  The frame count
 and frame size the container claims are bounded before anything is decoded,
 and the decoded frames are counted against the same bounds (a container may
 claim nothing, or lie).  The artifact is the file's own bytes, named by the
-container FFmpeg found in it, not by its name.
+container FFmpeg found in it, not by its name, when browsers play it; else
+an H.264 MP4 made from it, the file kept beside it (video_transcode.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from darkroom.pipeline.errors import InvalidInput
 from darkroom.pipeline.settings import Limits
 from darkroom.workers.converters import Output, Payload
 from darkroom.workers.converters.video import VideoOptions, check_bounds, number
+from darkroom.workers.converters.video_transcode import needs_transcode, transcode
 
 ACCEPTED = "a video file: mp4, webm, ogg/ogv, gif, or another container FFmpeg decodes (mov, mkv, avi, ...)"
 # What browsers play in a <video> or <img> element.
@@ -72,6 +74,7 @@ def probe_file(av: Any, payload: Payload, options: VideoOptions, limits: Limits)
         frames, width, height, last = _decode_all(av, container, stream, limits, what)
         duration = _duration(container, stream, last, frames, rate)
         others = len(container.streams) - 1
+        codec = stream.codec_context.name
     warnings = _declared_warnings(payload.ext, options, fmt, found)
     if others:
         warnings.append(f"the file also holds {others} other streams; the first video stream was measured, "
@@ -82,12 +85,15 @@ def probe_file(av: Any, payload: Payload, options: VideoOptions, limits: Limits)
     if fmt not in PLAYABLE:
         warnings.append(f"stored as given ({fmt}): browsers may not play it; mp4, webm or gif play everywhere")
     fps = float(rate) if rate else (frames / duration if duration else 0.0)
-    return Output(
+    output = Output(
         data=data, format=fmt, media_type=MEDIA_TYPES.get(fmt, "application/octet-stream"),
         measurements={"width": width, "height": height, "frames": frames, "fps": number(round(fps, 3)),
-                      "duration": round(duration, 6), "codec": stream.codec_context.name, "container": found},
+                      "duration": round(duration, 6), "codec": codec, "container": found},
         warnings=warnings,
     )
+    if needs_transcode(fmt, codec):
+        return transcode(av, output, fps)
+    return output
 
 
 def _decode_all(av: Any, container: Any, stream: Any, limits: Limits, what: str) -> tuple[int, int, int, float]:
