@@ -187,12 +187,18 @@ class EmbeddedDispatch:
         with self._lock:
             self._closing = True
             workers = list(self._workers)
+        busy = []
         for w in workers:
-            if w.used:
-                w.close()
-            else:  # started ahead (prestart) and never sent anything: nothing to finish
+            if not w.used:  # started ahead (prestart) and never sent anything: nothing to finish
                 w.proc.kill()
-        for w in workers:
+                continue
+            w.close()
+            with w.lock:
+                if w.inflight:
+                    busy.append(w)
+        # An idle worker has written all it will: it exits at the end of its stdin, reaped by its reader
+        # thread; finish() does not wait for an interpreter to shut down (~0.1-0.3 s), only for work.
+        for w in busy:
             try:
                 w.proc.wait(timeout=60 if wait else 5)
             except subprocess.TimeoutExpired:

@@ -21,7 +21,7 @@ def test_a_run_alive_past_warm_after_s_starts_its_workers_before_any_media(embed
     run.log({"img": darkroom.Image(np.zeros((4, 4), np.uint8))})
     report = run.finish(quiet=True)
     assert report.converted == 1 and report.failed == []
-    assert all(w.proc.poll() is not None for w in workers)  # finish ended both, the unused one too
+    wait_for(lambda: all(w.proc.poll() is not None for w in workers), "both workers ended with the run", 30)
     assert sum(w.used for w in workers) == 1
 
 
