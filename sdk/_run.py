@@ -70,6 +70,8 @@ class Run:
         self.config = Config({**(prior.config if prior else {}), **dict(Config(config or {}))},
                              on_change=lambda: setattr(self, "_config_changed", True))
         self.summary, self._meta = Summary(self), dict(meta or {})
+        self.tags, self.group, self.job_type, self.notes = (tuple(self._meta.get("tags", ())), self._meta.get("group"),
+                                                            self._meta.get("job_type"), self._meta.get("notes"))
         self._metrics, self._prior_metrics = Metrics(), dict(prior.metrics) if prior else {}
         self._step = prior.next_step if prior else 0
         self._row: dict[str, Any] = {}
@@ -319,6 +321,11 @@ class Run:
 
     def __exit__(self, *exc: Any) -> None:
         self.finish()
+
+    @property
+    def step(self) -> int:
+        """W&B's ``run.step``: the step the next ``log()`` without `step` joins."""
+        return self._step
 
     def __repr__(self) -> str:
         return f"<darkroom.Run {self.path} mode={self.mode} step={self._step}>"

@@ -51,6 +51,9 @@ def test_config_set_after_init_is_in_run_json_while_the_run_is_open(embedded_env
 def test_init_with_a_namespace_config_and_w_and_b_arguments_stores_tags_group_and_notes(embedded_env):
     run = darkroom.init(project="wb", config=argparse.Namespace(lr=0.3), entity="team", tags=["a", "b"],
                         group="sweep-1", job_type="train", notes="first", save_code=True)
+    assert (run.tags, run.group, run.job_type, run.notes, run.step) == (("a", "b"), "sweep-1", "train", "first", 0)
+    run.log({"x": 1})
+    assert run.step == 1
     info = stored(run).info
     assert info["config"] == {"lr": 0.3}
     assert (info["tags"], info["group"], info["job_type"], info["notes"]) == (["a", "b"], "sweep-1", "train", "first")
