@@ -20,6 +20,9 @@ FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "bar": (("label", "value"), ()),
     "histogram": (("value",), ()),
     "line_series": (("step", "lineKey", "lineVal"), ()),
+    # A Vega spec of the user's own (`plot_table("me/my_chart/v1", ...)`): darkroom has no Vega
+    # runtime, so it keeps the spec's name and the fields' columns, and the viewer shows them as a table.
+    "custom": ((), ()),
 }
 CHARTS = tuple(FIELDS)
 # Fields whose column must hold numbers.
@@ -35,24 +38,24 @@ PRESETS: dict[str, tuple[str, dict[str, str]]] = {
     "wandb/lineseries/v0": ("line_series", {}),
     "wandb/area-under-curve/v0": ("line", {"class": "stroke"}),
 }
+MAX_FIELDS = 8
 MAX_STRING_FIELD_CHARS = 1000
 MAX_STRING_FIELDS = 32
 
 
 def preset(vega_spec_name: Any, fields: Any) -> tuple[str, dict[str, str]]:
-    """The chart type and fields of a ``plot_table`` call.
+    """The chart type and fields of a ``plot_table`` call: a preset's, else ``custom`` (kept, shown as a table).
 
     Raises
     ------
-    InvalidInput (``invalid_chart``): a spec name this viewer cannot draw (the names it can are listed),
-        or fields that are not a dict of str.
+    InvalidInput (``invalid_chart``): a spec name that is not a str, or fields that are not a dict of str.
     """
-    if vega_spec_name not in PRESETS:
-        raise InvalidInput("invalid_chart", f"plot_table vega_spec_name={vega_spec_name!r} is not a spec darkroom "
-                           f"draws; accepted: {', '.join(PRESETS)} (W&B's preset charts)")
+    if not isinstance(vega_spec_name, str) or not vega_spec_name or len(vega_spec_name) > 200:
+        raise InvalidInput("invalid_chart", f"plot_table vega_spec_name={vega_spec_name!r:.80}; accepted: a spec "
+                           f"name such as {', '.join(PRESETS)}")
     if not isinstance(fields, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in fields.items()):
         raise InvalidInput("invalid_chart", f"plot_table fields must be a dict of {{field: column name}}; got {fields!r:.200}")
-    chart, renamed = PRESETS[vega_spec_name]
+    chart, renamed = PRESETS.get(vega_spec_name, ("custom", {}))
     return chart, {renamed.get(k, k): v for k, v in fields.items()}
 
 
@@ -71,8 +74,10 @@ def check_spec(chart: Any, fields: Any, columns: list[str], string_fields: Any =
     if missing:
         raise InvalidInput("invalid_chart", f"{chart} chart needs the field {missing[0]!r} (a column name); "
                            f"fields: {', '.join(required + optional)}")
+    if len(fields) > MAX_FIELDS:
+        raise InvalidInput("invalid_chart", f"{len(fields)} fields; accepted: at most {MAX_FIELDS}")
     for field, column in fields.items():
-        if field not in required + optional:
+        if chart != "custom" and field not in required + optional:
             raise InvalidInput("invalid_chart", f"{chart} chart has no field {field!r}; fields: "
                                f"{', '.join(required + optional)}")
         if column is not None and column not in columns:

@@ -9,11 +9,13 @@ the fields checked against the table's columns; the worker checks the rest
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
+from darkroom._guard import DarkroomWarning
 from darkroom._media import Media
 from darkroom._table import JsonSnapshot, Table
 from darkroom._values import is_dataframe
@@ -131,15 +133,23 @@ def plot_table(vega_spec_name: str, data_table: Any, fields: dict[str, str], str
 
     Raises
     ------
-    ValueError: a spec darkroom does not draw (the ones it draws are listed), fields not matching it.
+    ValueError: fields not matching the spec, or not columns of the table.
+
+    A spec of one's own (not a preset) is kept with its fields' columns and shown as a table, with a
+    `DarkroomWarning` (darkroom has no Vega runtime).
     """
     try:
         chart, mapped = chart_layout.preset(vega_spec_name, fields)
     except InvalidInput as e:
         raise ValueError(e.message) from None
     title = (string_fields or {}).get("title", "") if isinstance(string_fields, dict) else ""
-    return Chart(chart, data_table, mapped, title, string_fields=string_fields, vega_spec_name=vega_spec_name,
+    made = Chart(chart, data_table, mapped, title, string_fields=string_fields, vega_spec_name=vega_spec_name,
                  split_table=split_table)
+    if chart == "custom":
+        warnings.warn(f"darkroom: plot_table({vega_spec_name!r}): darkroom draws W&B's preset charts "
+                      f"({', '.join(chart_layout.PRESETS)}); this one is kept, spec name and data, and shown as "
+                      "a table", DarkroomWarning, stacklevel=2)
+    return made
 
 
 def _sequence(value: Any, what: str) -> list[Any]:

@@ -66,6 +66,17 @@ def test_plot_table_with_w_and_b_presets_as_ultralytics_calls_it(embedded_env):
     assert reader.table(manifests["pr"])["data"] == [[0.0, 0.9, "a"], [0.5, 0.8, "a"], [1.0, 0.7, "b"]]
 
 
+def test_a_vega_spec_of_ones_own_is_kept_with_its_data_and_a_warning(embedded_env):
+    table = darkroom.Table(columns=["step", "value", "note"], data=[[0, 1.5, "a"], [1, 2.5, "b"]])
+    with pytest.warns(darkroom.DarkroomWarning, match="'carey/new_chart'.*kept, spec name and data"):
+        chart = darkroom.plot_table("carey/new_chart", table, {"x": "step", "y": "value"},
+                                    string_fields={"title": "Mine"})
+    manifests, reader = logged(mine=chart)
+    spec = manifests["mine"]["chart"]
+    assert spec["type"] == "custom" and spec["vega_spec_name"] == "carey/new_chart" and spec["title"] == "Mine"
+    assert reader.table(manifests["mine"])["data"] == [[0, 1.5], [1, 2.5]]
+
+
 def test_a_chart_snapshots_its_columns_when_made():
     table = darkroom.Table(columns=["x", "y"], data=[[0, 1], [1, 2]])
     chart = darkroom.plot.line(table, "x", "y")
@@ -82,9 +93,8 @@ def test_refusals_name_the_argument_and_what_is_accepted():
         darkroom.plot.scatter(table, "x", "name")
     with pytest.raises(TypeError, match="takes a darkroom.Table .* got list"):
         darkroom.plot.bar([[1, 2]], "x", "name")
-    with pytest.raises(ValueError, match="vega_spec_name='me/custom/v1' is not a spec darkroom draws; accepted: "
-                                         "wandb/line/v0"):
-        darkroom.plot_table("me/custom/v1", table, {"x": "x"})
+    with pytest.raises(ValueError, match="field q='nope' is not a column of the table"):
+        darkroom.plot_table("me/custom/v1", table, {"q": "nope"})
     with pytest.raises(ValueError, match="line 0 \\('key_0'\\) has 2 xs and 3 ys"):
         darkroom.plot.line_series([0, 1], [[1, 2, 3]])
     with pytest.raises(ValueError, match="infinite"):

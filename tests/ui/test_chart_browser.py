@@ -24,6 +24,8 @@ def charts(tmp_path_factory: pytest.TempPathFactory, embedded_in) -> dict:
         run.log({"curve": darkroom.plot.line(table, "x", "y", stroke="split", title="Curves"),
                  "counts": darkroom.plot.bar(bars, "label", "count", title="Counts"),
                  "spread": darkroom.plot.histogram(table, "y")})
+        with pytest.warns(darkroom.DarkroomWarning):
+            run.log({"mine": darkroom.plot_table("me/my-chart/v1", bars, {"label": "label", "n": "count"})})
         report = run.finish(quiet=True)
         assert report.failed == [] and report.pending == 0
         return {"url": url, "path": run.path}
@@ -69,3 +71,11 @@ def test_a_bar_chart_and_a_histogram_show_their_values_on_hover(page, ui_server,
     assert first == ["y 0 – 0.8", "count: 1"]  # values 0..16 in 20 bins of 0.8: only 0 in the first
     nines = spread.evaluate("(f) => { const c = f.chartCanvas; return c.hoverAt(c.px(9.2), c.py(0)); }")
     assert nines == ["y 8.8 – 9.6", "count: 2"]  # train's 9 and val's 9
+
+
+def test_a_vega_spec_of_ones_own_shows_its_name_and_its_data(page, ui_server, charts):
+    open_run(page, ui_server(charts["url"]), charts["path"])
+    figure = chart(page, "mine")
+    assert "me/my-chart/v1" in figure.locator(".custom-chart-table p").first.inner_text()
+    rows = figure.locator("table.data-table tbody tr")
+    assert [rows.nth(i).locator("td").all_inner_texts() for i in range(rows.count())] == [["cat", "3"], ["dog", "7"]]

@@ -24,7 +24,7 @@ VERSION = "1"
 class ChartOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    chart: Literal["line", "scatter", "bar", "histogram", "line_series"]
+    chart: Literal["line", "scatter", "bar", "histogram", "line_series", "custom"]
     fields: dict[str, str] = Field(max_length=8)  # field -> column name
     title: str = Field(default="", max_length=chart_layout.MAX_STRING_FIELD_CHARS)
     string_fields: dict[str, str] = Field(default_factory=dict, max_length=chart_layout.MAX_STRING_FIELDS)

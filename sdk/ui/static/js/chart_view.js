@@ -13,6 +13,19 @@ const W = 420, H = 240;
 const M = { left: 52, right: 12, top: 10, bottom: 40 };
 const HISTOGRAM_BINS = 20;  // as W&B's histogram preset
 const MAX_BARS = 200;  // bars beyond these are summarised in the legend, not drawn unreadably thin
+const CUSTOM_ROWS = 50;  // rows of a custom spec's table shown (its data is stored whole)
+
+/** A chart of a Vega spec of the user's own: no Vega runtime here, so its spec name and its data. */
+function customTable(table, spec) {
+  const rows = (table.data || []).slice(0, CUSTOM_ROWS);
+  const more = (table.data || []).length - rows.length;
+  return h("div", { class: "custom-chart-table" },
+    h("p", { class: "muted" }, `Vega spec ${spec.vega_spec_name || "(custom)"}: darkroom draws W&B's preset charts; its data:`),
+    h("table", { class: "data-table" },
+      h("thead", {}, h("tr", {}, ...table.columns.map((c) => h("th", {}, c)))),
+      h("tbody", {}, ...rows.map((row) => h("tr", {}, ...row.map((cell) => h("td", {}, cell === null ? "" : formatNumber(cell))))))),
+    more > 0 ? h("p", { class: "muted" }, `${more} more rows`) : null);
+}
 
 /** The chart's marks from its table and spec: {series: [{label, colour, points: [[x, y, text]]}], kind}. */
 export function marks(table, spec) {
@@ -160,6 +173,11 @@ export function render(item, context) {
   const element = h("figure", { class: "chart custom-chart", dataset: { chart: spec.type } }, h("figcaption", {}, title), area, legend);
   const controller = new AbortController();
   const ready = api.fileJSON(item.url, { signal: controller.signal }).then((table) => {
+    if (spec.type === "custom") {
+      area.append(customTable(table, spec));
+      element.dataset.points = String((table.data || []).length);
+      return;
+    }
     const m = marks(table, spec);
     const chart = new ChartCanvas(spec, m);
     area.append(chart.canvas, chart.tooltip);
