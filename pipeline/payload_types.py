@@ -6,3 +6,8 @@ this media type alone, so both sides take it from here.
 """
 
 NPY_MEDIA_TYPE = "application/x-npy"
+# The same .npy file compressed with zstd (one frame, its content size in the header);
+# the sender writes it when it saves bytes (sdk/_payloads.py has the figures), the
+# worker decompresses it, bounded, when it fetches the payload (workers/payloads.py).
+NPY_ZSTD_MEDIA_TYPE = "application/x-npy+zstd"
+NPY_ZSTD_EXT = "zst"

@@ -26,7 +26,7 @@ from darkroom._table import JsonSnapshot
 from darkroom.pipeline import index as run_index
 from darkroom.pipeline import paths
 from darkroom.pipeline.errors import InvalidInput
-from darkroom.pipeline.payload_types import NPY_MEDIA_TYPE
+from darkroom.pipeline.payload_types import NPY_MEDIA_TYPE, NPY_ZSTD_EXT, NPY_ZSTD_MEDIA_TYPE
 from darkroom.pipeline.settings import Limits
 
 if TYPE_CHECKING:  # pydantic loads with the first media value, not with `import darkroom`
@@ -177,7 +177,7 @@ class PayloadBuilder:
                                    "(DARKROOM_MAX_PAYLOAD_BYTES)")
             buf = io.BytesIO()
             np.save(buf, snap.array, allow_pickle=False)
-            data, ext, media_type = buf.getvalue(), "npy", NPY_MEDIA_TYPE
+            data, ext, media_type = compressed(buf.getvalue())
         elif isinstance(snap, FileSnapshot):
             data, ext, media_type = read_file(snap, limit), snap.ext, "application/octet-stream"
         elif isinstance(snap, BytesSnapshot):
@@ -193,6 +193,42 @@ class PayloadBuilder:
         found[f"{sha}.{ext}"] = (data, media_type)
         return Source(uri=self.storage.uri(paths.raw_key(sha, ext)), sha256=sha, bytes=len(data),
                       media_type=media_type, ext=ext)
+
+
+# Raw payload compression, decided by measurement (bench/raw_compression.py, CPU time of
+# one process on this 2-core machine; ".npy + sha256" is what this thread did per payload before):
+#
+#   input (.npy size)            npy + sha256   zstd-1: bytes left, time   lz4        zlib-1
+#   photo uint8 512x600 (900 K)      0.7 ms     81%, 2.0 ms                87%, 1.4   70%, 15.2 ms
+#   photo float32 (3.5 M)            3.2 ms     36%, 9.6 ms                48%, 7.0   31%, 28.8 ms
+#   mask uint8 (136 K)               0.1 ms     12%, 0.3 ms                28%, 0.1   15%,  0.7 ms
+#   noise uint8 (768 K)              0.5 ms    100%, 0.1 ms               100%, 0.2  100%, 12.5 ms
+#   video 32x128x128x3 (1.5 M)       1.1 ms      8%, 0.6 ms                43%, 0.7   91%, 29.3 ms
+#
+# Decision: compress payloads of 64 KiB or more with zstd level 1, and keep the result
+# only when it saves at least a tenth (below 64 KiB a payload costs its round trips, not
+# its bytes).  Every byte saved is saved three times over (the upload, S3, the worker's
+# download: the fleet's first bottleneck, docs/scaling.md), and zstd-1 costs this
+# thread about 2-3 ms per MB (it gives up on noise at once), off the training thread,
+# while 1 Gbit/s moves a MB in 8 ms.  zlib is 5-10x slower for less; lz4 is a little
+# faster and saves far less on photos and clips.  Decompressing costs a worker 0.1-3 ms.
+_ZSTD_LEVEL = 1
+_KEEP_BELOW = 0.9
+_MIN_BYTES = 64 * 1024
+
+
+def compressed(npy: bytes) -> tuple[bytes, str, str]:
+    """(bytes, ext, media type) of an .npy payload: zstd-compressed when that saves a tenth, else as it is."""
+    if len(npy) < _MIN_BYTES:
+        return npy, "npy", NPY_MEDIA_TYPE
+    try:
+        import zstandard
+    except ImportError:  # an install without it sends .npy, which every worker reads
+        return npy, "npy", NPY_MEDIA_TYPE
+    packed = zstandard.ZstdCompressor(level=_ZSTD_LEVEL, write_content_size=True).compress(npy)
+    if len(packed) < _KEEP_BELOW * len(npy):
+        return packed, NPY_ZSTD_EXT, NPY_ZSTD_MEDIA_TYPE
+    return npy, "npy", NPY_MEDIA_TYPE
 
 
 def failed_records(project: str, run: str, kind: str, step: int, key: str, index: int, revision: int,

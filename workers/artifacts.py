@@ -17,7 +17,9 @@ from darkroom.pipeline.manifest import ConverterInfo, Manifest, SourceInfo
 from darkroom.pipeline.messages import Item, Source
 from darkroom.pipeline.settings import Limits
 from darkroom.pipeline.storage import Storage
+from darkroom.pipeline.payload_types import NPY_MEDIA_TYPE, NPY_ZSTD_MEDIA_TYPE
 from darkroom.workers.converters import Output, Payload
+from darkroom.workers.payloads import unzstd
 
 _SIDECAR_MAX_BYTES = 16 * 1024 * 1024
 _FIXED_FIELDS = frozenset(Manifest.model_fields) - {"boxes"}
@@ -99,6 +101,8 @@ def fetch(storage: Storage, key: str, source: Source, limits: Limits) -> Payload
         raise InvalidInput("missing_payload", f"payload {source.uri} is not in storage (purged, or never uploaded)") from None
     if hashlib.sha256(data).hexdigest() != source.sha256:
         raise InvalidInput("corrupt_payload", f"payload {source.uri} does not match its sha256")
+    if source.media_type == NPY_ZSTD_MEDIA_TYPE:  # converters see the .npy it holds
+        return Payload(data=unzstd(data, limits.max_payload_bytes), media_type=NPY_MEDIA_TYPE, ext="npy")
     return Payload(data=data, media_type=source.media_type, ext=source.ext)
 
 

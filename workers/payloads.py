@@ -10,9 +10,41 @@ import numpy as np
 from darkroom.pipeline.errors import InvalidInput
 from darkroom.pipeline.payload_types import NPY_MEDIA_TYPE
 
-__all__ = ["NPY_MEDIA_TYPE", "load_npy"]  # the converters take the media type from here too
+__all__ = ["NPY_MEDIA_TYPE", "load_npy", "unzstd"]  # the converters take the media type from here too
 # Numeric dtypes only: object arrays would need pickle, and strings are not media.
 _NUMERIC_KINDS = frozenset("biuf")
+
+
+def unzstd(data: bytes, max_bytes: int) -> bytes:
+    """A zstd-compressed .npy payload's bytes, refused before decompressing if they would exceed `max_bytes`.
+
+    The frame header declares the content size (the sender's compressor
+    writes it); a frame that does not, or declares more than the bound, or
+    decompresses to something else, is refused.
+
+    Raises
+    ------
+    InvalidInput: ``corrupt_payload`` (not one zstd frame that says its size), ``too_large``.
+    """
+    from darkroom.pipeline.optional import optional_import
+
+    zstandard = optional_import("zstandard", "zstd-compressed payloads need zstandard", "all")
+    try:
+        size = zstandard.frame_content_size(data)
+    except zstandard.ZstdError as e:
+        raise InvalidInput("corrupt_payload", f"payload is not a zstd frame ({e})") from None
+    if size < 0:
+        raise InvalidInput("corrupt_payload", "zstd payload does not declare its size; darkroom's sender always does")
+    if size > max_bytes:
+        raise InvalidInput("too_large", f"zstd payload declares {size} bytes; the bound is {max_bytes} "
+                           "(DARKROOM_MAX_PAYLOAD_BYTES)")
+    try:
+        out = zstandard.ZstdDecompressor().decompress(data, max_output_size=max_bytes)
+    except zstandard.ZstdError as e:
+        raise InvalidInput("corrupt_payload", f"zstd payload does not decompress ({e})") from None
+    if len(out) != size:
+        raise InvalidInput("corrupt_payload", f"zstd payload declares {size} bytes but holds {len(out)}")
+    return out
 
 
 def load_npy(data: bytes, max_bytes: int) -> np.ndarray:
