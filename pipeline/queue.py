@@ -51,11 +51,45 @@ def queue_names(short: list[str]) -> list[str]:
     return names
 
 
+AMQP_SCHEMES = ("amqp://", "amqps://", "pyamqp://")
+
+
+def is_amqp(broker_url: str | None) -> bool:
+    """True for a RabbitMQ (AMQP 0-9-1) broker URL."""
+    return (broker_url or "").startswith(AMQP_SCHEMES)
+
+
+def _queues(amqp: bool) -> list:
+    """The queue table as kombu Queues.
+
+    On RabbitMQ: quorum queues (replicated, and durable by design: RabbitMQ's
+    recommendation for work that must not be lost) bound to one topic
+    exchange, ``darkroom``: Celery's native delayed delivery, which quorum
+    queues need for countdowns (a task's retry backoff), routes through topic
+    exchanges only (celery.app.base, ``send_task``).  On Redis: kombu's
+    defaults, a direct exchange per queue, as before.
+    """
+    from kombu import Exchange, Queue
+
+    if not amqp:
+        return [Queue(q, routing_key=q) for q in QUEUES]
+    exchange = Exchange("darkroom", type="topic", durable=True)
+    return [Queue(q, exchange, routing_key=q, queue_arguments={"x-queue-type": "quorum"}) for q in QUEUES]
+
+
+# RabbitMQ: publisher confirms, so a publish returns once the broker holds the
+# message, or raises and the sender keeps the item in its spool.  No visibility
+# timeout there: a worker's closed connection returns its unacknowledged
+# messages at once (a task must end within RabbitMQ's consumer_timeout, 30 min
+# by default, above DARKROOM_TASK_TIME_LIMIT).
+_AMQP_OPTIONS = {"confirm_publish": True, "max_retries": 0}
+
+
 def make_celery(settings: "Settings", name: str = "darkroom") -> "Celery":
     """A Celery app for `settings.broker_url`, configured for this workload."""
     from celery import Celery
-    from kombu import Queue
 
+    amqp = is_amqp(settings.broker_url)
     app = Celery(name, broker=settings.broker_url, set_as_current=False)
     app.conf.update(
         task_serializer="json",
@@ -66,7 +100,7 @@ def make_celery(settings: "Settings", name: str = "darkroom") -> "Celery":
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        task_queues=[Queue(q, routing_key=q) for q in QUEUES],
+        task_queues=_queues(amqp),
         # Senders name each request's queue (`queue_for`); these only catch one that does not.
         task_default_queue=queue_for("image"),
         task_routes={TASK_NAME: {"queue": queue_for("image")}},
@@ -76,7 +110,7 @@ def make_celery(settings: "Settings", name: str = "darkroom") -> "Celery":
         # The sender decides retries itself (its spool keeps every item), so a
         # publish to a dead broker fails fast instead of blocking the sender.
         task_publish_retry=False,
-        broker_transport_options={
+        broker_transport_options=_AMQP_OPTIONS if amqp else {
             # Above the longest hard time limit: see Settings.check.
             "visibility_timeout": settings.visibility_timeout,
             # kombu restores unacked messages of a dead worker only every

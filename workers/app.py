@@ -10,10 +10,10 @@ import random
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import task_retry, worker_process_init
+from celery.signals import task_retry, worker_init, worker_process_init
 
 from darkroom.pipeline.errors import StorageError, Transient
-from darkroom.pipeline.queue import CHUNK_TASK_NAME, TASK_NAME, make_celery
+from darkroom.pipeline.queue import CHUNK_TASK_NAME, TASK_NAME, is_amqp, make_celery
 from darkroom.pipeline.settings import Settings
 from darkroom.pipeline.storage import Storage, open_storage
 from darkroom.workers.conversion import process_message
@@ -37,6 +37,25 @@ _marks: list[CrashMarks] = []  # the same
 # Replaced by `darkroom.workers.serving.enable_metrics` (``darkroom worker
 # --metrics-port``) before the pool forks; children inherit it.
 metrics: list[NoMetrics] = [NO_METRICS]
+
+
+@worker_init.connect
+def _declare_every_queue(**_: Any) -> None:
+    """RabbitMQ: declare every darkroom queue, not only those this worker serves.
+
+    Celery binds every queue of the app to its delayed-delivery exchanges
+    (retry countdowns on quorum queues), and fails for a queue not yet
+    declared; a sender declares its queue before it publishes anyway.
+    """
+    if not is_amqp(settings.broker_url):
+        return
+    try:
+        with app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1)
+            for queue in app.amqp.queues.values():
+                queue.bind(connection.default_channel).declare()
+    except Exception as e:  # unreachable broker: the consumer's own retries take over and report it
+        log.warning("could not declare darkroom's queues yet: %s", e)
 
 
 @worker_process_init.connect
