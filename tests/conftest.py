@@ -79,6 +79,47 @@ class RedisServer:
         redis.Redis.from_url(self.url).flushall()
 
 
+class RabbitServer:
+    """Debian's rabbitmq-server on loopback ports of its own (AMQP, Erlang distribution, epmd),
+    its data under `workdir`; `url` is the broker URL darkroom takes."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.port, self.epmd_port = free_port(), free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}//"
+
+    def _env(self) -> dict[str, str]:
+        return {**os.environ, "HOME": str(self.workdir), "ERL_EPMD_PORT": str(self.epmd_port),
+                "RABBITMQ_NODENAME": f"darkroom{self.port}@localhost", "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+                "RABBITMQ_NODE_PORT": str(self.port), "RABBITMQ_DIST_PORT": str(free_port()),
+                "RABBITMQ_MNESIA_BASE": str(self.workdir / "mnesia"), "RABBITMQ_LOG_BASE": str(self.workdir / "log"),
+                "RABBITMQ_CONFIG_FILE": str(self.workdir / "rabbitmq"),
+                "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.workdir / "enabled_plugins"),
+                "RABBITMQ_PID_FILE": str(self.workdir / "rabbitmq.pid")}
+
+    def start(self) -> None:
+        exe = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
+        if not exe.exists():
+            pytest.fail("rabbitmq-server is not installed; run the README's test command (bash .ci/test)")
+        (self.workdir / "enabled_plugins").write_text("[].\n")  # no plugin: it starts in seconds
+        (self.workdir / "rabbitmq.conf").write_text(f"listeners.tcp.default = 127.0.0.1:{self.port}\n")
+        self.proc = subprocess.Popen([str(exe)], env=self._env(), stdout=open(self.workdir / "out.log", "a"),
+                                     stderr=subprocess.STDOUT, start_new_session=True, cwd=self.workdir)
+        wait_for_port(self.port, timeout=120)  # its AMQP listener opens once the node has booted
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=60)
+            self.proc = None
+        # The node started an epmd of its own on epmd_port; it outlives the node unless told.
+        subprocess.run(["epmd", "-kill"], env=self._env(), capture_output=True, timeout=30)
+
+
 class S3Server:
     """moto's S3 server in this process; `stop()` and `start()` keep its data (outage tests)."""
 
@@ -125,6 +166,14 @@ def _no_run_outlives_its_test() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def rabbit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitServer]:
+    server = RabbitServer(tmp_path_factory.mktemp("rabbitmq"))
     server.start()
     yield server
     server.stop()
