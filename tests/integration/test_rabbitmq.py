@@ -1,0 +1,113 @@
+"""RabbitMQ as the broker (DARKROOM_BROKER_URL=amqp://...): Debian's rabbitmq-server started on free loopback
+ports, moto's S3, real `darkroom worker` processes.  Quorum queues, publisher confirms, retries' countdowns
+through Celery's native delayed delivery, and a killed worker's request back at once (no visibility timeout)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import darkroom
+from conftest import Fleet
+from darkroom.pipeline import paths
+from waiting import wait_for
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.filterwarnings("ignore:darkroom. (cannot send|sending resumed):darkroom.DarkroomWarning"),
+]
+
+
+@pytest.fixture
+def rabbit_fleet(rabbit_server, s3_server, clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fleet]:
+    """`fleet`, with RabbitMQ as its broker and darkroom's queues emptied."""
+    from darkroom.pipeline.queue import QUEUES, make_celery
+    from darkroom.pipeline.settings import Settings
+
+    if s3_server.server is None:
+        s3_server.start()
+    f = Fleet(rabbit_server, s3_server, clean_env)  # the broker is whatever has a `url`
+    for k, v in f.env.items():
+        monkeypatch.setenv(k, v)
+    with make_celery(Settings.from_env()).connection_for_write() as connection:
+        channel = connection.default_channel
+        for queue in QUEUES:
+            try:
+                channel.queue_purge(queue)
+            except Exception:  # not declared yet: nothing to purge (and the channel is closed)
+                channel = connection.channel()
+    yield f
+    f.stop_workers()
+
+
+def test_images_and_videos_convert_through_quorum_queues_with_publisher_confirms(rabbit_fleet):
+    import amqp
+
+    from darkroom.pipeline.queue import make_celery
+    from darkroom.pipeline.settings import Settings
+
+    rabbit_fleet.start_worker(queues="image")
+    rabbit_fleet.start_worker(queues="video")
+    rng = np.random.default_rng(11)
+    run = darkroom.init(project="rabbit")
+    for step in range(6):
+        run.log({"img": darkroom.Image(rng.integers(0, 256, (16, 16, 3), np.uint8)),
+                 "clip": darkroom.Video(rng.integers(0, 256, (4, 3, 16, 16), np.uint8), fps=4, format="gif")})
+    report = run.finish(timeout=120, quiet=True)
+    assert (report.converted, report.failed, report.pending) == (12, [], 0)
+    kinds = sorted(m["kind"] for m in darkroom.Api().run(run.path).manifests())
+    assert kinds == ["image"] * 6 + ["video"] * 6
+    app = make_celery(Settings.from_env())
+    assert app.conf.broker_transport_options["confirm_publish"] is True
+    # A quorum queue: declaring it again as a classic queue is refused as inequivalent.
+    with app.connection_for_write() as connection:
+        with pytest.raises(amqp.exceptions.PreconditionFailed, match="x-queue-type"):
+            connection.default_channel.queue_declare("darkroom.image", durable=True, auto_delete=False)
+
+
+def test_a_worker_killed_mid_request_has_it_back_at_once_and_it_converts_once(rabbit_fleet):
+    """No visibility timeout on RabbitMQ: the dead worker's connection closes and its message is requeued."""
+    first = rabbit_fleet.start_worker(pool="prefork")
+    rng = np.random.default_rng(12)
+    images = [rng.integers(0, 256, (384, 384, 3), np.uint8) for _ in range(40)]
+    run = darkroom.init(project="rabbit-kill")
+    run.log({"big": [darkroom.Image(a) for a in images]})
+    assert run._sender.flush(timeout=60)
+    reader = darkroom.Api().run(run.path)
+    prefix = paths.manifests_prefix(reader.project, reader.run)
+    wait_for(lambda: any(True for _ in reader.storage.list(prefix)), "the first item's manifest", timeout=60,
+             context=first.log_path.read_text)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    assert len(list(reader.storage.list(prefix))) < 40, "the kill came too late to interrupt the request"
+    # The default visibility timeout (an hour) is in force: only RabbitMQ's requeue can bring it back in time.
+    assert "DARKROOM_VISIBILITY_TIMEOUT" not in rabbit_fleet.env
+    rabbit_fleet.start_worker()
+    report = run.finish(timeout=120, quiet=True)
+    assert (report.converted, report.failed, report.pending) == (40, [], 0)
+    manifests = reader.manifests()
+    assert sorted(m["index"] for m in manifests) == list(range(40)) and {m["revision"] for m in manifests} == {1}
+
+
+def test_retries_wait_out_their_countdown_in_the_broker_while_s3_is_down_and_nothing_is_lost(rabbit_fleet):
+    rng = np.random.default_rng(13)
+    run = darkroom.init(project=f"rabbit-s3-{uuid.uuid4().hex[:6]}")
+    for step in range(4):
+        run.log({"img": darkroom.Image(rng.integers(0, 256, (16, 16, 3), np.uint8))})
+    assert run._sender.flush(timeout=60)
+    rabbit_fleet.s3.stop()
+    try:
+        worker = rabbit_fleet.start_worker()
+        wait_for(lambda: "] retry: Retry in" in worker.log_path.read_text(), "a task's retry in the worker's log",
+                 timeout=60, context=worker.log_path.read_text)
+    finally:
+        rabbit_fleet.s3.start()
+    report = run.finish(timeout=180, quiet=True)
+    assert (report.converted, report.failed, report.pending) == (4, [], 0)
+    assert "Failed to bind queue" not in worker.log_path.read_text()  # every queue on the delayed exchanges
