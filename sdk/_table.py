@@ -169,7 +169,12 @@ class _LoggedTable(Media):
 
 
 def _cell(value: Any) -> Any:
-    """A cell as the table keeps it: numpy scalars as Python values, a missing value as None."""
+    """A cell as the table keeps it: numpy scalars as Python values, an array or tensor as its nested
+    list (a json cell: W&B code puts arrays in cells), a missing value as None."""
+    if all(hasattr(value, n) for n in ("detach", "cpu", "numpy")):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
     if isinstance(value, np.generic):
         value = value.item()
     return None if is_missing(value) else value

@@ -116,3 +116,13 @@ def test_an_immutable_table_stores_every_row_at_each_log(embedded_env):
     run.finish(quiet=True)
     reader = darkroom.Api().run(run.path)
     assert [reader.table(m)["data"] for m in reader.manifests(key="t")] == [[[0]], [[0], [1]]]
+
+
+def test_array_and_tensor_cells_are_stored_as_their_lists(embedded_env):
+    import torch
+
+    table = darkroom.Table(columns=["id", "embedding"])
+    table.add_data(0, np.array([0.5, 1.5]))
+    table.add_data(1, torch.tensor([2.0, 3.0]))
+    assert table.column_types["embedding"] == "json"
+    assert stored_table(table)["data"] == [[0, [0.5, 1.5]], [1, [2.0, 3.0]]]
