@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from darkroom._media import ArraySnapshot, BytesSnapshot, Media, array_from, binary_file_object, file_from, json_copy
+from darkroom._classes import class_labels
 from darkroom._media_attrs import ImageAttributes
 from darkroom.pipeline.errors import InvalidInput
 from darkroom.pipeline.image_layout import (
@@ -54,6 +55,9 @@ class Image(ImageAttributes, Media):
     quality: 1..100 for jpg (default 90) and webp (default: lossless); refused
         for png and bmp.  Default: ``DARKROOM_IMAGE_QUALITY`` when the type is lossy.
     normalize: map floats in [0,1] or [-1,1] to 0..255 (else clip and round).
+    grouping: W&B's display grouping; accepted, unused.
+    classes: W&B's ``Classes`` (or ``[{"id": int, "name": str}]``): the class names of the box
+        groups and masks that give no ``class_labels`` of their own.
 
     Raises
     ------
@@ -72,6 +76,8 @@ class Image(ImageAttributes, Media):
         file_type: str | None = None,
         normalize: bool = True,
         quality: int | None = None,
+        grouping: int | None = None,
+        classes: Any = None,
     ):
         super().__init__(caption)
         try:
@@ -95,6 +101,13 @@ class Image(ImageAttributes, Media):
             self._extra["boxes"] = _check_boxes(boxes)
         if masks is not None:
             self._add_masks(masks)
+        if classes is not None:  # W&B's: the names of the classes of boxes and masks that name none
+            labels = class_labels(classes, "Image classes")
+            for group in self._extra.get("boxes", {}).values():
+                group.setdefault("class_labels", dict(labels))
+            for role in self._related:
+                if role.startswith("mask:"):
+                    self._extra.setdefault("masks", {}).setdefault(role[5:], {"class_labels": dict(labels)})
 
     def _with_settings(self, settings: Any) -> "Image":
         """Unset file_type: the run's default (DARKROOM_IMAGE_FILE_TYPE, DARKROOM_IMAGE_QUALITY)."""

@@ -192,3 +192,22 @@ def test_w_and_b_plots_and_sklearn_aliases_store_darkrooms_charts(embedded_env):
     assert charts == {"roc": "roc", "pr": "pr", "heat": "heatmap", "confusion_matrix": "confusion_matrix"}
     matrix = json.loads(reader.read(reader.manifests(key="confusion_matrix")[0], "table"))
     assert ["dog", "cat", 1] in matrix["data"] and ["cat", "cat", 1] in matrix["data"]
+
+
+def test_classes_name_the_boxes_and_masks_that_name_none(embedded_env):
+    classes = darkroom.Classes([{"id": 0, "name": "road"}, {"id": 1, "name": "car"}])
+    box = {"position": {"minX": 0.1, "maxX": 0.5, "minY": 0.1, "maxY": 0.5}, "class_id": 1}
+    mask = np.zeros((8, 8), np.uint8)
+    mask[:4] = 1
+    image = darkroom.Image(np.zeros((8, 8, 3), np.uint8), grouping=2, classes=classes,
+                           boxes={"pred": {"box_data": [box]}, "own": {"box_data": [box], "class_labels": {1: "bus"}}},
+                           masks={"seg": {"mask_data": mask}})
+    report, reader = logged(img=image)
+    assert report.failed == []
+    stored = reader.manifests(key="img")[0]
+    assert stored["boxes"]["pred"]["class_labels"] == {"0": "road", "1": "car"}
+    assert stored["boxes"]["own"]["class_labels"] == {"1": "bus"}
+    seg = next(f for f in stored["related"] if f["role"] == "mask:seg")
+    assert seg["class_labels"] == {"0": "road", "1": "car"}
+    with pytest.raises(TypeError, match=r"each class must be \{'id': int, 'name': str\}"):
+        darkroom.Classes([{"id": "a", "name": "x"}])
