@@ -14,6 +14,7 @@ from darkroom import plots as plots
 from darkroom import sklearn as sklearn
 from darkroom._api import Api as Api
 from darkroom._chart import plot_table as plot_table
+from darkroom._classes import Classes as Classes
 from darkroom._audio import Audio as Audio
 from darkroom._guard import DarkroomWarning as DarkroomWarning
 from darkroom._histogram import Histogram as Histogram
@@ -39,6 +40,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Api",
     "Audio",
+    "Classes",
     "DarkroomWarning",
     "Failure",
     "FinishReport",
