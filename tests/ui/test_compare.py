@@ -318,3 +318,23 @@ def test_the_page_steps_along_a_declared_step_metric_each_run_at_its_own_step(pa
     assert _centre(page, "img", runs["alpha"], 20) == colour_a(20)
     assert _centre(page, "img", runs["beta"], 10) == colour_b(10)
     assert page.locator(".page-step-label").inner_text().startswith("epoch 2")
+
+
+def test_a_run_pages_images_zoom_together_and_open_at_full_resolution(page, ui_server, runs):
+    open_run(page, ui_server(runs["url"]), runs["alpha"])
+    panel = page.locator("section.media-panel[data-key='img']")
+    panel.locator("input.compare-toggle").check()  # two steps side by side: one zoom for both
+    page.wait_for_function("(p) => p.querySelectorAll('canvas.image-canvas[data-ready]').length === 2",
+                           arg=panel.element_handle())
+    canvases = panel.locator("canvas.image-canvas")
+    before = [canvases.nth(i).bounding_box()["width"] for i in range(2)]
+    canvases.nth(0).hover()
+    page.mouse.wheel(0, -400)
+    page.wait_for_function("(p) => Number(p.dataset.zoom) > 1.5", arg=panel.element_handle())
+    scale = float(panel.get_attribute("data-zoom"))
+    assert [canvases.nth(i).bounding_box()["width"] for i in range(2)] == pytest.approx([w * scale for w in before], rel=0.01)
+    canvases.nth(1).dblclick()
+    page.wait_for_function("(p) => p.dataset.zoom === '1'", arg=panel.element_handle())
+    panel.locator(".step-view[data-side='a'] button.full-open").click()
+    page.locator(".full-view canvas.image-canvas[data-ready]").wait_for()
+    assert page.locator(".full-view tr[data-field='step'] td").inner_text() == "20"

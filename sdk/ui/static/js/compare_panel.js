@@ -10,50 +10,10 @@ import { renderItem } from "./items.js";
 import { loadRenderers } from "./media_item.js";
 import { loadImage } from "./image_view.js";
 import { nearestIndex } from "./steps.js";
+import { Zoom, isZoomable, zoomableItem } from "./zoom.js";
 
 export const MODES = ["side by side", "difference", "swipe", "blink"];
 const BLINK_MS = 600;
-const MAX_SCALE = 64;
-
-/** Zoom and pan shared by the images of a panel: a CSS transform on each viewport's content. */
-class Zoom extends EventTarget {
-  constructor(state = null) {
-    super();
-    [this.scale, this.x, this.y] = state || [1, 0, 0];
-  }
-
-  set(scale, x, y) {
-    [this.scale, this.x, this.y] = [Math.min(MAX_SCALE, Math.max(1, scale)), x, y];
-    if (this.scale === 1) [this.x, this.y] = [0, 0];
-    this.dispatchEvent(new Event("change"));
-  }
-
-  reset() { this.set(1, 0, 0); }
-
-  get transform() { return `translate(${this.x}px, ${this.y}px) scale(${this.scale})`; }
-
-  /** Make `viewport` zoom on the wheel (about the pointer), pan on a drag, and reset on a double-click. */
-  attach(viewport) {
-    viewport.addEventListener("wheel", (e) => {
-      e.preventDefault();
-      const box = viewport.getBoundingClientRect();
-      const [px, py] = [e.clientX - box.left, e.clientY - box.top];
-      const scale = Math.min(MAX_SCALE, Math.max(1, this.scale * Math.exp(-e.deltaY * 0.002)));
-      const k = scale / this.scale;  // the point under the pointer stays put
-      this.set(scale, px - k * (px - this.x), py - k * (py - this.y));
-    }, { passive: false });
-    viewport.addEventListener("pointerdown", (e) => {
-      if (e.button !== 0) return;
-      const start = [e.clientX, e.clientY, this.x, this.y];
-      viewport.setPointerCapture(e.pointerId);
-      const move = (m) => this.set(this.scale, start[2] + m.clientX - start[0], start[3] + m.clientY - start[1]);
-      const up = () => { viewport.removeEventListener("pointermove", move); viewport.removeEventListener("pointerup", up); };
-      viewport.addEventListener("pointermove", move);
-      viewport.addEventListener("pointerup", up);
-    });
-    viewport.addEventListener("dblclick", () => this.reset());
-  }
-}
 
 /** Pixels of an image URL: {width, height, data (RGBA)}. */
 async function pixelsOf(url) {
@@ -264,13 +224,8 @@ export class ComparePanel {
     for (const item of items) {
       const view = renderItem(item, { project: r.project, run: r.run, overlay: this.overlay, maxSize: size });
       cell.views.push(view);
-      const viewport = h("div", { class: "zoom-viewport" }, h("div", { class: "zoom-content" }, view.element));
-      const image = item.kind === "image" && item.status === "ok" && item.url;
-      if (image) this.zoom.attach(viewport);
-      cell.body.append(h("div", { class: "cell-item" }, viewport, image ? h("button", {
-        type: "button", class: "full-open", title: "full resolution, with its overlays and metadata",
-        onclick: () => this.openFull(item, r),
-      }, "⤢ full size") : null));
+      cell.body.append(isZoomable(item) ? zoomableItem(view.element, this.zoom, () => this.openFull(item, r))
+        : h("div", { class: "cell-item" }, view.element));
     }
     cell.step = at;
     cell.items = items;
@@ -295,8 +250,7 @@ export class ComparePanel {
   }
 
   #applyZoom() {
-    for (const content of this.element.querySelectorAll(".zoom-content")) content.style.transform = this.zoom.transform;
-    this.element.dataset.zoom = String(this.zoom.scale);
+    this.zoom.applyTo(this.element);
   }
 
   #drawModeBar() {
@@ -335,8 +289,7 @@ export class ComparePanel {
     const size = Math.min(512, Math.max(canvas.width, canvas.height) * 4);
     const k = Math.max(1, Math.floor(size / Math.max(canvas.width, canvas.height)));
     Object.assign(canvas.style, { width: `${canvas.width * k}px`, height: `${canvas.height * k}px` });
-    const viewport = h("div", { class: "zoom-viewport" }, h("div", { class: "zoom-content" }, canvas));
-    this.zoom.attach(viewport);
+    const viewport = this.zoom.wrap(canvas);
     const names = this.pair.map((i) => this.page.runs[i].label);
     if (this.mode === "difference") {
       if (pa.width !== pb.width || pa.height !== pb.height) {

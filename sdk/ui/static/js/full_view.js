@@ -7,6 +7,7 @@
 import { h, formatNumber, formatTime } from "./dom.js";
 import { ImageView } from "./image_view.js";
 import { OverlayControls } from "./overlays.js";
+import { Zoom } from "./zoom.js";
 
 /** Rows of the metadata table of `item` (a media item) logged in `run` (a label). */
 function metadata(item, run) {
@@ -28,31 +29,10 @@ export function openFullView(item, overlay, run) {
   const a = item.artifact || {};
   const side = Math.max(a.width || 0, a.height || 0) || 4096;
   const view = new ImageView(item, overlay, Math.max(side, 256));  // whole pixels: never shrunk
-  let scale = 1, x = 0, y = 0;
-  const content = h("div", { class: "zoom-content" }, view.element);
-  const viewport = h("div", { class: "zoom-viewport full-viewport" }, content);
-  const apply = () => {
-    content.style.transform = `translate(${x}px, ${y}px) scale(${scale})`;
-    dialog.dataset.zoom = String(scale);
-  };
-  viewport.addEventListener("wheel", (e) => {
-    e.preventDefault();
-    const box = viewport.getBoundingClientRect();
-    const [px, py] = [e.clientX - box.left, e.clientY - box.top];
-    const next = Math.min(64, Math.max(1, scale * Math.exp(-e.deltaY * 0.002)));
-    const k = next / scale;
-    [scale, x, y] = next === 1 ? [1, 0, 0] : [next, px - k * (px - x), py - k * (py - y)];
-    apply();
-  }, { passive: false });
-  viewport.addEventListener("pointerdown", (e) => {
-    const start = [e.clientX, e.clientY, x, y];
-    viewport.setPointerCapture(e.pointerId);
-    const move = (m) => { [x, y] = [start[2] + m.clientX - start[0], start[3] + m.clientY - start[1]]; apply(); };
-    const up = () => { viewport.removeEventListener("pointermove", move); viewport.removeEventListener("pointerup", up); };
-    viewport.addEventListener("pointermove", move);
-    viewport.addEventListener("pointerup", up);
-  });
-  viewport.addEventListener("dblclick", () => { [scale, x, y] = [1, 0, 0]; apply(); });
+  const zoom = new Zoom();
+  const viewport = zoom.wrap(view.element);
+  viewport.classList.add("full-viewport");
+  zoom.addEventListener("change", () => zoom.applyTo(dialog));
   const controls = new OverlayControls(overlay);
   const close = () => {
     document.removeEventListener("keydown", onKey, true);
@@ -71,6 +51,6 @@ export function openFullView(item, overlay, run) {
         h("tr", { dataset: { field: k } }, h("th", {}, k), h("td", {}, String(v)))))))));
   document.addEventListener("keydown", onKey, true);
   document.body.append(dialog);
-  apply();
+  zoom.applyTo(dialog);
   return { element: dialog, ready: view.load(), close };
 }

@@ -10,6 +10,7 @@ import { OverlayState, OverlayControls } from "./overlays.js";
 import { renderItem } from "./items.js";
 import { loadRenderers } from "./media_item.js";
 import { nearestIndex } from "./steps.js";
+import { Zoom, isZoomable, zoomableItem } from "./zoom.js";
 
 let firstPaintMarked = false;
 
@@ -144,13 +145,15 @@ class StepView {
       if (sameStep && this.views[i].signature === sig) return;  // unchanged: no flicker
       const view = renderItem(item, { ...panel.context, overlay: panel.overlay, maxSize: size });
       ready.push(view.ready);
+      // An image zooms and pans with the panel's other images, and opens at full resolution.
+      const element = isZoomable(item) ? zoomableItem(view.element, panel.zoom, () => panel.openFull(item)) : view.element;
       if (sameStep) {
         this.views[i].view.dispose();
-        this.views[i].view.element.replaceWith(view.element);
-        this.views[i] = { signature: sig, view };
+        this.views[i].element.replaceWith(element);
+        this.views[i] = { signature: sig, view, element };
       } else {
-        this.views.push({ signature: sig, view });
-        this.grid.append(view.element);
+        this.views.push({ signature: sig, view, element });
+        this.grid.append(element);
       }
     });
     await Promise.all(ready);
@@ -189,6 +192,8 @@ export class MediaPanel {
     this.comparing = false;
     this.overlay = new OverlayState();
     this.controls = new OverlayControls(this.overlay);
+    this.zoom = new Zoom();
+    this.zoom.addEventListener("change", () => this.zoom.applyTo(this.element));
     this.a = new StepView(this, "a");
     this.b = null;
     this.sides = h("div", { class: "step-views" }, this.a.element);
@@ -209,6 +214,12 @@ export class MediaPanel {
   /** Show the newest step. */
   start() {
     return this.a.show(this.steps.length - 1);
+  }
+
+  /** `item` at full resolution over the page (`full_view.js`, loaded when first used). */
+  async openFull(item) {
+    const { openFullView } = await import("./full_view.js");
+    return openFullView(item, this.overlay, this.context.run);
   }
 
   setLinked(on) {
