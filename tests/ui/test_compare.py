@@ -176,6 +176,9 @@ def test_a_shared_url_restores_the_runs_step_panels_view_and_zoom(page, ui_serve
     page.mouse.wheel(0, -400)
     page.wait_for_function("(p) => Number(p.dataset.zoom) > 1.5", arg=img.element_handle())
     zoom = img.get_attribute("data-zoom")
+    page.locator(".key-picker label.key-choice[data-key='cloud'] input").uncheck()  # the keys shown too
+    page.wait_for_function("() => !document.querySelector(\"section.compare-panel[data-key='cloud']\")"
+                           " && document.getElementById('app').dataset.painted")
     page.wait_for_function("(z) => location.hash.includes('zoom')", arg=zoom)
     shared = page.url
     other = browser.new_context(viewport={"width": 1280, "height": 900}, device_scale_factor=1).new_page()
@@ -189,6 +192,8 @@ def test_a_shared_url_restores_the_runs_step_panels_view_and_zoom(page, ui_serve
         assert float(other.locator("section.compare-panel[data-key='img']").get_attribute("data-zoom")) == \
             pytest.approx(float(zoom))
         assert _centre(other, "img", runs["alpha"], 10) == colour_a(10)
+        assert other.locator("section.compare-panel[data-key='cloud']").count() == 0
+        assert other.locator("section.compare-panel[data-key='clip']").count() == 1
     finally:
         other.context.close()
 

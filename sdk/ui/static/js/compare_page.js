@@ -5,8 +5,8 @@
 // unlinked to keep its own step.  The axis is the step, or a step metric the
 // runs declared (define_metric(key, step_metric="epoch")): then the slider
 // moves over that metric's values, and each run shows its step nearest one.  Scalars are overlaid, one chart per key.
-// The URL holds the page's state (runs, step, each panel's step, view and
-// zoom), so a copied link opens the same view.
+// The URL holds the page's state (runs, axis, step, the keys shown, each
+// panel's step, view, zoom and toggles), so a copied link opens the same view.
 
 import { h, replaceChildren, formatNumber } from "./dom.js";
 import { api } from "./api.js";
@@ -31,7 +31,8 @@ export class ComparePage {
     } catch {
       this.views = {};
     }
-    this.axis = params.get("x") || "_step";  // the page's x-axis: _step, or a step metric (define_metric)
+    this.axis = params.get("x") || "_step";
+    this.chosenKeys = params.getAll("key");  // the media keys shown; none named: every shared key  // the page's x-axis: _step, or a step metric (define_metric)
     this.runs = [];
     this.panels = new Map();
     this.charts = [];
@@ -83,6 +84,7 @@ export class ComparePage {
     axes.map((a) => h("option", { value: a, selected: a === this.axis }, a === "_step" ? "step" : a)));
     this.chartGrid = h("div", { class: "chart-grid" });
     this.panelList = h("div", { class: "panel-list" });
+    this.keyPicker = h("div", { class: "key-picker" });
     replaceChildren(this.root,
       h("nav", { class: "breadcrumbs" }, h("a", { href: "#/" }, "runs"), " / compare"),
       h("div", { class: "compare-runs" }, this.runs.map((r) => h("a", {
@@ -94,7 +96,7 @@ export class ComparePage {
         this.slider,
         h("button", { type: "button", class: "step-next", title: "next step (→)", onclick: () => this.move(1) }, "›"),
         this.stepLabel, this.axisSelect),
-      h("section", { class: "media", dataset: { section: "media" } }, h("h2", {}, "Media"), this.panelList),
+      h("section", { class: "media", dataset: { section: "media" } }, h("h2", {}, "Media"), this.keyPicker, this.panelList),
       h("section", { class: "charts", dataset: { section: "charts" } }, h("h2", {}, "Scalars"), this.chartGrid));
   }
 
@@ -153,7 +155,19 @@ export class ComparePage {
     this.#charts();
     this.step = null;
     this.initialStep = null;
-    this.views = {};
+    this.views = {};  // panels' steps and zoom were on the other axis
+    await this.#rebuild();
+  }
+
+  /** Show the media keys ticked in the key picker (all: `chosenKeys` empty). */
+  async setKeys(keys) {
+    this.chosenKeys = keys.length === this.sharedKeys.length ? [] : keys;
+    this.initialStep = this.step;
+    for (const [key, panel] of this.panels) this.views[key] = panel.state();
+    await this.#rebuild();
+  }
+
+  async #rebuild() {
     for (const panel of this.panels.values()) {
       panel.dispose();
       panel.element.remove();
@@ -175,9 +189,16 @@ export class ComparePage {
     const kindOrder = (await loadKinds().catch(() => [])).map((k) => k.kind);
     const kindOf = (key) => this.runs.map((r) => r.data.media?.[key]?.kind).find(Boolean);
     const rank = (key) => { const i = kindOrder.indexOf(kindOf(key)); return i < 0 ? kindOrder.length : i; };
-    const keys = [...count.keys()].filter((k) => count.get(k) >= Math.min(2, this.runs.length))
+    this.sharedKeys = [...count.keys()].filter((k) => count.get(k) >= Math.min(2, this.runs.length))
       .sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
-    this.panelList.closest("section").hidden = keys.length === 0;
+    const chosen = this.chosenKeys.filter((k) => this.sharedKeys.includes(k));
+    const keys = chosen.length ? this.sharedKeys.filter((k) => chosen.includes(k)) : this.sharedKeys;
+    this.panelList.closest("section").hidden = this.sharedKeys.length === 0;
+    replaceChildren(this.keyPicker, this.sharedKeys.length < 2 ? null : [h("span", { class: "muted" }, "keys: "),
+      this.sharedKeys.map((k) => h("label", { class: "key-choice", dataset: { key: k } },
+        h("input", { type: "checkbox", checked: keys.includes(k), onchange: () => this.setKeys(
+          [...this.keyPicker.querySelectorAll("label.key-choice")].filter((l) => l.querySelector("input").checked)
+            .map((l) => l.dataset.key)) }), k))]);
     this.steps = [...new Set(keys.flatMap((k) => this.positions(k)))].sort((a, b) => a - b);
     this.slider.max = String(Math.max(0, this.steps.length - 1));
     const wanted = this.initialStep ?? this.steps[this.steps.length - 1];
@@ -259,6 +280,7 @@ export class ComparePage {
     if (this.stopped) return;
     const params = new URLSearchParams({ runs: this.paths.join(",") });
     if (this.axis !== "_step") params.set("x", this.axis);
+    for (const key of this.chosenKeys) params.append("key", key);
     if (this.step !== null) params.set("step", String(this.step));
     const views = {};
     for (const [key, panel] of this.panels) {
