@@ -247,7 +247,8 @@ class Run:
         self._sender.put(RowWork(row), 1024 + sum(v.nbytes for v in row.values() if isinstance(v, Histogram)))
 
     # -- finishing -----------------------------------------------------------
-    def finish(self, wait: bool = True, timeout: float | None = None, quiet: bool = False) -> FinishReport:
+    def finish(self, wait: bool = True, timeout: float | None = None, quiet: bool = False,
+               exit_code: int | None = None) -> FinishReport:
         """Write the open row, drain the spool, wait for conversions; return the report.
 
         Parameters
@@ -255,6 +256,7 @@ class Run:
         wait: wait for the conversions (embedded runs always wait: their workers end with the run).
         timeout: seconds to wait at most; what is not done by then is reported pending.
         quiet: print nothing (the report line and progress bars go to stderr otherwise).
+        exit_code: W&B's; kept in run.json as ``exit_code`` (the run is ``finished`` whatever it is).
         """
         if self._sender is not None and self._forked():
             return FinishReport(run=self.path, converted=0, failed=[], pending=0)
@@ -267,6 +269,8 @@ class Run:
                 return self._report
             self._commit()
             self._put_summary()
+            if exit_code is not None:
+                self._meta["exit_code"] = exit_code
             self._write_run_json("finished")
             deadline = None if timeout is None else time.monotonic() + timeout
             self._sender.flush(timeout)

@@ -124,10 +124,11 @@ def log(data: dict[str, Any], step: int | None = None, commit: bool | None = Non
     run.log(data, step=step, commit=commit)
 
 
-def finish(wait: bool = True, timeout: float | None = None) -> FinishReport | None:
-    """`Run.finish` on the current run (None if there is none)."""
+def finish(wait: bool = True, timeout: float | None = None, exit_code: int | None = None,
+           quiet: bool | None = None) -> FinishReport | None:
+    """`Run.finish` on the current run (None if there is none); `exit_code` and `quiet` as W&B's."""
     run = current()
-    return run.finish(wait=wait, timeout=timeout) if run else None
+    return run.finish(wait=wait, timeout=timeout, quiet=bool(quiet), exit_code=exit_code) if run else None
 
 
 def login(key: str | None = None, relogin: bool | None = None, host: str | None = None, anonymous: Any = None,

@@ -59,6 +59,15 @@ def test_init_with_a_namespace_config_and_w_and_b_arguments_stores_tags_group_an
     assert (info["tags"], info["group"], info["job_type"], info["notes"]) == (["a", "b"], "sweep-1", "train", "first")
 
 
+def test_finish_takes_w_and_bs_exit_code_and_quiet(embedded_env):
+    run = darkroom.init(project="wb")
+    run.log({"x": 1})
+    report = darkroom.finish(exit_code=1, quiet=True)
+    assert report.converted == 0
+    info = darkroom.Api().run(run.path).info
+    assert info["state"] == "finished" and info["exit_code"] == 1
+
+
 def test_init_refuses_an_argument_neither_darkroom_nor_w_and_b_takes(embedded_env):
     with pytest.raises(TypeError, match="unexpected keyword argument 'colour'"):
         darkroom.init(project="wb", colour="red")
