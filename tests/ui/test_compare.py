@@ -343,3 +343,32 @@ def test_a_run_pages_images_zoom_together_and_open_at_full_resolution(page, ui_s
     panel.locator(".step-view[data-side='a'] button.full-open").click()
     page.locator(".full-view canvas.image-canvas[data-ready]").wait_for()
     assert page.locator(".full-view tr[data-field='step'] td").inner_text() == "20"
+
+
+def test_a_run_pages_url_restores_its_step_unlinked_panel_zoom_and_toggles(page, ui_server, runs, browser):  # noqa: F811
+    open_run(page, ui_server(runs["url"]), runs["alpha"])
+    page.locator("body").press("ArrowLeft")  # the page at step 10
+    page.wait_for_function("() => location.hash.includes('step=10')")
+    other = page.locator("section.media-panel[data-key='other']")
+    other.locator("input.link-toggle").uncheck()
+    other.locator(".box-group input[data-role='group-toggle']").uncheck()
+    img = page.locator("section.media-panel[data-key='img']")
+    img.locator("canvas.image-canvas").hover()
+    page.mouse.wheel(0, -400)
+    page.wait_for_function("(p) => Number(p.dataset.zoom) > 1.5", arg=img.element_handle())
+    page.locator("body").press("ArrowLeft")  # the page at step 0; "other" stays at 10
+    page.wait_for_function("() => location.hash.includes('step=0') && location.hash.includes('zoom')"
+                           " && location.hash.includes('toggles')")
+    shared, zoom = page.url, float(img.get_attribute("data-zoom"))
+    again = browser.new_context(viewport={"width": 1280, "height": 900}, device_scale_factor=1).new_page()
+    try:
+        again.goto(shared)
+        steps = ("() => ['img', 'other'].map((k) => document.querySelector("
+                 "`section.media-panel[data-key='${k}'] .step-view[data-side='a'][data-painted]`)?.dataset.step).join()")
+        again.wait_for_function(f"() => ({steps})() === '0,10'")
+        restored = again.locator("section.media-panel[data-key='other']")
+        assert restored.locator("input.link-toggle").is_checked() is False
+        assert restored.locator(".box-group input[data-role='group-toggle']").is_checked() is False
+        assert float(again.locator("section.media-panel[data-key='img']").get_attribute("data-zoom")) == pytest.approx(zoom)
+    finally:
+        again.context.close()

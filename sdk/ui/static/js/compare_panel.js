@@ -11,6 +11,7 @@ import { loadRenderers } from "./media_item.js";
 import { loadImage } from "./image_view.js";
 import { nearestIndex } from "./steps.js";
 import { Zoom, isZoomable, zoomableItem } from "./zoom.js";
+import { applyToggles, togglesOf } from "./view_state.js";
 
 export const MODES = ["side by side", "difference", "swipe", "blink"];
 const BLINK_MS = 600;
@@ -23,42 +24,6 @@ async function pixelsOf(url) {
   const ctx = canvas.getContext("2d", { willReadFrequently: true });
   ctx.drawImage(img, 0, 0);
   return { img, width: canvas.width, height: canvas.height, data: ctx.getImageData(0, 0, canvas.width, canvas.height).data };
-}
-
-/** The user's overlay toggles of `state`, for the URL: {b: {group: [on, [classes off]]},
- * s: {score: threshold}, m: {group: [on, opacity, {class: on}]}}. */
-function togglesOf(state) {
-  const out = { b: {}, s: {}, m: {} };
-  for (const [name, g] of state.boxGroups) out.b[name] = [g.on ? 1 : 0, [...g.classes].filter(([, c]) => !c.on).map(([id]) => id)];
-  for (const [name, score] of state.scores) out.s[name] = score.threshold;
-  for (const [name, g] of state.maskGroups) {
-    out.m[name] = [g.on ? 1 : 0, g.opacity, Object.fromEntries([...g.classes].map(([v, c]) => [v, c.on ? 1 : 0]))];
-  }
-  return out;
-}
-
-/** Apply saved toggles to the groups `state` knows; true if any applied. */
-function applyToggles(state, toggles) {
-  let applied = false;
-  for (const [name, [on, off]] of Object.entries(toggles.b || {})) {
-    const g = state.boxGroups.get(name);
-    if (!g) continue;
-    g.on = Boolean(on);
-    for (const [id, c] of g.classes) c.on = !off.includes(id);
-    applied = true;
-  }
-  for (const [name, threshold] of Object.entries(toggles.s || {})) {
-    const score = state.scores.get(name);
-    if (score && Number.isFinite(threshold)) [score.threshold, applied] = [threshold, true];
-  }
-  for (const [name, [on, opacity, classes]] of Object.entries(toggles.m || {})) {
-    const g = state.maskGroups.get(name);
-    if (!g) continue;
-    [g.on, g.opacity] = [Boolean(on), Number.isFinite(opacity) ? opacity : g.opacity];
-    for (const [v, c] of g.classes) if (v in classes) c.on = Boolean(classes[v]);
-    applied = true;
-  }
-  return applied;
 }
 
 export class ComparePanel {

@@ -11,6 +11,7 @@ import { renderItem } from "./items.js";
 import { loadRenderers } from "./media_item.js";
 import { nearestIndex } from "./steps.js";
 import { Zoom, isZoomable, zoomableItem } from "./zoom.js";
+import { applyToggles, togglesOf } from "./view_state.js";
 
 let firstPaintMarked = false;
 
@@ -65,6 +66,7 @@ class StepView {
     if (this.side === "a") {
       this.panel.following = this.index === this.steps.length - 1;
       if (this.panel.linked) this.panel.setLinked(false);  // its own step now: the page's slider leaves it
+      else this.panel.onChange();
     }
     this.#showLabel();
     // Dragging the slider fires many events: fetch once it rests.
@@ -128,7 +130,10 @@ class StepView {
 
   async #render(step, items) {
     const panel = this.panel;
-    if (panel.overlay.absorb(items)) panel.controls.update();
+    if (panel.overlay.absorb(items)) {
+      if (panel.toggles) applyToggles(panel.overlay, panel.toggles);  // the URL's, as their groups appear
+      panel.controls.update();
+    }
     const sameStep = this.step === step && this.views.length === items.length;
     this.step = step;
     this.element.dataset.step = String(step);
@@ -182,8 +187,9 @@ export class MediaPanel {
    * @param context {project, run}
    * @param key     the media key
    * @param info    {kind, steps: [step, ...]} from the run's JSON
+   * @param view    its state from the URL: {step (unlinked), zoom, toggles}
    */
-  constructor(context, key, info) {
+  constructor(context, key, info, view = {}) {
     this.context = context;
     this.key = key;
     this.kind = info.kind;
@@ -192,8 +198,12 @@ export class MediaPanel {
     this.comparing = false;
     this.overlay = new OverlayState();
     this.controls = new OverlayControls(this.overlay);
-    this.zoom = new Zoom();
-    this.zoom.addEventListener("change", () => this.zoom.applyTo(this.element));
+    this.zoom = new Zoom(view.zoom);
+    this.zoom.addEventListener("change", () => { this.zoom.applyTo(this.element); this.onChange(); });
+    this.toggles = view.toggles || null;
+    this.overlay.addEventListener("change", () => { this.toggles = togglesOf(this.overlay); this.onChange(); });
+    this.view = view;
+    this.onChange = () => {};  // the page's: write the URL
     this.a = new StepView(this, "a");
     this.b = null;
     this.sides = h("div", { class: "step-views" }, this.a.element);
@@ -209,11 +219,28 @@ export class MediaPanel {
         h("label", { class: "compare", title: "two steps side by side" }, this.compareBox, "compare")),
       this.controls.element,
       this.sides);
+    this.element.dataset.zoom = String(this.zoom.scale);
   }
 
-  /** Show the newest step. */
+  /** Show the newest step (or, unlinked by the URL, the step nearest its own). */
   start() {
+    if (this.view.step !== undefined) {
+      this.setLinked(false);
+      const index = nearestIndex(this.steps, this.view.step);
+      this.following = index === this.steps.length - 1;
+      return this.a.show(index);
+    }
     return this.a.show(this.steps.length - 1);
+  }
+
+  /** The panel's state for the URL (only what differs from the defaults). */
+  state() {
+    const out = {};
+    const own = this.steps[this.a.index];
+    if (!this.linked && own !== undefined) out.step = own;
+    if (this.zoom.scale !== 1) out.zoom = [this.zoom.scale, Math.round(this.zoom.x), Math.round(this.zoom.y)];
+    if (this.toggles) out.toggles = this.toggles;
+    return out;
   }
 
   /** `item` at full resolution over the page (`full_view.js`, loaded when first used). */
@@ -227,6 +254,7 @@ export class MediaPanel {
     this.linkBox.checked = on;
     this.element.dataset.linked = on ? "1" : "0";
     if (!on) this.pageStep = null;
+    this.onChange();
   }
 
   /** The page's step moved to `step`: show this panel's logged step nearest it (when linked). */

@@ -18,9 +18,18 @@ const PENDING_POLL_MS = 2000;  // finished, but items still converting (a fleet'
 const PROJECT_POLL_MS = 5000;  // counts and the runs to overlay
 
 export class RunPage {
-  /** `first`: the run's JSON, already asked for (app.js starts it before this module loads). */
-  constructor(root, project, run, first = null) {
+  /**
+   * `first`: the run's JSON, already asked for (app.js starts it before this module loads).
+   * `params`: the URL's state (URLSearchParams): step (the page's), view (JSON by key: {step, zoom, toggles}).
+   */
+  constructor(root, project, run, first = null, params = new URLSearchParams()) {
     this.root = root;
+    this.initialStep = params.has("step") ? Number(params.get("step")) : null;
+    try {
+      this.views = JSON.parse(params.get("view") || "{}") || {};
+    } catch {
+      this.views = {};
+    }
     this.context = { project, run };
     this.first = first;
     this.charts = new Map();
@@ -49,6 +58,7 @@ export class RunPage {
     }
     this.#skeleton();
     await this.#apply(data, true);
+    if (this.initialStep !== null && Number.isFinite(this.initialStep)) await this.setStep(this.initialStep);
     this.#refreshProject();
     this.#schedule();
   }
@@ -197,7 +207,8 @@ export class RunPage {
     for (const key of keys) {
       let panel = this.panels.get(key);
       if (!panel) {
-        panel = new MediaPanel(this.context, key, media[key]);
+        panel = new MediaPanel(this.context, key, media[key], this.views[key] || {});
+        panel.onChange = () => this.saveState();
         this.panels.set(key, panel);
         // Keep panels in order as new keys arrive.
         const order = byKindThenKey(media, kindOrder);
@@ -229,7 +240,24 @@ export class RunPage {
     if (step === undefined) return;
     this.pageStep = step === this.steps[this.steps.length - 1] ? null : step;  // the newest: follow new steps
     this.#updateStepAxis([this.steps]);
+    this.saveState();
     await Promise.all([...this.panels.values()].map((p) => p.showStep(step)));
+  }
+
+  /** Write the page's state into the URL (replacing the entry), so a copied link opens this view. */
+  saveState() {
+    if (this.stopped) return;
+    const params = new URLSearchParams();
+    if (this.pageStep !== null) params.set("step", String(this.pageStep));
+    const views = {};
+    for (const [key, panel] of this.panels) {
+      const state = panel.state();
+      if (Object.keys(state).length) views[key] = state;
+    }
+    if (Object.keys(views).length) params.set("view", JSON.stringify(views));
+    const { project, run } = this.context;
+    const query = params.toString();
+    history.replaceState(null, "", `#/run/${encodeURIComponent(project)}/${encodeURIComponent(run)}${query ? `?${query}` : ""}`);
   }
 
   move(delta) {
