@@ -36,7 +36,7 @@ async function route() {
     const first = api.run(parts[1], parts[2]);
     first.catch(() => {});  // RunPage reports a failure; no unhandled rejection meanwhile
     const { RunPage } = await import("./run_page.js");
-    page = new RunPage(root, parts[1], parts[2], first);
+    page = new RunPage(root, parts[1], parts[2], first, new URLSearchParams(search));
   } else if ((parts[0] === "project" && parts.length === 2) || parts.length === 0) {
     document.title = parts.length ? `${parts[1]} · darkroom` : "darkroom";
     const { RunsList } = await import("./runs_list.js");
