@@ -13,77 +13,34 @@ A broker that does not answer is a sample, not an error:
 serving.  So is the storage (``darkroom_storage_up``).  The storage is read
 at most once per `storage_interval` seconds (it lists every run).
 
-Broker reading: Redis, as kombu's transport lays it out: a list per queue
-(LPUSH on the left, BRPOP on the right), and one hash ``unacked`` of
-``delivery_tag -> [message, exchange, routing_key]`` for the messages
-workers hold (`kombu/transport/redis.py`, ``QoS.append``).
+How each broker is read: `darkroom.pipeline.backlog`.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
-import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from darkroom.pipeline.errors import ConfigError
-from darkroom.pipeline.queue import QUEUES
-from darkroom.pipeline.status import message_sent_at, run_counts
+from darkroom.pipeline.backlog import backlog_reader
+from darkroom.pipeline.status import run_counts
 
 if TYPE_CHECKING:
     from darkroom.pipeline.settings import Settings
     from darkroom.pipeline.storage import Storage
 
 log = logging.getLogger("darkroom.exporter")
-_UNACKED_KEY = "unacked"  # kombu's Redis transport default (Channel.unacked_key)
-BROKER_SCHEMES = ("redis://", "rediss://")
-
-
-def read_redis_backlog(client: Any, now: _dt.datetime | None = None) -> dict[str, dict[str, float]]:
-    """Per queue: ``waiting``, ``unacknowledged`` and ``oldest_age_seconds`` (0 when none waits).
-
-    Raises whatever redis-py raises when the broker does not answer.
-    """
-    now = now or _dt.datetime.now(_dt.timezone.utc)
-    with client.pipeline(transaction=False) as pipe:
-        for queue in QUEUES:
-            pipe.llen(queue).lindex(queue, -1)  # -1: the next to be popped, the oldest
-        pipe.hvals(_UNACKED_KEY)
-        *per_queue, held = pipe.execute()
-    unacked = dict.fromkeys(QUEUES, 0)
-    for raw in held:
-        try:
-            routing_key = json.loads(raw)[2]
-        except (ValueError, IndexError, TypeError):
-            continue
-        if routing_key in unacked:
-            unacked[routing_key] += 1
-    out = {}
-    for i, queue in enumerate(QUEUES):
-        waiting, oldest = per_queue[2 * i], per_queue[2 * i + 1]
-        sent_at = message_sent_at(oldest)
-        age = max(0.0, (now - sent_at).total_seconds()) if sent_at is not None else 0.0
-        out[queue] = {"waiting": int(waiting), "unacknowledged": unacked[queue], "oldest_age_seconds": age}
-    return out
 
 
 class BacklogCollector:
     """A prometheus_client collector reading the broker at each scrape and the storage now and then."""
 
     def __init__(self, settings: "Settings", open_storage: Callable[[], "Storage"] | None,
-                 storage_interval: float = 60.0):
-        url = settings.broker_url or ""
-        if not url.startswith(BROKER_SCHEMES):
-            raise ConfigError(f"DARKROOM_BROKER_URL={url or '(unset)'!r}: the exporter reads the queues of a "
-                              f"broker; accepted: {', '.join(s + 'HOST:PORT/DB' for s in BROKER_SCHEMES)}")
-        import redis
-
-        # Short timeouts: a broker that does not answer must not hold a scrape past Prometheus's own timeout.
-        self._redis = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
-        self._errors = (redis.RedisError, OSError)
+                 storage_interval: float = 60.0, management_url: str | None = None):
+        # Raises ConfigError for a broker it cannot read, naming what it accepts.
+        self._read, self._errors = backlog_reader(settings.broker_url, management_url)
         self._open_storage = open_storage
         self._storage: Storage | None = None
         self._interval = storage_interval
@@ -95,7 +52,7 @@ class BacklogCollector:
 
         up = GaugeMetricFamily("darkroom_broker_up", "1 if the broker answered this scrape, 0 if not.")
         try:
-            backlog = read_redis_backlog(self._redis)
+            backlog = self._read()
             up.add_metric([], 1)
         except self._errors as e:
             log.warning("the broker did not answer: %s", e)
@@ -110,7 +67,8 @@ class BacklogCollector:
                  "Seconds the oldest waiting message has waited since it was sent (0: none waits).")):
             family = GaugeMetricFamily(name, text, labels=["queue"])
             for queue, values in backlog.items():
-                family.add_metric([queue], values[field])
+                if field in values:  # (RabbitMQ: no oldest age, see darkroom.pipeline.backlog)
+                    family.add_metric([queue], values[field])
             yield family
         if self._open_storage is not None:
             yield from self._reprocess_families()
