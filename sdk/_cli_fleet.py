@@ -162,7 +162,11 @@ def _exit_0_on_sigterm() -> None:
 @click.option("--storage-interval", type=click.FloatRange(min=1), default=60.0, show_default=True,
               help="Seconds between readings of the storage (reprocess batches); the broker is read at each scrape.")
 @click.option("--no-storage", is_flag=True, help="Read only the broker (no reprocess metrics).")
-def exporter(port: int, host: str, storage_interval: float, no_storage: bool) -> None:
+@click.option("--rabbitmq-management-url", default=None, metavar="URL",
+              help="RabbitMQ brokers: the management API's queues URL, http://USER:PASSWORD@HOST:15672/api/queues/VHOST "
+              "(default: the broker's host and credentials, port 15672).")
+def exporter(port: int, host: str, storage_interval: float, no_storage: bool,
+             rabbitmq_management_url: str | None) -> None:
     """Serve the fleet's backlog as Prometheus metrics: one exporter per fleet.
 
     \b
@@ -170,7 +174,8 @@ def exporter(port: int, host: str, storage_interval: float, no_storage: bool) ->
     age of the oldest waiting one; reprocess batches in flight; whether the
     broker and the storage answered (darkroom_broker_up, darkroom_storage_up).
     Autoscalers scale each queue group on waiting + unacknowledged
-    (docs/operations.md).  Needs DARKROOM_BROKER_URL (redis://) and darkroom[metrics].
+    (docs/operations.md).  Needs DARKROOM_BROKER_URL (redis:// or amqp://, RabbitMQ with its
+    management plugin) and darkroom[metrics].
     """
     import threading
 
@@ -187,7 +192,8 @@ def exporter(port: int, host: str, storage_interval: float, no_storage: bool) ->
 
         return open_storage(settings.storage_url, settings)
 
-    registry.register(BacklogCollector(settings, None if no_storage else storage, storage_interval))
+    registry.register(BacklogCollector(settings, None if no_storage else storage, storage_interval,
+                                       rabbitmq_management_url))
     serve(registry, port, host)
     click.echo(f"darkroom exporter: http://{host}:{port}/metrics", err=True)
     threading.Event().wait()  # serve until a signal ends the process
