@@ -85,12 +85,17 @@ class RabbitServer:
 
     def __init__(self, workdir: Path):
         self.workdir = workdir
-        self.port, self.epmd_port = free_port(), free_port()
+        self.port, self.epmd_port, self.management_port = free_port(), free_port(), free_port()
         self.proc: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
         return f"amqp://guest:guest@127.0.0.1:{self.port}//"
+
+    @property
+    def management_url(self) -> str:
+        """The management plugin's queues of the default vhost (what `darkroom exporter` reads)."""
+        return f"http://guest:guest@127.0.0.1:{self.management_port}/api/queues/%2F"
 
     def _env(self) -> dict[str, str]:
         return {**os.environ, "HOME": str(self.workdir), "ERL_EPMD_PORT": str(self.epmd_port),
@@ -105,19 +110,29 @@ class RabbitServer:
         exe = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
         if not exe.exists():
             pytest.fail("rabbitmq-server is not installed; run the README's test command (bash .ci/test)")
-        (self.workdir / "enabled_plugins").write_text("[].\n")  # no plugin: it starts in seconds
-        (self.workdir / "rabbitmq.conf").write_text(f"listeners.tcp.default = 127.0.0.1:{self.port}\n")
+        # The management plugin (the exporter's source), its counts refreshed every 0.5 s, not 5.
+        (self.workdir / "enabled_plugins").write_text("[rabbitmq_management].\n")
+        (self.workdir / "rabbitmq.conf").write_text(
+            f"listeners.tcp.default = 127.0.0.1:{self.port}\nmanagement.tcp.ip = 127.0.0.1\n"
+            f"management.tcp.port = {self.management_port}\ncollect_statistics_interval = 500\n")
         self.proc = subprocess.Popen([str(exe)], env=self._env(), stdout=open(self.workdir / "out.log", "a"),
                                      stderr=subprocess.STDOUT, start_new_session=True, cwd=self.workdir)
         wait_for_port(self.port, timeout=120)  # its AMQP listener opens once the node has booted
+        wait_for_port(self.management_port, timeout=60)
 
     def stop(self) -> None:
         if self.proc is not None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
+            # SIGKILL: a graceful stop takes seconds, and its data is the test's, thrown away.
+            os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=60)
             self.proc = None
-        # The node started an epmd of its own on epmd_port; it outlives the node unless told.
-        subprocess.run(["epmd", "-kill"], env=self._env(), capture_output=True, timeout=30)
+        # The node started an epmd of its own on epmd_port; it outlives the node unless told, and it
+        # refuses while it still lists the node (until it sees the killed node's connection close).
+        def epmd_gone() -> bool:
+            out = subprocess.run(["epmd", "-kill"], env=self._env(), capture_output=True, text=True, timeout=30)
+            return "Killed" in out.stdout or "connect" in (out.stdout + out.stderr).lower()
+
+        wait_for(epmd_gone, f"epmd on port {self.epmd_port} to stop", timeout=30, every=0.2)
 
 
 class S3Server:
