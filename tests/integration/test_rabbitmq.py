@@ -1,6 +1,7 @@
 """RabbitMQ as the broker (DARKROOM_BROKER_URL=amqp://...): Debian's rabbitmq-server started on free loopback
 ports, moto's S3, real `darkroom worker` processes.  Quorum queues, publisher confirms, retries' countdowns
-through Celery's native delayed delivery, and a killed worker's request back at once (no visibility timeout)."""
+through Celery's native delayed delivery, a killed worker's request back at once (no visibility timeout),
+and the exporter reading the queues from the management API."""
 
 from __future__ import annotations
 
@@ -46,31 +47,6 @@ def rabbit_fleet(rabbit_server, s3_server, clean_env: Path, monkeypatch: pytest.
     f.stop_workers()
 
 
-def test_images_and_videos_convert_through_quorum_queues_with_publisher_confirms(rabbit_fleet):
-    import amqp
-
-    from darkroom.pipeline.queue import make_celery
-    from darkroom.pipeline.settings import Settings
-
-    rabbit_fleet.start_worker(queues="image")
-    rabbit_fleet.start_worker(queues="video")
-    rng = np.random.default_rng(11)
-    run = darkroom.init(project="rabbit")
-    for step in range(6):
-        run.log({"img": darkroom.Image(rng.integers(0, 256, (16, 16, 3), np.uint8)),
-                 "clip": darkroom.Video(rng.integers(0, 256, (4, 3, 16, 16), np.uint8), fps=4, format="gif")})
-    report = run.finish(timeout=120, quiet=True)
-    assert (report.converted, report.failed, report.pending) == (12, [], 0)
-    kinds = sorted(m["kind"] for m in darkroom.Api().run(run.path).manifests())
-    assert kinds == ["image"] * 6 + ["video"] * 6
-    app = make_celery(Settings.from_env())
-    assert app.conf.broker_transport_options["confirm_publish"] is True
-    # A quorum queue: declaring it again as a classic queue is refused as inequivalent.
-    with app.connection_for_write() as connection:
-        with pytest.raises(amqp.exceptions.PreconditionFailed, match="x-queue-type"):
-            connection.default_channel.queue_declare("darkroom.image", durable=True, auto_delete=False)
-
-
 def test_a_worker_killed_mid_request_has_it_back_at_once_and_it_converts_once(rabbit_fleet):
     """No visibility timeout on RabbitMQ: the dead worker's connection closes and its message is requeued."""
     first = rabbit_fleet.start_worker(pool="prefork")
@@ -111,3 +87,65 @@ def test_retries_wait_out_their_countdown_in_the_broker_while_s3_is_down_and_not
     report = run.finish(timeout=180, quiet=True)
     assert (report.converted, report.failed, report.pending) == (4, [], 0)
     assert "Failed to bind queue" not in worker.log_path.read_text()  # every queue on the delayed exchanges
+
+
+def test_items_convert_through_quorum_queues_and_the_exporter_reads_them_from_the_management_api(
+        rabbit_fleet, rabbit_server, tmp_path):
+    import subprocess
+    import sys
+
+    import amqp
+    from test_metrics import free_port, promtool_check, samples, scrape
+
+    from darkroom.pipeline.queue import make_celery
+    from darkroom.pipeline.settings import Settings
+
+    def exporter(management_url: str) -> tuple[subprocess.Popen, int]:
+        port = free_port()
+        log = tmp_path / f"exporter-{port}.log"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "darkroom._cli", "exporter", "--host", "127.0.0.1", "--port", str(port),
+             "--no-storage", "--rabbitmq-management-url", management_url],
+            env=rabbit_fleet.subprocess_env(), stdout=open(log, "w"), stderr=subprocess.STDOUT,
+            start_new_session=True)
+        wait_for(lambda: b"darkroom exporter: http" in log.read_bytes(), "the exporter to serve", timeout=60,
+                 context=log.read_text)
+        return proc, port
+
+    image = (("queue", "darkroom.image"),)
+    live, port = exporter(rabbit_server.management_url)
+    # A management API that does not answer: the broker is down as far as the exporter can tell.
+    dead, dead_port = exporter(f"http://guest:guest@127.0.0.1:{free_port()}/api/queues/%2F")
+    try:
+        rng = np.random.default_rng(14)
+        run = darkroom.init(project="rabbit-exported")
+        for step in range(3):
+            run.log({"img": darkroom.Image(rng.integers(0, 256, (16, 16, 3), np.uint8))})
+        assert run._sender.flush(timeout=60)
+        got = wait_for(lambda: (s := samples(scrape(port)[1])).get(("darkroom_queue_messages_waiting", image)) == 3
+                       and s, "3 messages waiting in the exporter's metrics", timeout=30)
+        assert got[("darkroom_broker_up", ())] == 1
+        assert got[("darkroom_queue_messages_unacknowledged", image)] == 0
+        assert not [k for k in got if k[0] == "darkroom_queue_oldest_message_age_seconds"]  # not readable on AMQP
+        promtool_check(scrape(port)[1])
+
+        # A worker converting a long request holds its message unacknowledged.
+        worker = rabbit_fleet.start_worker(pool="prefork")
+        run.log({"big": [darkroom.Image(rng.integers(0, 256, (384, 384, 3), np.uint8)) for _ in range(40)]})
+        wait_for(lambda: samples(scrape(port)[1]).get(("darkroom_queue_messages_unacknowledged", image)) == 1,
+                 "the request being converted, unacknowledged", timeout=60, context=worker.log_path.read_text)
+        assert run.finish(timeout=120, quiet=True).converted == 43
+        # Through a quorum queue: declaring it again as a classic queue is refused as inequivalent.
+        app = make_celery(Settings.from_env())
+        assert app.conf.broker_transport_options["confirm_publish"] is True
+        with app.connection_for_write() as connection:
+            with pytest.raises(amqp.exceptions.PreconditionFailed, match="x-queue-type"):
+                connection.default_channel.queue_declare("darkroom.image", durable=True, auto_delete=False)
+
+        status, body = scrape(dead_port)
+        assert status == 200 and samples(body)[("darkroom_broker_up", ())] == 0
+        promtool_check(body)
+    finally:
+        for proc in (live, dead):
+            proc.terminate()
+            proc.wait(timeout=30)
