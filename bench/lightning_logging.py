@@ -11,6 +11,8 @@ is the embedded worker's, as in bench/embedded_slowdown.py.
 
 The machine's load average is printed last: on a shared machine other
 processes take the cores the embedded workers need, and the ratio with them.
+CPU per step is printed too (the training process, all its threads; the
+embedded workers), which other processes' load moves far less.
 
 Usage: python bench/lightning_logging.py [--steps 60] [--rounds 5] [--torch-threads 1]
 """
@@ -44,9 +46,13 @@ def main() -> None:
         def on_train_batch_start(self, trainer, module, batch, batch_idx):
             if batch_idx == 0:
                 self.start = time.perf_counter()
+                self.cpu = time.process_time(), children_cpu()
 
         def on_train_epoch_end(self, trainer, module):
-            self.rate = (trainer.num_training_batches - 1) / (time.perf_counter() - self.start)
+            steps = trainer.num_training_batches - 1
+            self.rate = steps / (time.perf_counter() - self.start)
+            self.own_cpu = (time.process_time() - self.cpu[0]) / steps
+            self.workers_cpu = (children_cpu() - self.cpu[1]) / steps
 
     class SmallCNN(lightning.LightningModule):
         def __init__(self, log_images: bool):
@@ -70,6 +76,7 @@ def main() -> None:
 
     tmp = tempfile.mkdtemp(prefix="darkroom-bench-")
     rates: dict[bool, list[float]] = {False: [], True: []}
+    cpu: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
     for round_ in range(args.rounds):
         for log_images in (False, True):
             logger = DarkroomLogger(project="bench", dir=f"{tmp}/runs", storage_url=f"file://{tmp}/data") \
@@ -81,6 +88,7 @@ def main() -> None:
                                         default_root_dir=f"{tmp}/root")
             trainer.fit(SmallCNN(log_images), loader)
             rates[log_images].append(timer.rate)
+            cpu[log_images].append((timer.own_cpu, timer.workers_cpu))
             if log_images:
                 report = logger.experiment.finish(quiet=True)
                 assert report.converted == 4 * args.steps and not report.failed, report
@@ -90,7 +98,33 @@ def main() -> None:
     plain, logging = statistics.median(rates[False]), statistics.median(rates[True])
     print(f"median steps/s: logging nothing {plain:.2f}, logging 4 images a step {logging:.2f}")
     print(f"ratio = {logging / plain:.3f} (bar: >= 0.90)")
+    # CPU per step varies far less with other processes' load than steps/s does.
+    own = {k: statistics.median(c[0] for c in v) for k, v in cpu.items()}
+    workers = statistics.median(c[1] for c in cpu[True])
+    print(f"CPU per step (medians): logging nothing {own[False] * 1e3:.1f} ms; logging {own[True] * 1e3:.1f} ms "
+          f"in the training process + {workers * 1e3:.1f} ms in the embedded workers; "
+          f"training-process CPU ratio {own[False] / own[True]:.3f}")
     print(f"load average (1, 5, 15 min): {', '.join(f'{v:.2f}' for v in os.getloadavg())} on {os.cpu_count()} cores")
+
+
+def children_cpu() -> float:
+    """CPU seconds of this process's child processes now alive (the embedded workers), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/children") as f:
+                children = f.read().split()
+        except OSError:
+            continue
+        for pid in children:
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 if __name__ == "__main__":
