@@ -39,7 +39,8 @@ def main() -> None:
     from darkroom.integration.lightning import DarkroomLogger
 
     torch.set_num_threads(args.torch_threads)
-    data = torch.utils.data.TensorDataset(torch.rand(args.steps * 32, 3, 64, 64), torch.randint(0, 10, (args.steps * 32,)))
+    samples = args.steps * 32
+    data = torch.utils.data.TensorDataset(torch.rand(samples, 3, 64, 64), torch.randint(0, 10, (samples,)))
     loader = torch.utils.data.DataLoader(data, batch_size=32)
 
     class Timer(lightning.Callback):

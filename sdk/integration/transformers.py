@@ -1,4 +1,4 @@
-"""`DarkroomCallback` for Hugging Face Transformers' ``Trainer``; importing this module also registers ``report_to="darkroom"``.
+"""`DarkroomCallback` for Hugging Face Transformers' ``Trainer``; importing it also registers ``report_to="darkroom"``.
 
 ``Trainer(..., callbacks=[DarkroomCallback()])`` always works.  Transformers
 has no public registry of reporting integrations: its ``report_to`` names are
