@@ -260,8 +260,8 @@ def tensorboard(logdir: Path, project: str | None, no_wait: bool, storage: str |
     by its path under LOGDIR.  Scalars and text go into history at their
     steps with TensorBoard's wall times, histograms inline, images (each
     image of a multi-image summary) and audio into darkroom media, converted
-    by the workers.  PR curves, meshes and other plugins' values are not
-    imported yet: they are counted under "skipped".
+    by the workers; PR curves as tables, meshes as 3-D objects.  Other
+    plugins' values (hparams, graphs, ...) are counted under "skipped".
 
     \b
     Run it again at will: a run already imported from the same files is

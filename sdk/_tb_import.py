@@ -130,10 +130,15 @@ def import_run(tb_run: TBRun, project: str, logdir: Path, storage_url: str | Non
     done = Imported(tb_run.name, run.path)
     rows: dict[int, dict[str, Any]] = {}
     walls: dict[int, float] = {}
+    meshes: dict[tuple[int, str], dict[str, Any]] = {}  # a mesh's parts arrive as separate values
     read_before = 0
     for path in tb_run.files:
         events = EventFile(path)
         for value in events.values():
+            if value.what == "mesh":
+                meshes.setdefault((value.step, value.tag), {})[value.data[0]] = value.data[1]
+                walls[value.step] = max(walls.get(value.step, value.wall_time), value.wall_time)
+                continue
             _take(run, value, rows, walls, done)
             if progress is not None:
                 progress(read_before + events.bytes_read)
@@ -142,6 +147,8 @@ def import_run(tb_run: TBRun, project: str, logdir: Path, storage_url: str | Non
             done.damaged.append(f"{path.name}: {events.damage}")
         if progress is not None:
             progress(read_before)
+    for (step, name), parts in sorted(meshes.items()):
+        _take(run, Value(name, step, walls[step], "mesh", parts), rows, walls, done)
     _write_rows(run, rows, walls)
     # Only now: a run whose import was cut short is finished at exit without it, and imported again.
     run.config["tensorboard"] = {**record, "files": sizes}
@@ -166,6 +173,11 @@ def _take(run: Any, value: Value, rows: dict[int, dict[str, Any]], walls: dict[i
         elif value.what == "audio" and value.data:
             clips = [darkroom.Audio(io.BytesIO(b), format=_audio_format(b)) for b in value.data]
             row_value = clips if len(clips) > 1 else clips[0]
+        elif value.what == "pr_curve":
+            row_value = _pr_table(value.data)
+        elif value.what == "mesh":
+            objects = _meshes(value.data)
+            row_value = objects if len(objects) > 1 else objects[0]
         else:
             done.skipped[value.what] = done.skipped.get(value.what, 0) + 1
             return
@@ -192,6 +204,46 @@ def _write_rows(run: Any, rows: dict[int, dict[str, Any]], walls: dict[int, floa
         run._sender.put(RowWork(row), 1024 + sum(v.nbytes for v in row.values() if isinstance(v, Histogram)))
         for key, value in rows[step].items():
             run.summary._data[key] = value
+
+
+def _pr_table(curve: np.ndarray) -> Any:
+    """A PR curve as a table: one row a threshold (evenly spaced in [0, 1], as TensorBoard's are)."""
+    import darkroom
+
+    tp, fp, tn, fn, precision, recall = curve
+    thresholds = np.linspace(0.0, 1.0, curve.shape[1]) if curve.shape[1] > 1 else np.zeros(1)
+    rows = [[float(t), float(p), float(r), int(a), int(b), int(c), int(d)]
+            for t, p, r, a, b, c, d in zip(thresholds, precision, recall, tp, fp, tn, fn)]
+    return darkroom.Table(columns=["threshold", "precision", "recall", "true_positives", "false_positives",
+                                   "true_negatives", "false_negatives"], data=rows)
+
+
+def _meshes(parts: dict[str, Any]) -> list[Any]:
+    """TensorBoard's mesh (vertices [B, N, 3], faces [B, F, 3], colors [B, N, 3]) as Object3D, one a batch element.
+
+    With faces: an OBJ file (vertex colours as OBJ's ``v x y z r g b``); without: a point cloud.
+    """
+    import darkroom
+
+    if "vertices" not in parts:
+        raise ValueError(f"a mesh without vertices (parts: {', '.join(sorted(parts)) or 'none'})")
+    vertices = np.asarray(parts["vertices"], float).reshape(-1, *np.shape(parts["vertices"])[-2:])
+    faces = parts.get("faces")
+    colors = parts.get("colors")
+    out = []
+    for b, v in enumerate(vertices):
+        c = np.asarray(colors).reshape(vertices.shape[0], -1, 3)[b] if colors is not None else None
+        if faces is None:
+            points = v if c is None else np.hstack([v, c.astype(float)])
+            out.append(darkroom.Object3D(points))
+            continue
+        f = np.asarray(faces).reshape(vertices.shape[0], -1, 3)[b]
+        shades = (c / 255.0).tolist() if c is not None else None
+        lines = [("v %r %r %r" % tuple(p)) + ("" if shades is None else " %r %r %r" % tuple(shades[i]))
+                 for i, p in enumerate(v.tolist())]
+        lines += ["f %d %d %d" % tuple(int(x) + 1 for x in face) for face in f]
+        out.append(darkroom.Object3D(io.BytesIO(("\n".join(lines) + "\n").encode()), file_type="obj"))
+    return out
 
 
 def _at_most(histogram: tuple[list[float], list[float]], bins: int) -> tuple[np.ndarray, np.ndarray]:

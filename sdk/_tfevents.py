@@ -32,8 +32,10 @@ class Value:
 
     `what` is "scalar" (`data`: a float), "images" (a list of encoded image
     files), "audio" (a list of encoded audio files), "histogram" (``(counts,
-    edges)``), "text" (a str), or the plugin's name for values darkroom does
-    not import (`data`: None).
+    edges)``), "text" (a str), "pr_curve" (a [6, thresholds] array: TP, FP,
+    TN, FN, precision, recall), "mesh" (``(part, array)``, one of a mesh's
+    vertices, faces or colors; `tag` is the mesh's name), or the plugin's
+    name for values darkroom does not import (`data`: None).
     """
 
     tag: str
@@ -127,6 +129,14 @@ def _value(value: Any, step: int, wall_time: float) -> Value:
             return Value(value.tag, step, wall_time, "histogram", None)
         edges = [*buckets[:, 0].tolist(), float(buckets[-1, 1])]
         return Value(value.tag, step, wall_time, "histogram", (buckets[:, 2].tolist(), edges))
+    if plugin == "pr_curves":  # [6, thresholds]: TP, FP, TN, FN, precision, recall
+        return Value(value.tag, step, wall_time, "pr_curve", array.reshape(6, -1).astype(float))
+    if plugin == "mesh":  # one part (vertices, faces or colors) of the mesh `name`; parts share a step
+        from tensorboard.plugins.mesh import metadata
+
+        info = metadata.parse_plugin_metadata(value.metadata.plugin_data.content)
+        part = {1: "vertices", 2: "faces", 3: "colors"}.get(int(info.content_type), "unknown")
+        return Value(info.name or value.tag, step, wall_time, "mesh", (part, array))
     if plugin == "text":
         texts = [b.decode("utf-8", "replace") if isinstance(b, bytes) else str(b) for b in array.reshape(-1)]
         return Value(value.tag, step, wall_time, "text", "\n".join(texts))

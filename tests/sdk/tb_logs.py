@@ -119,6 +119,27 @@ def pr_curve(tag: str) -> Any:
         display_name=tag, description="", num_thresholds=3), tensor=tensor_util.make_tensor_proto(np.ones((6, 3))))
 
 
+def mesh(name: str, vertices: np.ndarray, faces: np.ndarray, colors: np.ndarray) -> list[Any]:
+    """The mesh plugin's three values (vertices, faces, colors), as its summary writes them."""
+    from tensorboard.compat.proto import summary_pb2
+    from tensorboard.plugins.mesh import metadata, plugin_data_pb2
+    from tensorboard.util import tensor_util
+
+    parts = [(vertices.astype(np.float32), plugin_data_pb2.MeshPluginData.VERTEX),
+             (faces.astype(np.int32), plugin_data_pb2.MeshPluginData.FACE),
+             (colors.astype(np.uint8), plugin_data_pb2.MeshPluginData.COLOR)]
+    components = metadata.get_components_bitmask([kind for _, kind in parts])
+    return [summary_pb2.Summary.Value(
+        tag=metadata.get_instance_name(name, kind),
+        metadata=metadata.create_summary_metadata(name, name, kind, components, list(data.shape), ""),
+        tensor=tensor_util.make_tensor_proto(data)) for data, kind in parts]
+
+
+TETRAHEDRON = (np.array([[[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]]]),
+               np.array([[[0, 1, 2], [0, 1, 3], [0, 2, 3], [1, 2, 3]]]),
+               np.array([[[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0]]]))
+
+
 def mixed_run(folder: Path, steps: int = 3, start: float = 1_700_000_000.0) -> Path:
     """A run of every kind of value; steps logged per epoch ("val/acc") interleave with per-batch ones.
 
@@ -135,4 +156,5 @@ def mixed_run(folder: Path, steps: int = 3, start: float = 1_700_000_000.0) -> P
               text("notes", f"step {step} **ok**"))
         w.add(100 + step, wall + 3, scalar("val/acc", 0.5 + step / 10))  # per-epoch steps, out of order
     w.add(1, start + 100, pr_curve("pr"))
+    w.add(steps - 1, start + 200, *mesh("shape", *TETRAHEDRON))
     return w.close()

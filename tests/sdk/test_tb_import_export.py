@@ -48,8 +48,7 @@ def read_back(folder: Path) -> dict[str, Any]:
                 plugin = value.metadata.plugin_data.plugin_name
                 array = tensor_util.make_ndarray(value.tensor)
                 where = (value.tag, event.step)
-                if plugin != "pr_curves":  # not imported: its wall time is not either
-                    walls[event.step] = max(walls.get(event.step, 0.0), event.wall_time)
+                walls[event.step] = max(walls.get(event.step, 0.0), event.wall_time)
                 if plugin == "images":
                     for i, data in enumerate(array[2:]):
                         out["images"][(*where, i)] = np.asarray(PILImage.open(io.BytesIO(data)))
@@ -79,9 +78,17 @@ def test_tensorboard_to_darkroom_to_tensorboard_keeps_every_image_and_value(
     out = import_json(logdir)
     assert [r["name"] for r in out["runs"]] == ["exp1", "nested/exp2"]
     first = out["runs"][0]
-    assert first["counts"] == {"scalar": 6, "images": 9, "histogram": 3, "audio": 3, "text": 3}
-    assert first["skipped"] == {"pr_curves": 1} and first["damaged"] == [] and first["failed"] == []
-    assert first["converted"] == 12
+    assert first["counts"] == {"scalar": 6, "images": 9, "histogram": 3, "audio": 3, "text": 3, "pr_curve": 1,
+                               "mesh": 1}
+    assert first["skipped"] == {} and first["damaged"] == [] and first["failed"] == []
+    assert first["converted"] == 12 + 2  # and the PR curve's table, the mesh's 3-D object
+    reader = darkroom.Api().run(first["path"])
+    (pr,) = reader.manifests(key="pr")
+    table = reader.table(pr)
+    assert table["columns"][:3] == ["threshold", "precision", "recall"] and len(table["data"]) == 3
+    (shape,) = reader.manifests(key="shape")
+    assert (shape["kind"], shape["step"], shape["artifact"]["vertices"], shape["artifact"]["faces"]) == (
+        "object3d", 2, 4, 4)
     cli("export", "tb", str(tmp_path / "again"), "--format", "tensorboard")
     for run, source in ((out["runs"][0]["path"], logdir / "exp1"), (out["runs"][1]["path"], logdir / "nested/exp2")):
         before, after = read_back(source), read_back(tmp_path / "again" / run)
@@ -109,7 +116,7 @@ def test_importing_again_duplicates_nothing(embedded_env: dict[str, str], logdir
     assert grown["runs"][0]["path"] == first["runs"][0]["path"]
     reader = darkroom.Api().run(first["runs"][0]["path"])
     assert [row["_step"] for row in reader.scan_history(resolve=False)] == [0, 1, 2, 3, 100, 101, 102]
-    assert len(reader.manifests()) == 3 * 4 + 1  # sample, 2 of grid, voice a step; then one sample
+    assert len(reader.manifests()) == 3 * 4 + 2 + 1  # sample, 2 of grid, voice a step; pr, shape; a sample
     assert len(reader.revisions(0, "sample", 0)) == 1
     assert darkroom.Api().runs("tb") == sorted(r["path"] for r in first["runs"])
 
