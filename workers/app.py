@@ -17,7 +17,7 @@ from darkroom.pipeline.queue import CHUNK_TASK_NAME, TASK_NAME, is_amqp, make_ce
 from darkroom.pipeline.settings import Settings
 from darkroom.pipeline.storage import Storage, open_storage
 from darkroom.workers.conversion import process_message
-from darkroom.workers.crash_marks import CrashMarks, RedisMarks
+from darkroom.workers.crash_marks import CrashMarks, RedisMarks, StorageMarks
 from darkroom.workers.message_guard import GuardedRedisTransport, GuardedTask
 from darkroom.workers.metrics import NO_METRICS, CountedStorage, NoMetrics, retry_cause
 from darkroom.workers.shutdown import ReturnHeld, refuse_if_leaving
@@ -73,10 +73,10 @@ def _storage_here() -> Storage:
 
 
 def _marks_here() -> CrashMarks:
-    """Marks of the items being converted, in the broker's Redis (`darkroom.workers.crash_marks`)."""
+    """Marks of the items being converted: in the broker's Redis, or (RabbitMQ) in the storage (`crash_marks`)."""
     if not _marks:
         url = settings.broker_url or ""
-        _marks.append(RedisMarks(url) if url.startswith(("redis://", "rediss://")) else CrashMarks())
+        _marks.append(RedisMarks(url) if url.startswith(("redis://", "rediss://")) else StorageMarks(_storage_here()))
     return _marks[0]
 
 

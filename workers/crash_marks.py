@@ -11,7 +11,9 @@ item becomes a failed manifest (``worker_crashed``) and the rest of the
 request, and of the run, goes on.
 
 Fleet workers keep the marks in Redis, next to the queues (they outlive any
-one worker); embedded workers in a folder their training process made.
+one worker); on a RabbitMQ broker, which has no place for them, in the
+storage every worker shares (three more requests an item); embedded workers
+in a folder their training process made.
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ import hashlib
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from darkroom.pipeline.storage import Storage
 
 CRASHES_ALLOWED = 2  # an item's third start after two ended workers fails it
 _TTL_S = 7 * 24 * 3600  # a Redis mark left by a request that is never delivered again
@@ -93,3 +98,40 @@ class FileMarks(CrashMarks):
 
     def end(self, ident: str) -> None:
         self._path(ident).unlink(missing_ok=True)
+
+
+class StorageMarks(CrashMarks):
+    """Marks as small objects ``converting/<sha256 of the item>`` in the fleet's storage (a RabbitMQ broker).
+
+    Two workers never convert the same item at once (one message, one
+    consumer), so a read then a write counts starts as Redis's INCR does.
+    """
+
+    def __init__(self, storage: "Storage"):
+        from darkroom.pipeline.errors import InvalidInput, NotFound, StorageError
+
+        # No mark yet, or an object there that is not one (too big, not a number): a first start.
+        self._storage, self._unmarked, self._errors = storage, (NotFound, InvalidInput, ValueError), StorageError
+
+    @staticmethod
+    def key(ident: str) -> str:
+        return f"converting/{hashlib.sha256(ident.encode()).hexdigest()}"
+
+    # As with Redis: the marks are a guard, not the work; storage trouble converts the item unmarked.
+    def start(self, ident: str) -> int:
+        try:
+            try:
+                starts = int(self._storage.get(self.key(ident), max_bytes=32)) + 1
+            except self._unmarked:
+                starts = 1
+            self._storage.put(self.key(ident), str(starts).encode(), "text/plain")
+            return starts
+        except self._errors as e:
+            log.warning("could not mark %s as converting: %s", ident, e)
+            return 1
+
+    def end(self, ident: str) -> None:
+        try:
+            self._storage.delete(self.key(ident))
+        except self._errors as e:
+            log.warning("could not unmark %s: %s", ident, e)
