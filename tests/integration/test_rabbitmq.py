@@ -149,3 +149,38 @@ def test_items_convert_through_quorum_queues_and_the_exporter_reads_them_from_th
         for proc in (live, dead):
             proc.terminate()
             proc.wait(timeout=30)
+
+
+def test_an_item_that_ends_its_pool_process_twice_fails_through_crash_marks_kept_in_storage(rabbit_fleet):
+    """No Redis next to RabbitMQ: the marks live in the storage (workers/crash_marks.py, StorageMarks)."""
+    from pathlib import Path
+
+    from darkroom.pipeline.errors import NotFound
+    from darkroom.workers.crash_marks import StorageMarks
+
+    worker = rabbit_fleet.start_worker(pool="prefork")
+    run = darkroom.init(project="rabbit-poison")
+    storage = darkroom.Api().storage
+    mark = StorageMarks.key(f"rabbit-poison/{run.id}/0/batch/1/r1")
+
+    def starts() -> int:
+        try:
+            return int(storage.get(mark))
+        except NotFound:
+            return 0
+
+    # ~1 s of PNG, far longer than wait_for's checks: the child is still converting it when killed.
+    slow = np.random.default_rng(0).integers(0, 256, (2048, 2048, 3), np.uint8)
+    run.log({"batch": [darkroom.Image(np.full((4, 4), 2, np.uint8)), darkroom.Image(slow),
+                       darkroom.Image(np.full((4, 4), 3, np.uint8))]})
+    for start in (1, 2):  # each start of the item: kill the child converting it
+        wait_for(lambda: starts() == start, f"start {start} of item batch[1] ({mark})", timeout=90,
+                 every=0.05, context=worker.log_path.read_text)
+        for pid in Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split():
+            os.kill(int(pid), signal.SIGKILL)
+    report = run.finish(timeout=120, quiet=True)
+    reader = darkroom.Api().run(run.path)
+    assert [m["status"] for m in reader.manifests()] == ["ok", "failed", "ok"]
+    assert reader.manifest(0, "batch", 1)["error"]["code"] == "worker_crashed"
+    assert (report.converted, len(report.failed), report.pending) == (2, 1, 0)
+    assert starts() == 0
