@@ -139,7 +139,9 @@ def test_every_command_has_help(command, first_line):
 def test_the_top_level_help_lists_every_command():
     result = CliRunner().invoke(main, ["--help"])
     commands = result.stdout.split("Commands:", 1)[1]
-    assert [line.split()[0] for line in commands.strip().splitlines()] == ["demo", "reprocess", "runs", "show", "status", "sync", "ui", "worker"]
+    assert [line.split()[0] for line in commands.strip().splitlines()] == [
+        "demo", "export", "export-video", "exporter", "gc", "import", "reprocess", "runs", "show", "status", "sync",
+        "ui", "worker"]
 
 
 def test_the_version_option_prints_the_package_version():
