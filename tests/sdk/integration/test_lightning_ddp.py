@@ -5,15 +5,23 @@ from __future__ import annotations
 import io
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import stored_run
-from conftest import free_port
 
 SCRIPT = Path(__file__).with_name("ddp_fit.py")
+
+
+def free_port() -> int:
+    # Not conftest's: a whole-suite run has several modules named conftest, and
+    # `from conftest import` gets whichever was imported first.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def test_only_rank_zero_makes_the_run_and_rank_one_neither_logs_nor_blocks(embedded_env, tmp_path):
