@@ -325,6 +325,35 @@ def fleet(redis_server: RedisServer, s3_server: S3Server, clean_env: Path,
 
 
 @pytest.fixture
+def rabbit_fleet(rabbit_server: RabbitServer, s3_server: S3Server, clean_env: Path,
+                 monkeypatch: pytest.MonkeyPatch) -> Iterator[Fleet]:
+    """`fleet` with RabbitMQ as its broker (`Fleet` takes any broker with a `url`), darkroom's queues emptied."""
+    from darkroom.pipeline.queue import QUEUES, make_celery
+    from darkroom.pipeline.settings import Settings
+
+    if s3_server.server is None:
+        s3_server.start()
+    f = Fleet(rabbit_server, s3_server, clean_env)
+    for k, v in f.env.items():
+        monkeypatch.setenv(k, v)
+    with make_celery(Settings.from_env()).connection_for_write() as connection:
+        channel = connection.default_channel
+        for queue in QUEUES:
+            try:
+                channel.queue_purge(queue)
+            except Exception:  # not declared yet: nothing to purge (and the channel is closed)
+                channel = connection.channel()
+    yield f
+    f.stop_workers()
+
+
+@pytest.fixture(params=["redis", "rabbitmq"])
+def any_fleet(request: pytest.FixtureRequest) -> Fleet:
+    """`fleet` on each broker darkroom supports: for the fleet tests that must hold on both."""
+    return request.getfixturevalue("fleet" if request.param == "redis" else "rabbit_fleet")
+
+
+@pytest.fixture
 def s3_storage(s3_server: S3Server, clean_env: Path):
     """An S3Storage on a fresh bucket of the moto server."""
     from darkroom.pipeline.settings import Settings

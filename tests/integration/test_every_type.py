@@ -1,4 +1,4 @@
-"""Every media type in one run, through Redis, S3 and worker processes (one per queue group)."""
+"""Every media type in one run, through each broker (Redis, RabbitMQ), S3 and worker processes (one per queue group)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import darkroom
 pytestmark = pytest.mark.integration
 
 
-def test_every_media_type_in_one_run_is_converted_by_the_fleet(fleet):
+def test_every_media_type_in_one_run_is_converted_by_the_fleet(any_fleet):
+    fleet = any_fleet
     fleet.start_worker(queues="image,data", wait=False)
     fleet.start_worker(queues="video,audio", wait=False)
     last = fleet.start_worker(queues="molecule,object3d", wait=False)

@@ -139,7 +139,8 @@ def test_an_item_that_ends_its_pool_process_twice_fails_and_the_rest_of_its_requ
     assert len(set(killed)) == 2
 
 
-def test_items_logged_while_the_broker_is_down_are_spooled_and_sent_when_it_returns(fleet):
+def test_items_logged_while_the_broker_is_down_are_spooled_and_sent_when_it_returns(any_fleet):
+    fleet = any_fleet  # Redis and RabbitMQ (publisher confirms: a publish to a stopped node raises)
     fleet.start_worker()
     fleet.redis.stop()
     try:

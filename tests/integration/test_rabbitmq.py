@@ -8,14 +8,11 @@ from __future__ import annotations
 import os
 import signal
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import darkroom
-from conftest import Fleet
 from darkroom.pipeline import paths
 from waiting import wait_for
 
@@ -23,28 +20,6 @@ pytestmark = [
     pytest.mark.integration,
     pytest.mark.filterwarnings("ignore:darkroom. (cannot send|sending resumed):darkroom.DarkroomWarning"),
 ]
-
-
-@pytest.fixture
-def rabbit_fleet(rabbit_server, s3_server, clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fleet]:
-    """`fleet`, with RabbitMQ as its broker and darkroom's queues emptied."""
-    from darkroom.pipeline.queue import QUEUES, make_celery
-    from darkroom.pipeline.settings import Settings
-
-    if s3_server.server is None:
-        s3_server.start()
-    f = Fleet(rabbit_server, s3_server, clean_env)  # the broker is whatever has a `url`
-    for k, v in f.env.items():
-        monkeypatch.setenv(k, v)
-    with make_celery(Settings.from_env()).connection_for_write() as connection:
-        channel = connection.default_channel
-        for queue in QUEUES:
-            try:
-                channel.queue_purge(queue)
-            except Exception:  # not declared yet: nothing to purge (and the channel is closed)
-                channel = connection.channel()
-    yield f
-    f.stop_workers()
 
 
 def test_a_worker_killed_mid_request_has_it_back_at_once_and_it_converts_once(rabbit_fleet):

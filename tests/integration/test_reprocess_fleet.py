@@ -38,7 +38,8 @@ def manifest_objects(run: Any) -> list[str]:
     return sorted(storage.list(paths.manifests_prefix(run.project, run.id)))
 
 
-def test_a_batch_goes_out_in_chunks_and_wait_follows_it_to_the_end(fleet: Any) -> None:
+def test_a_batch_goes_out_in_chunks_and_wait_follows_it_to_the_end(any_fleet: Any) -> None:
+    fleet = any_fleet  # Redis and RabbitMQ: chunk messages, and `darkroom status` reading either broker
     run, _ = logged_run(fleet, 40)
     out = cli(fleet, "reprocess", "fleetrp", "--set", "file_type=jpg", "--wait", "--timeout", "120")
     assert out["plan"]["items"] == 40
