@@ -50,7 +50,7 @@ def test_line_series_stores_one_row_per_point_as_w_and_b_does(embedded_env):
                               [2, "down", 1.0]]
     assert manifests["series"]["chart"]["string_fields"] == {"title": "Two", "xname": "epoch"}
     separate = darkroom.plot.line_series([[0, 1], [5, 6, 7]], [[1, 1], [2, 2, 2]])
-    assert [row[:2] for row in separate._payload.value["data"]] == [[0, "key_0"], [1, "key_0"], [5, "key_1"],
+    assert [list(row[:2]) for row in separate._payload.value["data"]] == [[0, "key_0"], [1, "key_0"], [5, "key_1"],
                                                                      [6, "key_1"], [7, "key_1"]]
 
 
@@ -82,7 +82,7 @@ def test_a_chart_snapshots_its_columns_when_made():
     chart = darkroom.plot.line(table, "x", "y")
     table.add_data(2, 3)
     table.data[0][1] = 100
-    assert chart._payload.value["data"] == [[0, 1], [1, 2]]
+    assert [list(row) for row in chart._payload.value["data"]] == [[0, 1], [1, 2]]
 
 
 def test_refusals_name_the_argument_and_what_is_accepted():
