@@ -49,9 +49,13 @@ def convert(item: ItemInput, options: PlotlyOptions, limits: Limits) -> Output:
     out = {"data": traces, "layout": layout}
     if isinstance(figure.get("frames"), list):
         out["frames"] = figure["frames"]
-    types = sorted({str(t.get("type", "scatter")) for t in traces})
+    types = sorted({t["type"] if isinstance(t.get("type"), str) else "scatter" for t in traces})
+    try:
+        data = json.dumps(out, separators=(",", ":"), allow_nan=False).encode()
+    except (ValueError, RecursionError) as e:
+        raise InvalidInput("invalid_plotly", f"Plotly figure cannot be stored as JSON ({e})") from None
     return Output(
-        data=json.dumps(out, separators=(",", ":"), allow_nan=False).encode(),
+        data=data,
         format="json", media_type="application/json",
         measurements={"traces": len(traces), "trace_types": types},
         warnings=[] if traces else ["the figure has no traces: nothing to draw"],
