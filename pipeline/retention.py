@@ -14,12 +14,15 @@ reads every run's manifest index and the ages of ``raw/``, and keeps:
 - with ``finished_only``, a payload named by a run that is not finished;
 - a payload younger than ``older_than`` seconds (its storage time).
 
-The one race this cannot see: a run still logging that logs again content
-an older run logged (the same bytes have the same sha256), whose sender
-finds the old payload stored, skips the upload, and sends its request just
-before gc deletes the payload; that item then fails with the worker's
-``missing payload`` error.  The age threshold is the guard: keep it well
-above the longest time a request waits in a queue (docs/storage.md).
+A run still logging may log again bytes an older run logged (the same
+sha256): its sender finds the payload stored and does not upload it again,
+and no listing shows its request until the item is converted.  So a sender
+skips an upload only for a payload stored less than `REFRESH_AFTER` ago
+(`stored_fresh`), and stores an older one again, which makes it young: gc
+can then delete a payload a request still names only if that request waited
+`older_than - REFRESH_AFTER` between its sender's check and its worker's
+fetch.  Keep `older_than` well above a day plus the longest queue wait
+(docs/storage.md).
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ from darkroom.pipeline.reader import RunReader, list_runs
 from darkroom.pipeline.reprocess import batches, progress
 from darkroom.pipeline.storage import ObjectInfo, Storage
 
+# A sender stores again a payload it finds older than this instead of skipping the upload.
+REFRESH_AFTER = 86400.0
 _RAW = re.compile(r"^raw/[0-9a-f]{64}\.[a-z0-9]{1,10}$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -60,6 +65,11 @@ class GcPlan:
     def summary(self) -> dict[str, Any]:
         return {"runs": self.runs, "deleted": len(self.delete), "freed_bytes": self.freed,
                 "kept": {reason: {"payloads": n, "bytes": self.kept_bytes[reason]} for reason, n in self.kept.items()}}
+
+
+def stored_fresh(info: ObjectInfo | None, now: float) -> bool:
+    """True when a payload is stored and younger than `REFRESH_AFTER`: a sender may skip its upload."""
+    return info is not None and info.modified is not None and now - info.modified < REFRESH_AFTER
 
 
 def parse_age(text: str) -> float:

@@ -78,7 +78,7 @@ class Delivery:
         self._inflight: set[int] = set()
         self._acks = Acks(float(settings.resend_after))
         self._attempts: Counter[int] = Counter()
-        self._uploaded: set[str] = set()
+        self._uploaded: dict[str, float] = {}  # raw key -> when it was found fresh or put
         self._retry_at = 0.0
         self._backoff = 0.5
         self._flushing = 0
@@ -288,14 +288,17 @@ class Delivery:
         The spool's file is named by the payload's sha256 and extension, never
         by the entry's say, and checked against the sha256 before it is put.
         """
+        from darkroom.pipeline.retention import REFRESH_AFTER, stored_fresh
+
         media_types = {p.get("name"): p.get("media_type") for p in entry.get("payloads", []) if isinstance(p, dict)}
         uploaded: set[str] = set()
         for item in request.items:
             for source in [item.source, *item.related.values()]:
                 key = paths.raw_key(source.sha256, source.ext)
-                if key in self._uploaded:
+                now, seen = time.time(), self._uploaded.get(key)
+                if seen is not None and now - seen < REFRESH_AFTER:
                     continue
-                if not self.storage.exists(key):
+                if not stored_fresh(self.storage.stat(key), now):  # gone, or old: put (again), see gc
                     name = f"{source.sha256}.{source.ext}"
                     try:
                         data = self.spool.payload(name)
@@ -307,7 +310,7 @@ class Delivery:
                                            "spool does not match its sha256")
                     self.storage.put(key, data, media_types.get(name) or source.media_type)
                     uploaded.add(source.sha256)
-                self._uploaded.add(key)
+                self._uploaded[key] = now
         return uploaded
 
     def _give_up(self, entry: dict[str, Any], error: Exception) -> None:

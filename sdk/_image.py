@@ -89,7 +89,10 @@ class Image(ImageAttributes, Media):
             check_mode(mode, "Image")
         except InvalidInput as e:
             raise ValueError(e.message) from None
-        self._options = {"file_type": file_type, "normalize": bool(normalize), "mode": mode}
+        # No file_type: the run's default (`_with_settings`), else the worker's (png).
+        self._options = {"normalize": bool(normalize), "mode": mode}
+        if file_type is not None:
+            self._options["file_type"] = file_type
         if quality is not None:
             self._options["quality"] = quality
         if isinstance(data, Image):  # W&B's Image(wandb_image): snapshots never change, so share them
@@ -111,7 +114,7 @@ class Image(ImageAttributes, Media):
 
     def _with_settings(self, settings: Any) -> "Image":
         """Unset file_type: the run's default (DARKROOM_IMAGE_FILE_TYPE, DARKROOM_IMAGE_QUALITY)."""
-        if self._options["file_type"] is not None:
+        if "file_type" in self._options:
             return self
         chosen = copy.copy(self)
         quality = self._options.get("quality", settings.image_quality)

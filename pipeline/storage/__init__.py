@@ -52,6 +52,11 @@ class Storage(abc.ABC):
     def _children(self, prefix: str) -> Iterator[str]:
         """Names of the folders right under `prefix` (which ends in ``/``)."""
 
+    def _stat(self, key: str) -> "ObjectInfo | None":
+        # Backends that know an object's time override this; the fallback knows its size only.
+        size = self._size(key)
+        return None if size is None else ObjectInfo(key, size, None)
+
     def _list_info(self, prefix: str) -> Iterator["ObjectInfo"]:
         # Backends that list sizes and times in one pass override this; the fallback asks each key.
         for key in self._list(prefix):
@@ -102,6 +107,10 @@ class Storage(abc.ABC):
         if start < 0 or end < start:
             raise ValueError(f"range [{start}, {end}) of {key} is not a range of bytes")
         return self._stream(check_storage_key(key), start, end, chunk_size)
+
+    def stat(self, key: str) -> "ObjectInfo | None":
+        """The object's size and last modification (one HEAD on S3), or None if it does not exist."""
+        return self._stat(check_storage_key(key))
 
     def exists(self, key: str) -> bool:
         return self.size(key) is not None

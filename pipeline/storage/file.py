@@ -89,6 +89,14 @@ class FileStorage(Storage):
                 if key.startswith(prefix):
                     yield key
 
+    def _stat(self, key: str) -> ObjectInfo | None:
+        path = self._path(key)
+        try:
+            stat = path.stat()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return None if os.path.isdir(path) else ObjectInfo(key, stat.st_size, stat.st_mtime)
+
     def _list_info(self, prefix: str) -> Iterator[ObjectInfo]:
         for key in self._list(prefix):
             try:

@@ -237,6 +237,16 @@ class S3Storage(Storage):
             for obj in self.client.list_objects(self.bucket, prefix=self._full(prefix), recursive=True):
                 yield obj.object_name[skip:]
 
+    def _stat(self, key: str) -> ObjectInfo | None:
+        self._ensure_bucket()
+        try:
+            with _at_the_edge(f"checking {key}"):
+                found = self.client.stat_object(self.bucket, self._full(key))
+        except NotFound:
+            return None
+        modified = found.last_modified.timestamp() if found.last_modified is not None else None
+        return ObjectInfo(key, int(found.size or 0), modified)
+
     def _list_info(self, prefix: str) -> Iterator[ObjectInfo]:
         self._ensure_bucket()
         skip = len(self.prefix) + 1 if self.prefix else 0

@@ -111,3 +111,19 @@ def test_gc_racing_a_run_whose_requests_are_queued_deletes_none_of_their_payload
 def test_an_age_that_is_not_one_says_what_is_accepted(embedded_env: dict[str, str]) -> None:
     result = cli("gc", "--raw-older-than", "30 days", code=1)
     assert "--raw-older-than '30 days' is not an age; accepted: a whole number and a unit s, m, h, d or w" in result.output
+
+
+def test_a_run_that_logs_an_old_payloads_bytes_again_stores_it_again_so_gc_keeps_it(
+        embedded_env: dict[str, str]) -> None:
+    first = log_run("again")
+    root = Path(embedded_env["DARKROOM_STORAGE_URL"].removeprefix("file://"))
+    raw = sorted(k for k in objects() if k.startswith("raw/"))
+    stamp = time.time() - 3 * 86400  # stored three days ago, past the sender's day of trust
+    for key in raw:
+        os.utime(root / key, (stamp, stamp))
+    second = log_run("again")  # the very same bytes: the same sha256, the same raw keys
+    assert sorted(k for k in objects() if k.startswith("raw/")) == raw
+    assert all(time.time() - (root / key).stat().st_mtime < 3600 for key in raw)  # put again: young
+    out = gc_json("--raw-older-than", "2d")
+    assert out["deleted"] == 0 and out["kept"]["younger than --raw-older-than"]["payloads"] == 3
+    assert len(darkroom.Api().run(first.path).manifests()) == len(darkroom.Api().run(second.path).manifests()) == 3
