@@ -36,9 +36,9 @@ def gc(older_than: str, finished_only: bool, dry_run: bool, storage: str | None,
       - a payload an item of an unfinished reprocess batch names;
       - with --finished-only, a payload a run that is not finished names;
       - a payload younger than --raw-older-than.
-    Keep the age well above the longest time a request can wait in a queue:
-    a run that logs again the very bytes of an old payload finds it stored
-    and does not upload it again (see docs/storage.md).
+    Keep the age well above a day plus the longest time a request can wait
+    in a queue: a run that logs again the bytes of a payload stored within
+    the last day does not upload it again (see docs/storage.md).
 
     \b
     Examples:
