@@ -263,8 +263,10 @@ class StoredTable:
 
     def whole(self) -> dict[str, Any]:
         """``{"columns", "column_types", "data"}`` with every row (the first form's shape)."""
-        return {"columns": self.columns, "column_types": self.column_types,
-                "data": self.row_values(range(self.rows))}
+        if not self.chunked:
+            return {"columns": self.columns, "column_types": self.column_types, "data": self.header["data"]}
+        lines = self.reader.read(self.manifest, "rows").splitlines()  # one read, not one a chunk
+        return {"columns": self.columns, "column_types": self.column_types, "data": [json.loads(x) for x in lines]}
 
 
 def _matches(values: np.ndarray | list[Any], f: Filter, kind: str) -> np.ndarray:

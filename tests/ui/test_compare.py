@@ -144,6 +144,14 @@ def test_the_difference_view_of_two_known_images_shows_their_absolute_difference
     shot = screenshot(panel.locator("canvas.mode-canvas"), "compare-difference")
     assert shot.getpixel((shot.width // 4, shot.height // 2))[:3] == (140, 60, 30)  # |(200,120,90) - (60,60,60)|
     assert shot.getpixel((3 * shot.width // 4, shot.height // 2))[:3] == (0, 0, 0)
+    # Swipe: alpha left of the split, beta right of it, on the img panel (step 0: red and gray).
+    img = page.locator("section.compare-panel[data-key='img']")
+    img.locator("select.compare-mode").select_option("swipe")
+    page.wait_for_function("(p) => p.dataset.painted && p.querySelector('canvas.mode-canvas')", arg=img.element_handle())
+    img.locator("input.swipe-position").evaluate("(r) => { r.value = '25'; r.dispatchEvent(new Event('input')); }")
+    shot = screenshot(img.locator("canvas.mode-canvas"), "compare-swipe")
+    assert shot.getpixel((shot.width // 8, shot.height // 2))[:3] == colour_a(0)
+    assert shot.getpixel((shot.width // 2, shot.height // 2))[:3] == colour_b(0)
 
 
 def test_zoom_is_linked_across_the_images_and_a_double_click_resets_it(page, ui_server, runs):
