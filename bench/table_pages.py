@@ -182,8 +182,15 @@ def main() -> None:
         print(f"  sort / whole table: {mem['sort by a number'] / mem['whole table (baseline)']:.2f}; "
               f"first page / whole table: {mem['first page'] / mem['whole table (baseline)']:.3f}")
         print("\n(c) stored form, in-process")
-        for name, figures in formats(rows, url, path, args.repeats).items():
+        measured = formats(rows, url, path, args.repeats)
+        for name, figures in measured.items():
             print(f"  {name:<18} " + "  ".join(f"{k} {v:.2f}" for k, v in figures.items()))
+        if len(measured) == 1:
+            print("  Parquet: not measured, pyarrow is not installed (pip install pyarrow to compare)")
+        else:
+            ours, parquet = measured["JSON chunks"], measured["Parquet (pyarrow)"]
+            print(f"  JSON chunks / Parquet: bytes {ours['MB'] / parquet['MB']:.2f}, "
+                  f"sorted page time {ours['sorted page ms'] / parquet['sorted page ms']:.2f}")
 
 
 if __name__ == "__main__":
