@@ -152,6 +152,14 @@ def test_the_difference_view_of_two_known_images_shows_their_absolute_difference
     shot = screenshot(img.locator("canvas.mode-canvas"), "compare-swipe")
     assert shot.getpixel((shot.width // 8, shot.height // 2))[:3] == colour_a(0)
     assert shot.getpixel((shot.width // 2, shot.height // 2))[:3] == colour_b(0)
+    # Blink: alpha's image, then beta's, in turn.
+    img.locator("select.compare-mode").select_option("blink")
+    canvas = img.locator("canvas.mode-canvas")
+    for side, colour in (("a", colour_a(0)), ("b", colour_b(0))):  # the label and the pixels read in one turn
+        shown = page.wait_for_function(
+            "([c, s]) => c.dataset.showing === s && [...c.getContext('2d')"
+            ".getImageData(c.width >> 1, c.height >> 1, 1, 1).data.slice(0, 3)]", arg=[canvas.element_handle(), side])
+        assert tuple(shown.json_value()) == colour
 
 
 def test_zoom_is_linked_across_the_images_and_a_double_click_resets_it(page, ui_server, runs):
