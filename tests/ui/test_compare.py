@@ -388,3 +388,19 @@ def test_a_run_pages_url_restores_its_step_unlinked_panel_zoom_and_toggles(page,
         assert float(again.locator("section.media-panel[data-key='img']").get_attribute("data-zoom")) == pytest.approx(zoom)
     finally:
         again.context.close()
+
+
+def test_a_run_pages_slider_steps_along_its_declared_step_metric(page, ui_server, runs):
+    open_run(page, ui_server(runs["url"]), runs["beta"])
+    page.locator("select.page-axis").select_option("epoch")
+    page.wait_for_function("() => location.hash.includes('x=epoch')")
+    assert page.locator(".page-step-label").inner_text().startswith("epoch 3 ")
+    page.locator("body").press("ArrowLeft")  # epoch 2: beta's step 10
+    shown = "() => document.querySelector(`section.media-panel[data-key='img'] .step-view[data-side='a'][data-painted]`)?.dataset.step"
+    page.wait_for_function(f"() => ({shown})() === '10'")
+    assert page.locator(".page-step-label").inner_text().startswith("epoch 2 ")
+    clip = page.locator("section.media-panel[data-key='clip'] .step-view[data-side='a'] .step-label")
+    assert "no media at epoch 2" in clip.inner_text()  # its only step, 0, is epoch 0
+    page.locator("body").press("ArrowLeft")  # beta logged no epoch 1: epoch 0, step 0
+    page.wait_for_function(f"() => ({shown})() === '0'")
+    assert page.locator(".page-step-label").inner_text().startswith("epoch 0 ") and "no media" not in clip.inner_text()

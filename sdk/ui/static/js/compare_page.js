@@ -14,7 +14,7 @@ import { runColour } from "./palette.js";
 import { LineChart } from "./line_chart.js";
 import { loadKinds } from "./media_item.js";
 import { ComparePanel } from "./compare_panel.js";
-import { keyOwnedByControl, nearestIndex } from "./steps.js";
+import { keyOwnedByControl, nearestIndex, xOf } from "./steps.js";
 
 export class ComparePage {
   /**
@@ -106,16 +106,9 @@ export class ComparePage {
     return ["_step", ...[...declared].filter((a) => a && this.runs.some((r) => r.data.scalars?.[a])).sort()];
   }
 
-  /** The x-axis value of `step` in run `r`: the step, or the axis metric's value logged at or before it. */
+  /** The x-axis value of `step` in run `r` (steps.js `xOf`). */
   xOf(r, step) {
-    if (this.axis === "_step") return step;
-    const points = (r.data.scalars?.[this.axis] || []).filter((p) => p[1] !== null);
-    let lo = 0, hi = points.length - 1, found;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (points[mid][0] <= step) { found = points[mid][1]; lo = mid + 1; } else hi = mid - 1;
-    }
-    return found;
+    return xOf(r.data.scalars, this.axis, step);
   }
 
   /** Run `r`'s logged steps of `key` as [[x, step], ...], sorted by x (steps with no x left out). */

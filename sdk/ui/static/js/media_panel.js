@@ -98,8 +98,8 @@ class StepView {
 
   #showLabel() {
     const step = this.steps[this.index];
-    const wanted = this.side === "a" && this.panel.linked ? this.panel.pageStep : null;
-    const off = wanted !== null && wanted !== undefined && wanted !== step ? ` · no media at step ${wanted}` : "";
+    const note = this.side === "a" && this.panel.linked ? this.panel.pageNote : null;
+    const off = note ? ` · ${note}` : "";
     this.label.textContent = step === undefined ? "" : `step ${step} (${this.index + 1} of ${this.steps.length})${off}`;
     this.element.classList.toggle("off-step", Boolean(off));
   }
@@ -209,7 +209,7 @@ export class MediaPanel {
     this.sides = h("div", { class: "step-views" }, this.a.element);
     this.compareBox = h("input", { type: "checkbox", class: "compare-toggle", onchange: (e) => this.setCompare(e.target.checked) });
     this.linked = true;     // follows the page's step slider
-    this.pageStep = null;   // the page's step, when it moved this panel
+    this.pageNote = null;   // what the page's step slider says of this panel ("no media at step 7")
     this.linkBox = h("input", { type: "checkbox", class: "link-toggle", checked: true, onchange: (e) => this.setLinked(e.target.checked) });
     this.element = h("section", { class: "panel media-panel", dataset: { key, kind: info.kind } },
       h("header", { class: "panel-header" },
@@ -253,16 +253,20 @@ export class MediaPanel {
     this.linked = on;
     this.linkBox.checked = on;
     this.element.dataset.linked = on ? "1" : "0";
-    if (!on) this.pageStep = null;
+    if (!on) this.pageNote = null;
     this.onChange();
   }
 
-  /** The page's step moved to `step`: show this panel's logged step nearest it (when linked). */
-  showStep(step) {
+  /**
+   * The page's slider moved: show logged step `step` (the page chose it: the nearest on its axis),
+   * with `note` under it when it is not the page's ("no media at step 7"); `follow`: the page is at
+   * its newest step, so this panel follows new ones.  Nothing when unlinked.
+   */
+  showStep(step, note = null, follow = false) {
     if (!this.linked) return Promise.resolve();
-    this.pageStep = step;
+    this.pageNote = note;
     const index = nearestIndex(this.steps, step);
-    this.following = index === this.steps.length - 1 && step >= this.steps[index];
+    this.following = follow && index === this.steps.length - 1;
     if (index === this.a.index) {
       this.a.syncRange();  // the same step: only its label (the page's step) changes
       return Promise.resolve();

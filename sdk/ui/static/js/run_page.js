@@ -11,7 +11,7 @@ import { LineChart } from "./line_chart.js";
 import { HistogramView } from "./histogram_view.js";
 import { MediaPanel } from "./media_panel.js";
 import { loadKinds } from "./media_item.js";
-import { keyOwnedByControl, nearestIndex, unionSteps } from "./steps.js";
+import { keyOwnedByControl, nearestIndex, unionSteps, xOf } from "./steps.js";
 
 const LIVE_POLL_MS = 500;      // while running: an item shows within ~0.5 s of its manifest
 const PENDING_POLL_MS = 2000;  // finished, but items still converting (a fleet's queue)
@@ -25,6 +25,7 @@ export class RunPage {
   constructor(root, project, run, first = null, params = new URLSearchParams()) {
     this.root = root;
     this.initialStep = params.has("step") ? Number(params.get("step")) : null;
+    this.axis = params.get("x") || "_step";  // the page slider's axis: _step, or a declared step metric
     try {
       this.views = JSON.parse(params.get("view") || "{}") || {};
     } catch {
@@ -79,7 +80,8 @@ export class RunPage {
       h("button", { type: "button", class: "step-prev", title: "previous step (←)", onclick: () => this.move(-1) }, "‹"),
       this.pageSlider,
       h("button", { type: "button", class: "step-next", title: "next step (→)", onclick: () => this.move(1) }, "›"),
-      this.pageStepLabel);
+      this.pageStepLabel,
+      this.axisSelect = h("select", { class: "page-axis", "aria-label": "x-axis", onchange: (e) => this.setAxis(e.target.value) }));
     document.addEventListener("keydown", this.onKey);
     this.notice = h("div", { class: "notice", hidden: true, role: "status" });
     replaceChildren(this.root,
@@ -135,10 +137,12 @@ export class RunPage {
         this.charts.set(key, chart);
         this.chartGrid.append(chart.element);
       }
-      const series = [{ label: this.data.info?.name || this.context.run, colour: runColour(0), points: scalars[key] }];
+      const onAxis = (data, points) => (this.axis === "_step" ? points : points
+        .map(([s, v]) => [xOf(data.scalars, this.axis, s), v]).filter(([x]) => x !== undefined).sort((a, b) => a[0] - b[0]));
+      const series = [{ label: this.data.info?.name || this.context.run, colour: runColour(0), points: onAxis(this.data, scalars[key]) }];
       for (const [path, other] of this.overlaid) {
         const points = other.data?.scalars?.[key];
-        if (points) series.push({ label: other.label, colour: other.colour, points });
+        if (points) series.push({ label: other.label, colour: other.colour, points: onAxis(other.data, points) });
       }
       chart.setSeries(series);
     }
@@ -223,31 +227,65 @@ export class RunPage {
     this.#updateStepAxis(keys.map((k) => media[k].steps));
   }
 
-  /** The page slider over every media key's steps; at the newest step it follows new ones. */
+  /** The axes of this run: _step, and each step metric it declared (define_metric) and logged. */
+  axes() {
+    const declared = Object.values(this.data.info?.metrics || {}).map((m) => m?.step_metric);
+    return ["_step", ...[...new Set(declared)].filter((a) => a && this.data.scalars?.[a]).sort()];
+  }
+
+  /** A panel's logged steps on the page's axis: [[x, step], ...] sorted by x. */
+  #positions(steps) {
+    return steps.map((s) => [xOf(this.data.scalars, this.axis, s), s]).filter(([x]) => x !== undefined)
+      .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  }
+
+  /** The page slider over every media key's steps (on the axis); at the newest it follows new ones. */
   #updateStepAxis(lists) {
-    this.steps = unionSteps(lists);
+    const axes = this.axes();
+    if (!axes.includes(this.axis)) this.axis = "_step";
+    replaceChildren(this.axisSelect, axes.map((a) => h("option", { value: a, selected: a === this.axis }, a === "_step" ? "step" : a)));
+    this.axisSelect.hidden = axes.length < 2;
+    this.steps = unionSteps(lists.map((steps) => this.#positions(steps).map(([x]) => x)));
     this.stepBar.hidden = this.steps.length < 2;
     this.pageSlider.max = String(Math.max(0, this.steps.length - 1));
     const shown = this.pageStep ?? this.steps[this.steps.length - 1];
     const i = nearestIndex(this.steps, shown);
     this.pageSlider.value = String(Math.max(0, i));
-    this.pageStepLabel.textContent = shown === undefined ? "" : `step ${shown} (${i + 1} of ${this.steps.length})`;
+    const name = this.axis === "_step" ? "step" : this.axis;
+    this.pageStepLabel.textContent = shown === undefined ? "" : `${name} ${formatNumber(shown)} (${i + 1} of ${this.steps.length})`;
     this.root.dataset.step = String(shown ?? "");
   }
 
-  /** Move every linked media panel to `step` (each to its logged step nearest it). */
-  async setStep(step) {
-    if (step === undefined) return;
-    this.pageStep = step === this.steps[this.steps.length - 1] ? null : step;  // the newest: follow new steps
-    this.#updateStepAxis([this.steps]);
+  /** Move every linked media panel to the page's `x` (each to its logged step nearest it on the axis). */
+  async setStep(x) {
+    if (x === undefined) return;
+    const newest = x === this.steps[this.steps.length - 1];
+    this.pageStep = newest ? null : x;  // the newest: follow new steps
+    this.#updateStepAxis([...this.panels.values()].map((p) => p.steps));
     this.saveState();
-    await Promise.all([...this.panels.values()].map((p) => p.showStep(step)));
+    const name = this.axis === "_step" ? "step" : this.axis;
+    await Promise.all([...this.panels.values()].map((p) => {
+      const logged = this.#positions(p.steps);
+      const nearest = logged[nearestIndex(logged.map(([at]) => at), x)];
+      if (!nearest) return Promise.resolve();
+      return p.showStep(nearest[1], nearest[0] === x ? null : `no media at ${name} ${formatNumber(x)}`, newest);
+    }));
+  }
+
+  /** Put the page slider and the charts on `axis` (_step or a step metric), at its newest value. */
+  async setAxis(axis) {
+    this.axis = axis;
+    this.pageStep = null;
+    this.#renderCharts();
+    this.#updateStepAxis([...this.panels.values()].map((p) => p.steps));
+    await this.setStep(this.steps[this.steps.length - 1]);
   }
 
   /** Write the page's state into the URL (replacing the entry), so a copied link opens this view. */
   saveState() {
     if (this.stopped) return;
     const params = new URLSearchParams();
+    if (this.axis !== "_step") params.set("x", this.axis);
     if (this.pageStep !== null) params.set("step", String(this.pageStep));
     const views = {};
     for (const [key, panel] of this.panels) {

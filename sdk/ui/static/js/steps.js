@@ -20,3 +20,21 @@ export function unionSteps(lists) {
 export function keyOwnedByControl(target) {
   return Boolean(target?.closest?.("input:not([type=checkbox]):not([type=button]), select, textarea, [contenteditable]"));
 }
+
+/**
+ * The x-axis value of `step` in a run whose scalars are `scalars` ({key: [[step, value], ...]}):
+ * the step itself on the axis "_step", else the axis metric's value logged at or before it (undefined: none).
+ */
+export function xOf(scalars, axis, step) {
+  if (axis === "_step") return step;
+  const points = scalars?.[axis] || [];
+  let lo = 0, hi = points.length - 1, found;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (points[mid][0] <= step) {
+      if (points[mid][1] !== null) found = points[mid][1];
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return found;
+}
