@@ -163,8 +163,9 @@ def _exit_0_on_sigterm() -> None:
               help="Seconds between readings of the storage (reprocess batches); the broker is read at each scrape.")
 @click.option("--no-storage", is_flag=True, help="Read only the broker (no reprocess metrics).")
 @click.option("--rabbitmq-management-url", default=None, metavar="URL",
-              help="RabbitMQ brokers: the management API's queues URL, http://USER:PASSWORD@HOST:15672/api/queues/VHOST "
-              "(default: the broker's host and credentials, port 15672).")
+              help="RabbitMQ brokers: the management API's queues URL, "
+              "http://USER:PASSWORD@HOST:15672/api/queues/VHOST (default: the broker's host and credentials, "
+              "port 15672).")
 def exporter(port: int, host: str, storage_interval: float, no_storage: bool,
              rabbitmq_management_url: str | None) -> None:
     """Serve the fleet's backlog as Prometheus metrics: one exporter per fleet.
