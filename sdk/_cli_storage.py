@@ -50,6 +50,10 @@ def gc(older_than: str, finished_only: bool, dry_run: bool, storage: str | None,
     from darkroom.pipeline import retention
 
     age = retention.parse_age(older_than)
+    if age < 2 * retention.REFRESH_AFTER and not dry_run:
+        click.echo(f"warning: --raw-older-than {older_than} is under 2 days: a job that found a payload stored "
+                   "within the last day did not upload it again, and its item may not be converted yet "
+                   "(docs/storage.md)", err=True)
     api = Api(storage)
     result = retention.plan(api.storage, age, finished_only, time.time())
     deleted = 0 if dry_run else retention.delete(api.storage, result.delete)

@@ -26,7 +26,7 @@ def cli(*args: str, code: int = 0) -> Any:
 
 
 def gc_json(*args: str) -> dict[str, Any]:
-    return json.loads(cli("gc", *args, "--json").output)
+    return json.loads(cli("gc", *args, "--json").stdout)  # a warning goes to stderr
 
 
 def storage() -> Any:
@@ -63,6 +63,7 @@ def test_gc_deletes_only_old_raw_payloads_of_converted_items_and_says_what_it_fr
     assert (dry["deleted"], dry["would_delete"], dry["would_free_bytes"]) == (0, 1, raw[old])
     assert objects() == before
     text = cli("gc", "--raw-older-than", "1d").output
+    assert "warning: --raw-older-than 1d is under 2 days: a job that found a payload stored" in text
     assert f"deleted 1 raw payload(s), {raw[old]:,} B (1 run(s) read, {storage().url})" in text
     assert "kept 2 (" in text and "younger than --raw-older-than" in text
     after = objects()
