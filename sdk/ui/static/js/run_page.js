@@ -243,8 +243,11 @@ export class RunPage {
   #updateStepAxis(lists) {
     const axes = this.axes();
     if (!axes.includes(this.axis)) this.axis = "_step";
-    replaceChildren(this.axisSelect, axes.map((a) => h("option", { value: a, selected: a === this.axis }, a === "_step" ? "step" : a)));
-    this.axisSelect.hidden = axes.length < 2;
+    if (axes.join("\n") !== this.axesShown) {  // rebuilt only when they change: a live run polls every 0.5 s
+      this.axesShown = axes.join("\n");
+      replaceChildren(this.axisSelect, axes.map((a) => h("option", { value: a, selected: a === this.axis }, a === "_step" ? "step" : a)));
+      this.axisSelect.hidden = axes.length < 2;
+    }
     this.steps = unionSteps(lists.map((steps) => this.#positions(steps).map(([x]) => x)));
     this.stepBar.hidden = this.steps.length < 2;
     this.pageSlider.max = String(Math.max(0, this.steps.length - 1));
