@@ -50,7 +50,7 @@ def clip(red: int) -> np.ndarray:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, embedded_in):
     with embedded_in(tmp_path_factory.mktemp("compare")) as url:
-        alpha = darkroom.init(project="cmp", name="alpha")
+        alpha = darkroom.init(project="cmp", name="alpha", config={"lr": 0.01, "model": {"depth": 2}})
         alpha.define_metric("img", step_metric="epoch")
         for step in A_STEPS:
             alpha.log({"img": darkroom.Image(solid(colour_a(step))), "other": darkroom.Image(solid(colour_a(step)), boxes=BOXES),
@@ -58,7 +58,7 @@ def runs(tmp_path_factory, embedded_in):
                        **({"clip": darkroom.Video(clip(200), fps=4, format="webm"), "cloud": darkroom.Object3D(CLOUD)}
                           if step == 0 else {})}, step=step)
         assert alpha.finish(quiet=True).failed == []
-        beta = darkroom.init(project="cmp", name="beta")
+        beta = darkroom.init(project="cmp", name="beta", config={"lr": 0.1, "model": {"depth": 4}})
         beta.define_metric("img", step_metric="epoch")
         for step in B_STEPS:
             beta.log({"img": darkroom.Image(solid(colour_b(step))), "other": darkroom.Image(solid(colour_b(step)), boxes=BOXES),
@@ -98,8 +98,16 @@ def test_runs_ticked_in_the_list_open_side_by_side_at_the_newest_step_with_overl
     page.goto(f"{base}/#/project/cmp")
     for path in (runs["beta"], runs["alpha"]):
         page.locator(f"tr[data-path='{path}'] input.select-run").check()
+    shown = "() => [...document.querySelectorAll('table.runs-table tbody tr')].map((r) => r.dataset.path).join()"
+    for config, want in [("model.depth>2", runs["beta"]), ("lr=0.01", runs["alpha"]), ("lr<1 model.depth<=4", None)]:
+        page.locator("input.filter-config").fill(config)
+        page.wait_for_function(f"() => ({shown})() === '{want or ','.join([runs['beta'], runs['alpha']])}'")
+    page.locator("input.filter-config").fill("")
+    page.locator("select.filter-state").select_option("running")
+    page.wait_for_function(f"() => ({shown})() === ''")
+    page.locator("select.filter-state").select_option("finished")
     page.locator("input.filter-name").fill("alp")  # filtering keeps what was ticked
-    page.wait_for_function("() => document.querySelectorAll('table.runs-table tbody tr').length === 1")
+    page.wait_for_function(f"() => ({shown})() === '{runs['alpha']}'")
     page.locator("button.compare-runs").click()
     _wait_painted(page, 20)
     assert page.locator(".run-chip").evaluate_all("(cs) => cs.map((c) => c.dataset.run)") == [runs["alpha"], runs["beta"]]
