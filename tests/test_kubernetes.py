@@ -1,4 +1,4 @@
-"""deploy/kubernetes rendered by `kubectl kustomize` (the base and the MinIO overlay), validated against
+"""deploy/kubernetes rendered by `kubectl kustomize` (the base, the MinIO and RabbitMQ overlays), validated against
 the Kubernetes schemas offline (the kubernetes-validate package) and checked against darkroom's code:
 its queue table, CLI, settings and metric names.  No cluster runs here."""
 
@@ -17,7 +17,7 @@ from darkroom.pipeline.settings import Settings
 from test_operations import parse_darkroom
 
 ROOT = Path(__file__).resolve().parent.parent
-KUSTOMIZATIONS = ("base", "overlays/minio")
+KUSTOMIZATIONS = ("base", "overlays/minio", "overlays/rabbitmq")
 # Custom resources of KEDA and the Prometheus operator: no schema in kubernetes-validate;
 # the tests below check what darkroom relies on in each.
 CUSTOM_KINDS = {"ScaledObject", "ServiceMonitor", "PodMonitor"}
@@ -102,6 +102,13 @@ def test_grace_periods_exceed_the_time_limit_and_one_visibility_timeout_holds_ev
     specs = pod_specs(objects)
     for name in workers(objects):
         assert specs[name]["terminationGracePeriodSeconds"] > settings.task_time_limit, name
+    # The broker URL has one source for every container: the ConfigMap, or (it holds credentials) one Secret.
+    secrets = {name: [s["secretRef"]["name"] for s in c.get("envFrom", []) if "secretRef" in s]
+               for name, c in darkroom_containers(objects)}
+    if "DARKROOM_BROKER_URL" in config(objects):
+        assert not any("darkroom-broker" in refs for refs in secrets.values())
+    else:
+        assert all("darkroom-broker" in refs for refs in secrets.values()), secrets
 
 
 def test_probes_and_monitors_point_at_the_ports_the_commands_serve(objects):
@@ -160,9 +167,13 @@ def test_every_container_requests_resources_and_nothing_secret_is_written(object
     (ui,) = pod_specs(objects)["ui"]["containers"]
     token = {e["name"]: e for e in ui["env"]}["DARKROOM_UI_TOKEN"]
     assert token["valueFrom"]["secretKeyRef"] == {"name": "darkroom-ui", "key": "DARKROOM_UI_TOKEN"}
-    (redis,) = pod_specs(objects)["redis"]["containers"]
-    assert "--appendonly" in redis["args"] and "noeviction" in redis["args"]
-    assert of_kind(objects, "StatefulSet")["redis"]["spec"]["volumeClaimTemplates"]
+    brokers = {"redis", "rabbitmq"} & set(of_kind(objects, "StatefulSet"))
+    assert len(brokers) == 1, brokers  # one broker, with its data on a volume
+    (broker,) = brokers
+    assert of_kind(objects, "StatefulSet")[broker]["spec"]["volumeClaimTemplates"]
+    if broker == "redis":
+        (redis,) = pod_specs(objects)["redis"]["containers"]
+        assert "--appendonly" in redis["args"] and "noeviction" in redis["args"]
 
 
 def test_the_minio_overlay_points_every_container_at_minio_and_creates_the_storage_bucket():
@@ -175,3 +186,16 @@ def test_the_minio_overlay_points_every_container_at_minio_and_creates_the_stora
     minio_port = of_kind(objects, "Service")["minio"]["spec"]["ports"][0]["port"]
     assert data["DARKROOM_S3_ENDPOINT_URL"].endswith(f":{minio_port}")
     assert config(render("base"))["DARKROOM_S3_ENDPOINT_URL"] != data["DARKROOM_S3_ENDPOINT_URL"]
+
+
+def test_the_rabbitmq_overlay_replaces_redis_and_serves_what_the_exporter_reads():
+    from darkroom.pipeline.backlog import MANAGEMENT_PORT
+
+    objects = render("overlays/rabbitmq")
+    assert "redis" not in of_kind(objects, "Service") and "redis" not in of_kind(objects, "StatefulSet")
+    assert "DARKROOM_BROKER_URL" not in config(objects)
+    ports = {p["name"]: p["port"] for p in of_kind(objects, "Service")["rabbitmq"]["spec"]["ports"]}
+    # The exporter's default management URL is the broker's host on MANAGEMENT_PORT.
+    assert ports == {"amqp": 5672, "management": MANAGEMENT_PORT}
+    (exporter,) = pod_specs(objects)["exporter"]["containers"]
+    assert parse_darkroom(exporter["args"]).params["rabbitmq_management_url"] is None
