@@ -123,7 +123,7 @@ def test_the_page_sorts_and_filters_a_200000_row_table_on_the_server(page, ui_se
     open_run(page, ui_server(url), big)
     panel = page.locator("section.media-panel[data-key='t']")
     _wait_ready(page, panel)
-    assert _shown_ids(panel) == list(range(10)) and "200000 rows" in panel.locator(".page-label").inner_text()
+    assert _shown_ids(panel) == list(range(10)) and "200,000 rows" in panel.locator(".page-label").inner_text()
     header = panel.locator("th[data-column='score']")
     header.click()
     header.click()  # descending

@@ -129,7 +129,8 @@ export class TableView {
     const body = answer.data.map((row, r) => h("tr", { dataset: { row: answer.row_ids[r] } },
       h("td", { class: "row-number" }, String(answer.row_ids[r])),
       row.map((cell) => h("td", {}, this.#cell(cell)))));
-    const counted = answer.matched === answer.rows ? `${answer.rows} rows` : `${answer.matched} of ${answer.rows} rows`;
+    const [matched, rows] = [formatNumber(answer.matched), formatNumber(answer.rows)];
+    const counted = answer.matched === answer.rows ? `${rows} rows` : `${matched} of ${rows} rows`;
     const pager = h("div", { class: "pager" },
       h("button", { type: "button", class: "prev", disabled: this.page === 0, onclick: () => this.#goto(this.page - 1) }, "‹ prev"),
       h("span", { class: "page-label" }, `page ${this.page + 1} of ${pages} · ${counted}`),
