@@ -164,8 +164,7 @@ export class ComparePanel {
     cell.label.textContent = `step ${at}${axis}${x === step ? "" : ` · no media at ${where}`}`;
     cell.element.classList.toggle("off-step", x !== step);
     if (cell.step === at && cell.items.length) return { r, items: cell.items };  // unchanged
-    cell.request?.abort();
-    const request = new AbortController();
+    const request = {};  // this ask's token: an answer to an older ask is dropped
     cell.request = request;
     let items;
     try {
@@ -304,7 +303,7 @@ export class ComparePanel {
     this.generation++;
     clearInterval(this.blinkTimer);
     for (const cell of this.cells.values()) {
-      cell.request?.abort();
+      cell.request = null;
       this.#clear(cell);
     }
   }
