@@ -27,7 +27,7 @@ from darkroom.pipeline import index as run_index
 from darkroom.pipeline import paths
 from darkroom.pipeline.errors import InvalidInput
 from darkroom.pipeline.payload_types import NPY_MEDIA_TYPE, NPY_ZSTD_EXT, NPY_ZSTD_MEDIA_TYPE
-from darkroom.pipeline.settings import Limits
+from darkroom.pipeline.settings import Limits, Settings
 
 if TYPE_CHECKING:  # pydantic loads with the first media value, not with `import darkroom`
     from darkroom.pipeline.messages import Source
@@ -75,10 +75,14 @@ class Record:
 class PayloadBuilder:
     """Turns handed-over work into spool records for one run."""
 
-    def __init__(self, project: str, run: str, storage: "Storage", limits: Limits):
+    def __init__(self, project: str, run: str, storage: "Storage", limits: Limits,
+                 settings: "Settings | None" = None):
         self.project, self.run = project, run
         self.storage = storage  # only its URIs are used here: no request is made
         self.limits = limits
+        # The run's defaults for what the caller left unset (an Image's file type),
+        # filled here on the sender thread rather than in log().
+        self.settings = settings if settings is not None else Settings()
 
     def build(self, batch: list[Work]) -> list[Record]:
         """Records for `batch`, in order; consecutive rows share one record."""
@@ -131,6 +135,7 @@ class PayloadBuilder:
         groups: dict[str, list[tuple[Item, dict[str, tuple[bytes, str]]]]] = {}
         for position, media in enumerate(work.items):
             index = work.indices[position] if work.indices is not None else position
+            media = media._with_settings(self.settings)
             found: dict[str, tuple[bytes, str]] = {}
             try:
                 source = self._source(media._payload, found)

@@ -49,6 +49,7 @@ from darkroom.plot import figure_image
 
 MODES = ("online", "offline", "disabled")
 _ID_CHARS = string.ascii_lowercase + string.digits
+_PLAIN = (int, float, bool, str, type(None))  # row values neither media nor anything made into media
 _current: list["Run"] = []
 
 
@@ -186,11 +187,14 @@ class Run:
 
     def _row_value(self, key: str, value: Any, step: int) -> Any:
         """What the history row holds for `value`; media are handed to the sender now."""
-        value = figure_image(value) or value  # a matplotlib figure or pyplot: drawn here, stored as PNG
-        if is_dataframe(value):
-            value = Table(dataframe=value)
-        elif is_plotly_figure(value):  # W&B stores a Plotly figure logged directly as wandb.Plotly
-            value = Plotly(value)
+        if type(value) in _PLAIN:  # the common case first: log() is on the training thread
+            return plain_value(value)
+        if not isinstance(value, Media):
+            value = figure_image(value) or value  # a matplotlib figure or pyplot: drawn here, stored as PNG
+            if is_dataframe(value):
+                value = Table(dataframe=value)
+            elif is_plotly_figure(value):  # W&B stores a Plotly figure logged directly as wandb.Plotly
+                value = Plotly(value)
         if isinstance(value, Media):
             self._send_media(key, step, [value])
             return media_ref(value.kind, step, key, 1, is_list=False)
@@ -206,7 +210,7 @@ class Run:
         for media in items:  # what a media contains (a table's image cells) goes first
             for child_key, children, child_indices in media._children(key, step):
                 self._send_media(child_key, step, children, child_indices)
-        items = [media._as_logged(key, step)._with_settings(self.settings) for media in items]
+        items = [media._as_logged(key, step) for media in items]
         bound = self.settings.limits.max_items_per_key
         if len(items) > bound:
             raise ValueError(f"{len(items)} items under one key; the bound is {bound} (DARKROOM_MAX_ITEMS_PER_KEY)")

@@ -52,7 +52,7 @@ class Sender:
         self.settings = settings
         self.spool = spool
         self.storage: Storage = open_storage(settings.resolved_storage_url(), settings)
-        self._builder = PayloadBuilder(project, run, self.storage, settings.limits)
+        self._builder = PayloadBuilder(project, run, self.storage, settings.limits, settings)
         marks = spool.root.parent / "worker-marks"
         self.delivery = Delivery(project, run, spool, self.storage,
                                  (lambda: dispatch) if dispatch is not None else (lambda: open_dispatch(settings, marks)),
