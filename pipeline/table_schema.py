@@ -15,6 +15,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from darkroom.pipeline.errors import InvalidInput
 from darkroom.pipeline.history import is_media_ref
 
 PLAIN_TYPES = ("number", "string", "bool", "json")
@@ -81,3 +82,26 @@ def check_row(columns: Sequence[str], types: dict[str, str], row: Sequence[Any],
         expected = types.setdefault(column, kind)
         if kind != expected:
             raise ValueError(f"column {column!r} holds {expected} values; got a {kind} ({value!r:.60})")
+
+
+def check_rows(what: str, columns: Sequence[str], rows: Sequence[Any], max_cells: int) -> dict[str, str]:
+    """The worker's check of a whole table's rows (a table, a chart's data): return the column types.
+
+    Raises
+    ------
+    InvalidInput: ``too_large`` (more cells than `max_cells`, DARKROOM_MAX_TABLE_CELLS), ``invalid_table``
+        (a row that is not a list, or fails `check_row`; names `what` and the row).
+    """
+    cells = len(rows) * max(1, len(columns))
+    if cells > max_cells:
+        raise InvalidInput("too_large", f"{what} of {cells} cells exceeds the bound of {max_cells} "
+                           "(DARKROOM_MAX_TABLE_CELLS)")
+    types: dict[str, str] = {}
+    for i, row in enumerate(rows):
+        if not isinstance(row, list):
+            raise InvalidInput("invalid_table", f"{what} row {i} is not a list")
+        try:
+            check_row(columns, types, row)
+        except ValueError as e:
+            raise InvalidInput("invalid_table", f"{what} row {i}: {e}") from None
+    return types

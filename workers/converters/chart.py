@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from darkroom.pipeline import chart_layout
 from darkroom.pipeline.errors import InvalidInput
 from darkroom.pipeline.settings import Limits
-from darkroom.pipeline.table_schema import check_row
+from darkroom.pipeline.table_schema import check_rows
 from darkroom.workers.converters import Converter, ItemInput, Output
 
 VERSION = "1"
@@ -49,18 +49,7 @@ def convert(item: ItemInput, options: ChartOptions, limits: Limits) -> Output:
     columns, rows = table["columns"], table["data"]
     if not all(isinstance(c, str) and c for c in columns) or len(set(columns)) != len(columns):
         raise InvalidInput("invalid_table", f"chart columns must be distinct non-empty str; got {columns!r:.200}")
-    cells = len(rows) * max(1, len(columns))
-    if cells > limits.max_table_cells:
-        raise InvalidInput("too_large", f"chart table of {cells} cells exceeds the bound of {limits.max_table_cells} "
-                           "(DARKROOM_MAX_TABLE_CELLS)")
-    types: dict[str, str] = {}
-    for i, row in enumerate(rows):
-        if not isinstance(row, list):
-            raise InvalidInput("invalid_table", f"chart table row {i} is not a list")
-        try:
-            check_row(columns, types, row)
-        except ValueError as e:
-            raise InvalidInput("invalid_table", f"chart table row {i}: {e}") from None
+    types = check_rows("chart table", columns, rows, limits.max_table_cells)
     chart_layout.check_spec(options.chart, options.fields, columns, options.string_fields)
     chart_layout.check_column_types(options.chart, options.fields, types)
     bad = [c for c, t in types.items() if t not in ("number", "string", "bool")]

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from darkroom.pipeline.errors import InvalidInput
 from darkroom.pipeline.settings import Limits
-from darkroom.pipeline.table_schema import check_row
+from darkroom.pipeline.table_schema import check_rows
 from darkroom.pipeline.table_store import encode
 from darkroom.workers.converters import Converter, ItemInput, Output, RelatedOutput
 
@@ -46,18 +46,7 @@ def convert(item: ItemInput, options: TableOptions, limits: Limits) -> Output:
         raise InvalidInput("invalid_table", f"table columns must be distinct non-empty str; got {columns!r:.200}")
     if len(rows) > options.max_rows:
         raise InvalidInput("too_large", f"table of {len(rows)} rows exceeds Table.MAX_ROWS = {options.max_rows}")
-    cells = len(rows) * len(columns)
-    if cells > limits.max_table_cells:
-        raise InvalidInput("too_large", f"table of {cells} cells exceeds the bound of {limits.max_table_cells} "
-                           "(DARKROOM_MAX_TABLE_CELLS)")
-    types: dict[str, str] = {}
-    for i, row in enumerate(rows):
-        if not isinstance(row, list):
-            raise InvalidInput("invalid_table", f"table row {i} is not a list")
-        try:
-            check_row(columns, types, row)
-        except ValueError as e:
-            raise InvalidInput("invalid_table", f"table row {i}: {e}") from None
+    types = check_rows("table", columns, rows, limits.max_table_cells)
     claimed: Any = table.get("column_types", {})
     if claimed and claimed != types:
         raise InvalidInput("invalid_table", f"column_types {claimed!r:.200} do not match the cells ({types!r:.200})")
@@ -77,7 +66,7 @@ def convert(item: ItemInput, options: TableOptions, limits: Limits) -> Output:
 
 def _nan_as_null(token: str) -> float | None:
     """json's hook for the tokens NaN, Infinity and -Infinity: NaN is a missing value, the others are kept
-    (and refused: a cell by `check_row`, a number inside a list or dict cell when stored)."""
+    (and refused: a cell by `check_rows`, a number inside a list or dict cell when stored)."""
     return None if token == "NaN" else float(token)
 
 
