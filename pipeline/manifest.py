@@ -116,4 +116,9 @@ def failed_manifest(project: str, run: str, step: int, key: str, index: int, kin
 
 
 def now_iso() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return iso_time(_dt.datetime.now(_dt.timezone.utc).timestamp())
+
+
+def iso_time(stamp: float) -> str:
+    """A Unix time as the UTC text every darkroom file carries (``2026-12-02T18:01:54.000000Z``)."""
+    return _dt.datetime.fromtimestamp(stamp, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

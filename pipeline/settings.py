@@ -236,3 +236,11 @@ def _flag(env: Mapping[str, str], var: str) -> bool:
     if raw in ("1", "true", "yes", "on"):
         return True
     raise ConfigError(f"{var}={raw!r} is not a flag; accepted: 1/0, true/false, yes/no, on/off")
+
+
+def without_password(url: str | None) -> str | None:
+    """`url` without its user and password (``redis://u:p@host`` -> ``redis://host``), for files and logs."""
+    if not url or "@" not in url:
+        return url
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('@', 1)[1]}"

@@ -7,7 +7,6 @@ row waits for its step to close.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import platform
@@ -44,7 +43,8 @@ from darkroom._values import check_key, is_dataframe, plain_value
 from darkroom.pipeline import audio_layout, item_bounds, paths
 from darkroom.pipeline.errors import InvalidInput
 from darkroom.pipeline.history import media_ref
-from darkroom.pipeline.settings import Settings
+from darkroom.pipeline.manifest import iso_time
+from darkroom.pipeline.settings import Settings, without_password
 from darkroom.plot import figure_image
 
 MODES = ("online", "offline", "disabled")
@@ -97,7 +97,7 @@ class Run:
         self.dir = base / paths.segment(self.project) / self.id
         self.dir.mkdir(parents=True, exist_ok=True)
         local = {"project": self.project, "run": self.id, "storage_url": settings.resolved_storage_url(),
-                 "broker_url": _without_password(settings.broker_url), "mode": mode}
+                 "broker_url": without_password(settings.broker_url), "mode": mode}
         (self.dir / "run.json").write_text(json.dumps(local, indent=1))
         self._sender = Sender(self.project, self.id, settings, Spool(self.dir / "spool", fsync=settings.spool_fsync),
                               online=mode == "online")
@@ -315,11 +315,11 @@ class Run:
         info = {
             "project": self.project, "run": self.id, "name": self.name, "config": self.config.as_dict(),
             "metrics": {**self._prior_metrics, **self._metrics.to_json()}, **self._meta,
-            "state": state, "created_at": _iso(self._start), "host": socket.gethostname(),
+            "state": state, "created_at": iso_time(self._start), "host": socket.gethostname(),
             "python": platform.python_version(), "darkroom": darkroom.__version__, "mode": self.mode,
         }
         if state == "finished":
-            info["finished_at"] = _iso(time.time())
+            info["finished_at"] = iso_time(time.time())
             info["runtime"] = time.time() - self._start
         body = json.dumps(info, default=str).encode()
         self._sender.put(ObjectWork(paths.run_json_key(self.project, self.id), body), len(body))
@@ -337,17 +337,6 @@ class Run:
 
     def __repr__(self) -> str:
         return f"<darkroom.Run {self.path} mode={self.mode} step={self._step}>"
-
-
-def _iso(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _without_password(url: str | None) -> str | None:
-    if not url or "@" not in url:
-        return url
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://{rest.split('@', 1)[1]}"
 
 
 # -- module-level API ----------------------------------------------------------

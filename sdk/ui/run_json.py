@@ -16,6 +16,7 @@ from urllib.parse import quote, urlencode
 
 from darkroom.pipeline.errors import DamagedObject, NotFound
 from darkroom.pipeline.history import is_media_ref
+from darkroom.pipeline.manifest import iso_time
 from darkroom.pipeline.reader import RunReader
 from darkroom.pipeline.status import damage_of, run_counts
 from darkroom.pipeline.table_store import Filter, StoredTable
@@ -63,7 +64,7 @@ def runs_list(api: "Api", project: str | None, crashed_after_s: float = CRASHED_
         out.append({
             "project": reader.project, "run": reader.run, "path": path, "name": info.get("name"),
             "started_at": info.get("created_at"), "finished_at": info.get("finished_at"),
-            "last_activity": _iso(last) if last is not None else None,
+            "last_activity": iso_time(last) if last is not None else None,
             "state": "damaged" if damaged else run_state(info, last, crashed_after_s, now),
             "counts": {k: count[k] for k in ("logged", "converted", "failed", "pending")},
             "config": json_safe(info.get("config", {})),  # the runs list filters on config values
@@ -130,7 +131,7 @@ def run_detail(reader: RunReader, crashed_after_s: float = CRASHED_AFTER_S,
         "path": reader.path, "project": reader.project, "run": reader.run, "info": info,
         "config": info.get("config", {}), "summary": _summary(reader),
         "state": run_state(info, last, crashed_after_s, time.time() if now is None else now),
-        "last_activity": _iso(last) if last is not None else None,
+        "last_activity": iso_time(last) if last is not None else None,
         "scalars": scalars, "media": media, "histograms": histograms,
         "last_step": max((int(r["_step"]) for r in rows), default=-1),
     })
@@ -287,5 +288,3 @@ def _epoch(text: Any) -> float | None:
         return None
 
 
-def _iso(stamp: float) -> str:
-    return _dt.datetime.fromtimestamp(stamp, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
