@@ -6,13 +6,13 @@ so readers can rely on its names.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from darkroom.pipeline.errors import InvalidInput
+from darkroom.pipeline.timestamps import now_iso
 from darkroom.pipeline.messages import Kind
 
 MANIFEST_SCHEMA = "darkroom.manifest/1"
@@ -113,12 +113,3 @@ def failed_manifest(project: str, run: str, step: int, key: str, index: int, kin
         status="failed", error=ErrorInfo(code=error.code, message=error.message), caption=caption,
         source=source, converter=converter or ConverterInfo(name=kind, version="-"), batch=batch, input=input,
     )
-
-
-def now_iso() -> str:
-    return iso_time(_dt.datetime.now(_dt.timezone.utc).timestamp())
-
-
-def iso_time(stamp: float) -> str:
-    """A Unix time as the UTC text every darkroom file carries (``2026-12-02T18:01:54.000000Z``)."""
-    return _dt.datetime.fromtimestamp(stamp, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -90,7 +90,7 @@ class CeleryDispatch:
     def send(self, request: dict[str, Any], receipt: Receipt) -> None:
         from kombu.exceptions import OperationalError
 
-        from darkroom.pipeline.manifest import now_iso
+        from darkroom.pipeline.timestamps import now_iso
         from darkroom.pipeline.queue import TASK_NAME, queue_for
 
         request = {**request, "sent_at": now_iso()}

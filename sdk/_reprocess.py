@@ -83,7 +83,7 @@ def _send_chunks(result: Plan, settings: Settings) -> dict[str, Any]:
     from kombu.exceptions import OperationalError
 
     from darkroom.pipeline.errors import BrokerUnavailable
-    from darkroom.pipeline.manifest import now_iso
+    from darkroom.pipeline.timestamps import now_iso
     from darkroom.pipeline.queue import CHUNK_TASK_NAME, make_celery, queue_for
 
     app = make_celery(settings)

@@ -43,7 +43,7 @@ from darkroom._values import check_key, is_dataframe, plain_value
 from darkroom.pipeline import audio_layout, item_bounds, paths
 from darkroom.pipeline.errors import InvalidInput
 from darkroom.pipeline.history import media_ref
-from darkroom.pipeline.manifest import iso_time
+from darkroom.pipeline.timestamps import iso_time
 from darkroom.pipeline.settings import Settings, without_password
 from darkroom.plot import figure_image
 

@@ -16,7 +16,7 @@ from urllib.parse import quote, urlencode
 
 from darkroom.pipeline.errors import DamagedObject, NotFound
 from darkroom.pipeline.history import is_media_ref
-from darkroom.pipeline.manifest import iso_time
+from darkroom.pipeline.timestamps import iso_time
 from darkroom.pipeline.reader import RunReader
 from darkroom.pipeline.status import damage_of, run_counts
 from darkroom.pipeline.table_store import Filter, StoredTable

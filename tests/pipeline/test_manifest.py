@@ -8,7 +8,8 @@ import re
 import pydantic
 import pytest
 
-from darkroom.pipeline.manifest import MANIFEST_SCHEMA, Manifest, now_iso
+from darkroom.pipeline.manifest import MANIFEST_SCHEMA, Manifest
+from darkroom.pipeline.timestamps import now_iso
 
 SHA = "f" * 64
 
