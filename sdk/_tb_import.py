@@ -227,9 +227,15 @@ def _meshes(parts: dict[str, Any]) -> list[Any]:
 
     if "vertices" not in parts:
         raise ValueError(f"a mesh without vertices (parts: {', '.join(sorted(parts)) or 'none'})")
-    vertices = np.asarray(parts["vertices"], float).reshape(-1, *np.shape(parts["vertices"])[-2:])
+    vertices = np.asarray(parts["vertices"], float)
     faces = parts.get("faces")
     colors = parts.get("colors")
+    # TensorBoard's mesh summary holds triangles: any other shape is refused, never reshaped into wrong faces.
+    for what, array in (("vertices", vertices), ("faces", faces), ("colors", colors)):
+        if array is not None and (np.ndim(array) < 2 or np.shape(array)[-1] != 3):
+            raise ValueError(f"mesh {what} of shape {list(np.shape(array))}; TensorBoard's meshes are "
+                             f"[B, N, 3] vertices, [B, F, 3] triangle faces and [B, N, 3] colours")
+    vertices = vertices.reshape(-1, *vertices.shape[-2:])
     out = []
     for b, v in enumerate(vertices):
         c = np.asarray(colors).reshape(vertices.shape[0], -1, 3)[b] if colors is not None else None

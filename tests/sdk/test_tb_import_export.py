@@ -174,3 +174,16 @@ def test_a_logdir_that_is_missing_or_holds_no_event_files_says_what_is_expected(
     result = cli("import", "tensorboard", str(tmp_path / "empty"), code=1)
     assert "no event files under" in result.output and "events.out.tfevents.* in each run's folder" in result.output
     shutil.rmtree(tmp_path / "empty")
+
+
+def test_a_mesh_of_quads_is_named_and_refused_not_read_as_wrong_triangles(
+        embedded_env: dict[str, str], tmp_path: Path) -> None:
+    vertices, _, colors = tb_logs.TETRAHEDRON
+    quads = np.array([[[0, 1, 2, 3], [0, 1, 3, 2], [0, 2, 3, 1]]])  # 12 indices: reshaped, 4 "triangles"
+    w = tb_logs.Writer(tmp_path / "logs/quads")
+    w.add(0, 1_700_000_000.0, tb_logs.scalar("loss", 1.0), *tb_logs.mesh("shape", vertices, quads, colors))
+    w.close()
+    (run,) = import_json(tmp_path / "logs")["runs"]
+    assert run["damaged"] == ["'shape' at step 0: mesh faces of shape [1, 3, 4]; TensorBoard's meshes are "
+                              "[B, N, 3] vertices, [B, F, 3] triangle faces and [B, N, 3] colours"]
+    assert run["counts"] == {"scalar": 1} and run["skipped"] == {"mesh refused": 1}
