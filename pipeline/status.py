@@ -28,12 +28,17 @@ def queue_depths(app: "Celery") -> dict[str, int]:
     """Messages waiting in each darkroom queue (not counting those a worker holds)."""
     depths = {}
     with app.connection_for_read() as connection:
-        channel = connection.default_channel
-        for queue in QUEUES:
-            try:
-                depths[queue] = int(channel.queue_declare(queue=queue, passive=True).message_count)
-            except Exception:  # a queue never declared yet holds nothing (kombu raises per transport)
-                depths[queue] = 0
+        channel = connection.channel()
+        try:
+            for queue in QUEUES:
+                try:
+                    depths[queue] = int(channel.queue_declare(queue=queue, passive=True).message_count)
+                except Exception:  # a queue never declared yet holds nothing (kombu raises per transport)
+                    depths[queue] = 0
+                    # AMQP closes the channel on a failed passive declare: the next queue needs a new one.
+                    channel = connection.channel()
+        finally:
+            channel.close()
     return depths
 
 

@@ -5,6 +5,7 @@ and the exporter reading the queues from the management API."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import uuid
@@ -96,9 +97,17 @@ def test_items_convert_through_quorum_queues_and_the_exporter_reads_them_from_th
         run = darkroom.init(project="rabbit-exported")
         for step in range(3):
             run.log({"img": darkroom.Image(rng.integers(0, 256, (16, 16, 3), np.uint8))})
+        run.log({"page": darkroom.Html("<p>one for the data queue</p>")})
         assert run._sender.flush(timeout=60)
         got = wait_for(lambda: (s := samples(scrape(port)[1])).get(("darkroom_queue_messages_waiting", image)) == 3
                        and s, "3 messages waiting in the exporter's metrics", timeout=30)
+        # `darkroom status` reads the same depths over AMQP, past the queues not declared yet (a failed
+        # passive declare closes its channel).
+        status = json.loads(subprocess.run([sys.executable, "-m", "darkroom._cli", "status", "--json"],
+                                           env=rabbit_fleet.subprocess_env(), capture_output=True, text=True,
+                                           timeout=120, check=True).stdout)
+        assert status["queues"] == {"darkroom.image": 3, "darkroom.video": 0, "darkroom.audio": 0,
+                                    "darkroom.molecule": 0, "darkroom.object3d": 0, "darkroom.data": 1}
         assert got[("darkroom_broker_up", ())] == 1
         assert got[("darkroom_queue_messages_unacknowledged", image)] == 0
         assert not [k for k in got if k[0] == "darkroom_queue_oldest_message_age_seconds"]  # not readable on AMQP
