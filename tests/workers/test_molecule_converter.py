@@ -394,3 +394,31 @@ def test_options_are_typed_and_bounded() -> None:
 
 def test_the_molecule_kind_is_registered() -> None:
     assert converter_for("molecule") is CONVERTER
+
+
+
+def test_item_12_the_two_embedding_attempts_share_one_time_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """rdkit's ETKDG timeout is per call: the second attempt gets what the first left of the 60 s, not 60 more."""
+    from rdkit.Chem import rdDistGeom
+
+    from darkroom.workers.converters import molecule
+
+    clock = [1000.0]
+    given: list[int] = []
+
+    def failing_after(seconds: float) -> Any:
+        def embed(mol: Any, params: Any) -> int:  # an embedding that gives up after `seconds`
+            given.append(params.timeout)
+            clock[0] += seconds
+            return -1
+        return embed
+
+    monkeypatch.setattr(molecule.time, "monotonic", lambda: clock[0])
+    ethanol = Chem.AddHs(Chem.MolFromSmiles("CCO"))
+    for first_takes, timeouts in ((45.0, [60, 15]), (60.0, [60])):
+        given.clear()
+        monkeypatch.setattr(rdDistGeom, "EmbedMolecule", failing_after(first_takes))
+        with pytest.raises(InvalidInput, match=r"ETKDG, twice, at most 60 s in all") as e:
+            molecule._embed(ethanol)
+        assert e.value.code == "embedding_failed"
+        assert given == timeouts

@@ -10,6 +10,7 @@ which is deterministic (STACK_NOTES.md), plus a 2-D depiction PNG.
 from __future__ import annotations
 
 import io
+import time
 from typing import Any, Literal
 
 import numpy as np
@@ -39,7 +40,7 @@ _SEED = 0xDA7C  # EmbedMolecule's seed: the same input always gives the same PDB
 # 0.7 s, 50,000 1.7 s, 100,000 8-19 s on these machines.  Above this, bonds
 # come from CONECT records only (recorded in warnings).
 _PROXIMITY_BONDING_ATOMS = 100_000
-# ETKDG's own time limit, per attempt: a 600-atom chain takes ~11 s, 900 atoms
+# ETKDG's own time limit, for both attempts together: a 600-atom chain takes ~11 s, 900 atoms
 # ~46 s, and 998 (just under DARKROOM_MAX_EMBED_ATOMS) is stopped here at 60 s
 # in 213 MiB.  The only clock here, and rdkit's, not darkroom's; rdkit checks it
 # only after smoothing the bounds, so the atom bound limits what comes before.
@@ -207,19 +208,24 @@ def _built(mol: Any, options: MoleculeOptions, limits: Limits, warnings: list[st
 
 
 def _embed(mol: Any) -> None:
+    """ETKDG coordinates for `mol`, in at most _EMBED_TIMEOUT_S seconds for both attempts together."""
     from rdkit.Chem import rdDistGeom
 
+    deadline = time.monotonic() + _EMBED_TIMEOUT_S
     for random_coords in (False, True):  # random starting coordinates help large or strained molecules
+        left = int(deadline - time.monotonic())
+        if left < 1:
+            break
         params = rdDistGeom.ETKDGv3()  # what EmbedMolecule uses by default
         params.randomSeed = _SEED
         params.useRandomCoords = random_coords
-        params.timeout = _EMBED_TIMEOUT_S
+        params.timeout = left
         if rdDistGeom.EmbedMolecule(mol, params) == 0:
             return
     raise InvalidInput(
         "embedding_failed",
         f"rdkit could not embed 3-D coordinates for this molecule of {mol.GetNumAtoms()} atoms "
-        f"(ETKDG, twice, at most {_EMBED_TIMEOUT_S} s each); convert_to_3d_and_optimize=False "
+        f"(ETKDG, twice, at most {_EMBED_TIMEOUT_S} s in all); convert_to_3d_and_optimize=False "
         "keeps the input coordinates",
     )
 
