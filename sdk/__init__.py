@@ -70,14 +70,15 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # `darkroom.run`, `.summary` and `.config` mirror the current run (None before init).
+    # `darkroom.run`, `.summary` and `.config` mirror the current run: `run` is None before init, and
+    # `config`/`summary` a stand-in whose every use says to call init() first (as W&B's do).
     if name in ("run", "summary", "config"):
-        from darkroom._session import current
+        from darkroom._session import BeforeInit, current
 
         run = current()
         if name == "run":
             return run
-        return getattr(run, name) if run else None
+        return getattr(run, name) if run else BeforeInit(name)
     if name == "tensorboard":  # `darkroom.tensorboard.patch()` with no import of it first; loads no framework
         import importlib
 

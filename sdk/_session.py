@@ -116,6 +116,37 @@ def current() -> Run | None:
     return _current[-1] if _current else None
 
 
+class BeforeInit:
+    """`darkroom.config` or `darkroom.summary` while no run is open: reading or setting anything raises
+    an error that says to call `darkroom.init()` first (not a bare ``'NoneType' object has no attribute``)."""
+
+    def __init__(self, name: str) -> None:
+        object.__setattr__(self, "_name", name)
+
+    def _refuse(self, what: str) -> RuntimeError:
+        return RuntimeError(f"darkroom.{self._name}{what} used before darkroom.init(); call init() first")
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        raise self._refuse(f".{attr}")
+
+    def __setattr__(self, attr: str, value: Any) -> None:
+        raise self._refuse(f".{attr}")
+
+    def __getitem__(self, key: Any) -> Any:
+        raise self._refuse(f"[{key!r}]")
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        raise self._refuse(f"[{key!r}]")
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return f"<darkroom.{self._name}: no run; call darkroom.init() first>"
+
+
 def log(data: dict[str, Any], step: int | None = None, commit: bool | None = None) -> None:
     """`Run.log` on the current run."""
     run = current()

@@ -315,7 +315,9 @@ def test_darkroom_log_run_and_summary_follow_the_current_run(embedded_env):
     finally:
         run.finish(quiet=True)
     assert report is run.finish()  # finishing again returns the same report
-    assert darkroom.run is None and darkroom.summary is None
+    assert darkroom.run is None and not darkroom.summary
+    with pytest.raises(RuntimeError, match=r"darkroom.summary\['a'\] used before darkroom.init"):
+        darkroom.summary["a"]
     assert [r["_step"] for r in darkroom.Api().run(run.path).scan_history()] == [0, 4]
 
 

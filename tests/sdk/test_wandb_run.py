@@ -35,7 +35,12 @@ def test_config_reads_and_sets_as_attributes_and_keys_and_is_stored(embedded_env
     reader = stored(run)
     assert reader.config == {"lr": 0.1, "layers": 3, "batch_size": 32, "optimizer": "adam", "epochs": 5,
                              "dropout": 0.5, "shape": [0, 1, 2], "seed": 1}
-    assert darkroom.config is None  # no run is open
+    # No run is open: W&B's code reads config before init only by mistake, and is told so.
+    assert not darkroom.config
+    with pytest.raises(RuntimeError, match=r"darkroom.config.lr used before darkroom.init\(\); call init\(\) first"):
+        darkroom.config.lr
+    with pytest.raises(RuntimeError, match=r"darkroom.config\['lr'\] used before darkroom.init"):
+        darkroom.config["lr"] = 1
 
 
 def test_config_set_after_init_is_in_run_json_while_the_run_is_open(embedded_env):
