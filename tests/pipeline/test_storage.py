@@ -510,7 +510,7 @@ def test_a_file_storage_writes_through_a_temp_file_and_never_lists_one(tmp_path:
 
 @pytest.mark.parametrize("umask, file_mode, folder_mode", [(0o022, 0o644, 0o755), (0o077, 0o600, 0o700)],
                          ids=["umask-022", "umask-077"])
-def test_stored_files_follow_the_umask(tmp_path: Path, umask: int, file_mode: int, folder_mode: int) -> None:
+def test_item_17_stored_files_follow_the_umask(tmp_path: Path, umask: int, file_mode: int, folder_mode: int) -> None:
     # Issue 16, item 17: every stored file was 0600 whatever the umask.
     storage = open_storage(f"file://{tmp_path / 'store'}")
     old = os.umask(umask)

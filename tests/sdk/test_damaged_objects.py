@@ -43,7 +43,7 @@ def url(tmp_path: Path, clean_env: Path) -> str:
     return url
 
 
-def test_a_torn_history_line_marks_one_run_damaged_and_the_others_list(url: str) -> None:
+def test_item_16_a_torn_history_line_marks_one_run_damaged_and_the_others_list(url: str) -> None:
     with TestClient(make_app(url), base_url=LOCAL) as client:
         response = client.get("/api/runs")
         assert response.status_code == 200, response.text
@@ -60,7 +60,7 @@ def test_a_torn_history_line_marks_one_run_damaged_and_the_others_list(url: str)
         assert f"damaged object {TORN}, line 2" in detail.json()["error"]
 
 
-def test_a_torn_history_line_is_named_by_darkroom_show_and_status(url: str) -> None:
+def test_item_16_a_torn_history_line_is_named_by_darkroom_show_and_status(url: str) -> None:
     runner = CliRunner()
     assert runner.invoke(main, ["show", "vision/torn", "--storage", url]).exit_code == 0  # show reads no history
     summary = paths.summary_key("vision", "torn")
@@ -81,7 +81,7 @@ def test_a_torn_history_line_is_named_by_darkroom_show_and_status(url: str) -> N
     assert "damaged" in table.output and "vision/good" in table.output
 
 
-def test_a_torn_history_line_is_named_by_the_api_and_the_other_runs_read(url: str) -> None:
+def test_item_16_a_torn_history_line_is_named_by_the_api_and_the_other_runs_read(url: str) -> None:
     from darkroom.pipeline.errors import DamagedObject
 
     api = darkroom.Api(url)

@@ -64,14 +64,14 @@ def _serves_its_media(url: str, path: str) -> None:
         assert response.status_code == 200, response.text
 
 
-def test_a_moved_storage_folder_still_serves_its_media(logged, tmp_path) -> None:
+def test_item_15_a_moved_storage_folder_still_serves_its_media(logged, tmp_path) -> None:
     folder, path = logged
     moved = tmp_path / "elsewhere" / "data"
     shutil.copytree(folder, moved)  # a copy keeps the fixture's folder for the other tests; a move is the same
     _serves_its_media(f"file://{moved}", path)
 
 
-def test_a_copied_s3_prefix_serves_its_media_from_another_bucket_and_prefix(
+def test_item_15_a_copied_s3_prefix_serves_its_media_from_another_bucket_and_prefix(
     logged, s3_server, clean_env, monkeypatch
 ) -> None:
     folder, path = logged
@@ -103,7 +103,7 @@ def test_a_manifest_uri_that_names_no_stored_object_is_still_refused(logged, tmp
             reader.read(forged)
 
 
-def test_a_moved_storage_folder_can_be_reprocessed(logged, tmp_path) -> None:
+def test_item_15_a_moved_storage_folder_can_be_reprocessed(logged, tmp_path) -> None:
     from darkroom._reprocess import check_options
     from darkroom.pipeline.reprocess import Selection, plan
 

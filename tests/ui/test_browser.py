@@ -684,7 +684,7 @@ class _Listener(http.server.ThreadingHTTPServer):
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
 
-def test_logged_html_cannot_read_the_token_or_reach_any_origin(page, ui_server, embedded_env):
+def test_item_13_logged_html_cannot_read_the_token_or_reach_any_origin(page, ui_server, embedded_env):
     """Issue 16, item 13: the token was in the iframe's URL, and a listener on 127.0.0.1 received it."""
     listener = _Listener()
     console: list[str] = []  # the browser reports each request it refuses here

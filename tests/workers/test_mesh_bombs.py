@@ -71,7 +71,7 @@ def glb(index_accessors: list[tuple[int, int]]) -> bytes:
 UBYTE, UINT = 5121, 5125
 
 
-def test_a_glb_whose_accessors_declare_more_than_the_bound_fails_before_allocating(tmp_path: Path) -> None:
+def test_item_11_a_glb_whose_accessors_declare_more_than_the_bound_fails_before_allocating(tmp_path: Path) -> None:
     # 255 M one-byte indices: under the byte bound (256 MiB), 85 M triangles; trimesh made 2 GiB of them.
     one = glb([(255_000_000, UBYTE)])
     assert len(one) < 700
@@ -87,7 +87,7 @@ def test_a_glb_whose_accessors_declare_more_than_the_bound_fails_before_allocati
     assert convert_in_a_child(tmp_path, glb([(3, UBYTE)]), "glb") == {"vertices": 3, "faces": 1}
 
 
-def test_an_obj_with_more_faces_than_the_bound_fails_before_allocating(tmp_path: Path) -> None:
+def test_item_11_an_obj_with_more_faces_than_the_bound_fails_before_allocating(tmp_path: Path) -> None:
     # 80 MB of face lines on three vertices: trimesh's parser needs ~200 bytes a face.
     bomb = b"v 0 0 0\nv 1 0 0\nv 0 1 0\n" + b"f 1 2 3\n" * 10_000_001
     assert convert_in_a_child(tmp_path, bomb, "obj") == {

@@ -319,7 +319,7 @@ def convert_in_a_child(smiles: str) -> dict[str, Any]:
     return json.loads(done.stdout)
 
 
-def test_a_smiles_too_large_to_embed_fails_within_the_limit() -> None:
+def test_item_12_a_smiles_too_large_to_embed_fails_within_the_limit() -> None:
     assert convert_in_a_child("C" * 1000) == {
         "code": "too_large",
         "message": "molecule of 3002 atoms with hydrogens exceeds the bound of 1000 atoms embedded in 3-D "

@@ -83,7 +83,7 @@ def wait_for_manifest(storage: Any, step: int, key: str, worker: Any, timeout: f
                 pytrace=False)
 
 
-def test_nested_metadata_and_malformed_bodies_never_take_a_worker_down(fleet) -> None:
+def test_item_10_nested_metadata_and_malformed_bodies_never_take_a_worker_down(fleet) -> None:
     import redis
     from kombu import Connection, Exchange, Producer
 
