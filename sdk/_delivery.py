@@ -19,7 +19,6 @@ not an outage is given up, its items failed with a manifest that says why.
 
 from __future__ import annotations
 
-import hashlib
 import random
 import threading
 import time
@@ -33,12 +32,12 @@ from darkroom._guard import background_warn
 from darkroom._history import HistoryChunks
 from darkroom._payloads import given_up_records
 from darkroom._spool import Spool
+from darkroom._uploads import RawUploads
 from darkroom.pipeline import paths
 from darkroom.pipeline.errors import InvalidInput, StorageError, Transient
 from darkroom.pipeline.settings import Settings
 
 if TYPE_CHECKING:  # pydantic and the storage clients load with the first request, not with `import darkroom`
-    from darkroom.pipeline.messages import ConvertRequest
     from darkroom.pipeline.storage import Storage
 
 BACKOFF_MAX = 30.0
@@ -73,12 +72,13 @@ class Delivery:
         self.outage: str | None = None
         self._open_dispatch = open_dispatch
         self._dispatch: Dispatch | None = None
+        self._opening = False  # the delivery thread is opening the dispatch: `warm` opens none
         self._history = HistoryChunks(project, run)
         self._cond = threading.Condition()
         self._inflight: set[int] = set()
         self._acks = Acks(float(settings.resend_after))
         self._attempts: Counter[int] = Counter()
-        self._uploaded: dict[str, float] = {}  # raw key -> when it was found fresh or put
+        self._raw = RawUploads(spool, storage)
         self._retry_at = 0.0
         self._backoff = 0.5
         self._flushing = 0
@@ -148,17 +148,25 @@ class Delivery:
         meanwhile).  Under the lock, so `close` either finds it or it is not opened: only the embedded
         dispatch is warmed, and opening it starts processes without waiting for them."""
         with self._cond:
-            if self._dispatch is None and not self._stopping and self.online:
+            if self._dispatch is None and not self._opening and not self._stopping and self.online:
                 self._dispatch = self._open_dispatch()
                 getattr(self._dispatch, "prestart", lambda: None)()
 
-    def _adopt(self, opened: Dispatch) -> None:
-        """Keep `opened` as the dispatch, unless `warm` set one first (then `opened` is closed unused)."""
+    def _open_here(self) -> None:
+        """Open the dispatch on the delivery thread, outside the lock (a broker may take time to answer).
+        Never a second one beside `warm`'s: a run's embedded workers share one marks folder, and closing
+        a spare dispatch removed that folder under the other's workers."""
         with self._cond:
-            if self._dispatch is None:
-                self._dispatch = opened
+            if self._dispatch is not None:
                 return
-        opened.close(wait=False)
+            self._opening = True
+        opened = None
+        try:
+            opened = self._open_dispatch()
+        finally:
+            with self._cond:
+                self._opening = False
+                self._dispatch = opened
 
     # -- what a dispatch tells -------------------------------------------------
     def delivered(self, seq: int, request: dict[str, Any], results: Results | None) -> None:
@@ -262,7 +270,7 @@ class Delivery:
         if (request.project, request.run) != (self.project, self.run):
             raise InvalidInput("invalid_entry", f"a request of run {request.project}/{request.run} "
                                f"in the spool of {self.project}/{self.run}")
-        uploaded_now = self._upload(request, entry)
+        uploaded_now = self._raw.put_missing(request, entry)
         wire = request.to_json()
         for item in wire["items"]:
             # The payloads are where this storage keeps them, whatever the spool says
@@ -272,7 +280,7 @@ class Delivery:
             item["new_payload"] = not self._acks.resent(seq) and all(
                 src["sha256"] in uploaded_now for src in [item["source"], *item["related"].values()])
         if self._dispatch is None:
-            self._adopt(self._open_dispatch())
+            self._open_here()
         with self._cond:
             self._inflight.add(seq)
         try:
@@ -281,37 +289,6 @@ class Delivery:
             with self._cond:
                 self._inflight.discard(seq)
             raise
-
-    def _upload(self, request: "ConvertRequest", entry: dict[str, Any]) -> set[str]:
-        """Put the request's raw payloads that storage lacks, from the spool; return their sha256s.
-
-        The spool's file is named by the payload's sha256 and extension, never
-        by the entry's say, and checked against the sha256 before it is put.
-        """
-        from darkroom.pipeline.retention import REFRESH_AFTER, stored_fresh
-
-        media_types = {p.get("name"): p.get("media_type") for p in entry.get("payloads", []) if isinstance(p, dict)}
-        uploaded: set[str] = set()
-        for item in request.items:
-            for source in [item.source, *item.related.values()]:
-                key = paths.raw_key(source.sha256, source.ext)
-                now, seen = time.time(), self._uploaded.get(key)
-                if seen is not None and now - seen < REFRESH_AFTER:
-                    continue
-                if not stored_fresh(self.storage.stat(key), now):  # gone, or old: put (again), see gc
-                    name = f"{source.sha256}.{source.ext}"
-                    try:
-                        data = self.spool.payload(name)
-                    except FileNotFoundError:
-                        raise InvalidInput("missing_payload", f"payload {self.spool.payload_path(name)} is gone "
-                                           "from the spool, so the item cannot be sent") from None
-                    if hashlib.sha256(data).hexdigest() != source.sha256:
-                        raise InvalidInput("corrupt_payload", f"payload {self.spool.payload_path(name)} in the "
-                                           "spool does not match its sha256")
-                    self.storage.put(key, data, media_types.get(name) or source.media_type)
-                    uploaded.add(source.sha256)
-                self._uploaded[key] = now
-        return uploaded
 
     def _give_up(self, entry: dict[str, Any], error: Exception) -> None:
         """Fail the items of an entry that cannot be sent; the rest of the spool goes on."""
@@ -336,7 +313,7 @@ class Delivery:
         found = RunReader(self.storage, self.project, self.run).entries()
         self.acknowledge({ident: entry.revision for ident, entry in found.items()})
         if self._acks.overdue():  # unsent again: the next round sends them
-            self._uploaded.clear()  # a raw payload may have gone since: look again
+            self._raw.forget()  # a raw payload may have gone since: look again
 
     def _failed_attempt(self, error: Exception) -> None:
         if not self.online:  # stopped sending (Ctrl-C at exit): the spool keeps it, nothing to retry

@@ -158,3 +158,27 @@ def test_an_object_key_outside_the_run_is_refused(bench):
     with pytest.warns(darkroom.DarkroomWarning, match="outside the run's folder"):
         assert b.delivery.flush(time.monotonic() + 20, lambda: 0)
     assert not b.storage.exists(paths.run_json_key("p", "other"))
+
+
+def test_warming_while_the_delivery_thread_opens_the_dispatch_opens_no_second_one(bench):
+    """A spare dispatch closed unused removed the embedded workers' marks folder under the kept one's."""
+    import threading
+
+    b = bench()
+    opening, release, opened = threading.Event(), threading.Event(), []
+
+    def slow_open():
+        opened.append(threading.current_thread().name)
+        opening.set()
+        assert release.wait(20)
+        return b.dispatch
+
+    b.delivery.close(timeout=10)
+    b.delivery = Delivery("p", "r", b.spool, b.storage, slow_open, b.settings)
+    b.log(MediaWork(0, "img", "image", [image(1)]))
+    assert opening.wait(20)  # the delivery thread is opening the dispatch for the first request
+    b.delivery.warm()  # as the session's warm-up timer does, meanwhile
+    release.set()
+    assert b.delivery.flush(time.monotonic() + 20, lambda: 0)
+    assert opened == ["darkroom-delivery"] and b.delivery.dispatch is b.dispatch
+    assert len(b.dispatch.sent) == 1
