@@ -134,12 +134,12 @@ class InProcessDispatch:
 
     def run_worker(self) -> int:
         """Convert every queued request with the worker's own code; return how many."""
-        from darkroom.workers.conversion import process_message
+        from darkroom.workers.conversion import WorkerContext, process_message
 
         with self._lock:
             requests, self.queued = self.queued, []
         for request in requests:
-            process_message(request, self.storage, self.settings.limits)
+            process_message(request, WorkerContext(self.storage, self.settings.limits))
         return len(requests)
 
     def lose_all(self) -> int:

@@ -16,7 +16,7 @@ from darkroom.pipeline.errors import StorageError, Transient
 from darkroom.pipeline.queue import CHUNK_TASK_NAME, TASK_NAME, is_amqp, make_celery
 from darkroom.pipeline.settings import Settings
 from darkroom.pipeline.storage import Storage, open_storage
-from darkroom.workers.conversion import process_message
+from darkroom.workers.conversion import WorkerContext, process_message
 from darkroom.workers.crash_marks import CrashMarks, RedisMarks, StorageMarks
 from darkroom.workers.message_guard import GuardedRedisTransport, GuardedTask
 from darkroom.workers.metrics import NO_METRICS, CountedStorage, NoMetrics, retry_cause
@@ -80,6 +80,11 @@ def _marks_here() -> CrashMarks:
     return _marks[0]
 
 
+def _worker_here() -> WorkerContext:
+    """This process's storage, bounds, crash marks and metrics, as a conversion takes them."""
+    return WorkerContext(_storage_here(), settings.limits, settings.index_compact_every, _marks_here(), metrics[0])
+
+
 @task_retry.connect
 def _count_retry(reason: Any = None, **_: Any) -> None:
     metrics[0].retry(retry_cause(getattr(reason, "exc", None)))
@@ -108,8 +113,7 @@ def convert(self, message: Any) -> None:
     refuse_if_leaving(TASK_NAME)
     delivery = self.request.delivery_info or {}
     redelivered = bool(self.request.retries or delivery.get("redelivered"))
-    manifests = process_message(message, _storage_here(), settings.limits, redelivered,
-                                settings.index_compact_every, _marks_here(), metrics[0])
+    manifests = process_message(message, _worker_here(), redelivered)
     failed = sum(m.status == "failed" for m in manifests)
     log.info("converted %d item(s), %d failed", len(manifests) - failed, failed)
 
@@ -138,8 +142,7 @@ def convert_chunk(self, messages: list[Any]) -> None:
     redelivered = bool(self.request.retries or delivery.get("redelivered"))
     for position, message in enumerate(messages):
         try:
-            process_message(message, _storage_here(), settings.limits, redelivered, settings.index_compact_every,
-                            _marks_here(), metrics[0])
+            process_message(message, _worker_here(), redelivered)
         except (Transient, StorageError, SoftTimeLimitExceeded) as e:
             countdown = min(60.0, 2.0 ** self.request.retries) * (0.5 + random.random())
             raise self.retry(args=[messages[position:]], exc=e, countdown=countdown) from e

@@ -34,9 +34,22 @@ from darkroom.workers.undecodable import salvage
 log = logging.getLogger("darkroom.worker")
 
 
-def process_message(raw: object, storage: Storage, limits: Limits, redelivered: bool = False,
-                    compact_every: int = 0, marks: CrashMarks = CrashMarks(),
-                    metrics: NoMetrics = NO_METRICS) -> list[Manifest]:
+@dataclasses.dataclass(frozen=True)
+class WorkerContext:
+    """What a worker process converts with, the same for every request it takes."""
+
+    storage: Storage
+    limits: Limits
+    # Compact the run's manifest index about once in this many requests (0: never).
+    compact_every: int = 0
+    # Where the items being converted are marked, so an item that ended its
+    # worker twice fails instead of being tried again (`crash_marks`).
+    marks: CrashMarks = dataclasses.field(default_factory=CrashMarks)
+    # Where each item's outcome and time are counted (`darkroom.workers.metrics`).
+    metrics: NoMetrics = NO_METRICS
+
+
+def process_message(raw: object, worker: WorkerContext, redelivered: bool = False) -> list[Manifest]:
     """Decode and process a queue message; return the manifests written.
 
     A malformed message is logged; each item it names where it can be placed
@@ -57,42 +70,35 @@ def process_message(raw: object, storage: Storage, limits: Limits, redelivered: 
             return []
         log.error("a malformed message: %d item(s) failed, %d converted as usual: %s", len(saved.failed),
                   len(saved.request.items) if saved.request else 0, e.message)
-        manifests = [_write(storage, m) for m in saved.failed]
+        manifests = [_write(worker.storage, m) for m in saved.failed]
         if saved.request is not None:
-            manifests += _convert_all(saved.request, storage, limits, redelivered, marks, metrics)
+            manifests += _convert_all(saved.request, worker, redelivered)
         # In index order, as a request lists its items: the embedded protocol
         # answers each item's outcome by its position in the request.
         manifests.sort(key=lambda m: m.index)
         first = manifests[0]
-        index.append(storage, first.project, first.run, manifests, compact_every)
-        metrics.outcomes(manifests)
+        index.append(worker.storage, first.project, first.run, manifests, worker.compact_every)
+        worker.metrics.outcomes(manifests)
         return manifests
-    return process_request(request, storage, limits, redelivered, compact_every, marks, metrics)
+    return process_request(request, worker, redelivered)
 
 
-def process_request(request: ConvertRequest, storage: Storage, limits: Limits,
-                    redelivered: bool = False, compact_every: int = 0,
-                    marks: CrashMarks = CrashMarks(), metrics: NoMetrics = NO_METRICS) -> list[Manifest]:
+def process_request(request: ConvertRequest, worker: WorkerContext, redelivered: bool = False) -> list[Manifest]:
     """Convert every item of `request`; one item's failure never costs the others.
 
     `redelivered`: the queue delivers this request again (a retry, a crashed
     worker); its artifacts may be stored already, whatever the message says.
-    `compact_every`: compact the run's manifest index about once in this many
-    requests (0: never).
-    `marks`: where the items being converted are marked, so an item that
-    ended its worker twice fails instead of being tried again (`crash_marks`).
-    `metrics`: where each item's outcome and time are counted (`darkroom.workers.metrics`).
     """
-    manifests = _convert_all(request, storage, limits, redelivered, marks, metrics)
+    manifests = _convert_all(request, worker, redelivered)
     # After the manifests: a journal object names only manifests already stored.
-    index.append(storage, request.project, request.run, manifests, compact_every)
-    metrics.outcomes(manifests)
+    index.append(worker.storage, request.project, request.run, manifests, worker.compact_every)
+    worker.metrics.outcomes(manifests)
     return manifests
 
 
-def _convert_all(request: ConvertRequest, storage: Storage, limits: Limits, redelivered: bool,
-                 marks: CrashMarks, metrics: NoMetrics = NO_METRICS) -> list[Manifest]:
+def _convert_all(request: ConvertRequest, worker: WorkerContext, redelivered: bool) -> list[Manifest]:
     """Each item's manifest, written; what fails the whole request fails each of its items."""
+    storage = worker.storage
     try:
         converter = converter_for(request.kind)
         options = converter.parse_options(request.options)
@@ -102,11 +108,11 @@ def _convert_all(request: ConvertRequest, storage: Storage, limits: Limits, rede
     info = ConverterInfo(
         name=converter.name, version=converter.version, options=options.model_dump(mode="json")
     )
-    if len(request.items) > limits.max_items_per_key:
+    if len(request.items) > worker.limits.max_items_per_key:
         error = InvalidInput(
             "too_many_items",
             f"{len(request.items)} items under key {request.key!r} at step {request.step}; "
-            f"the bound is {limits.max_items_per_key} (DARKROOM_MAX_ITEMS_PER_KEY)",
+            f"the bound is {worker.limits.max_items_per_key} (DARKROOM_MAX_ITEMS_PER_KEY)",
         )
         return [_write(storage, _failed(request, item, info, error)) for item in request.items]
     if request.kind == "audio":  # the same bound the SDK checks at log() (MEDIA_TYPES.md, Audio)
@@ -115,7 +121,7 @@ def _convert_all(request: ConvertRequest, storage: Storage, limits: Limits, rede
         except InvalidInput as error:
             return [_write(storage, _failed(request, item, info, error)) for item in request.items]
     return [
-        Conversion(request, item, converter, options, info, storage, limits, redelivered, marks, metrics).run()
+        Conversion(request, item, converter, options, info, worker, redelivered).run()
         for item in request.items
     ]
 
@@ -129,12 +135,9 @@ class Conversion:
     converter: Converter
     options: Any  # the converter's own options model, validated
     info: ConverterInfo  # the converter as the manifest names it
-    storage: Storage
-    limits: Limits
+    worker: WorkerContext
     # The queue delivers the request again: its artifacts may be stored already.
     redelivered: bool
-    marks: CrashMarks
-    metrics: NoMetrics = NO_METRICS
 
     @property
     def ident(self) -> str:
@@ -156,9 +159,10 @@ class Conversion:
         Transient: storage unreachable (the caller retries the request).
         """
         began = time.perf_counter()
-        starts = self.marks.start(self.ident)
+        marks, metrics = self.worker.marks, self.worker.metrics
+        starts = marks.start(self.ident)
         if starts > 1:
-            self.metrics.crash_mark_hit(self.request.kind)
+            metrics.crash_mark_hit(self.request.kind)
         try:
             if starts > CRASHES_ALLOWED:
                 log.error("%s ended its worker %d times; failed without converting", self.where, starts - 1)
@@ -170,9 +174,9 @@ class Conversion:
             else:
                 manifest = self.convert_guarded()
         finally:
-            self.marks.end(self.ident)
-        _write(self.storage, manifest)
-        self.metrics.conversion_seconds(self.request.kind, time.perf_counter() - began)
+            marks.end(self.ident)
+        _write(self.worker.storage, manifest)
+        metrics.conversion_seconds(self.request.kind, time.perf_counter() - began)
         return manifest
 
     def convert_guarded(self) -> Manifest:
@@ -191,7 +195,7 @@ class Conversion:
 
     def convert(self) -> Manifest:
         """Convert (or find stored) the item's outputs; return its ok manifest."""
-        request, item, storage, limits = self.request, self.item, self.storage, self.limits
+        request, item, storage, limits = self.request, self.item, self.worker.storage, self.worker.limits
         # Every URI is checked before anything is looked up, cached results included.
         keys = {role: artifacts.source_key(storage, src, limits)
                 for role, src in [("", item.source), *item.related.items()]}

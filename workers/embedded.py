@@ -30,7 +30,7 @@ from typing import Any
 from darkroom.pipeline.errors import StorageError, Transient
 from darkroom.pipeline.settings import Limits, Settings
 from darkroom.pipeline.storage import open_storage
-from darkroom.workers.conversion import process_message
+from darkroom.workers.conversion import WorkerContext, process_message
 from darkroom.workers.crash_marks import CrashMarks, FileMarks
 
 _ATTEMPTS = 5
@@ -89,8 +89,8 @@ def _answer(line: str, storage: Any, settings: Settings, out: Any, marks: CrashM
     progress = _Progress(marks, out, envelope["id"])
     for attempt in range(_ATTEMPTS):
         try:
-            manifests = process_message(envelope["request"], storage, settings.limits,
-                                        compact_every=settings.index_compact_every, marks=progress)
+            manifests = process_message(envelope["request"], WorkerContext(
+                storage, settings.limits, compact_every=settings.index_compact_every, marks=progress))
             answer["results"] = [[m.status, m.error.code if m.error else ""] for m in manifests]
             break
         except (Transient, StorageError) as e:

@@ -28,7 +28,7 @@ from darkroom.pipeline.manifest import Manifest
 from darkroom.pipeline.messages import ConvertRequest, decode_request
 from darkroom.pipeline.settings import Limits
 from darkroom.pipeline.storage import Storage, open_storage
-from darkroom.workers.conversion import process_request
+from darkroom.workers.conversion import WorkerContext, process_request
 from darkroom.workers.converters import ItemInput, Output, Payload
 
 NPY = "application/x-npy"
@@ -143,9 +143,9 @@ def processed(storage: Storage, request: ConvertRequest, limits: Limits, repeat:
     With `repeat` the request is processed twice (a redelivery), and the second
     run must decide every item as the first did.
     """
-    manifests = process_request(request, storage, limits)
+    manifests = process_request(request, WorkerContext(storage, limits))
     if repeat:
-        again = process_request(request, storage, limits)
+        again = process_request(request, WorkerContext(storage, limits))
         assert [(m.status, m.error) for m in again] == [(m.status, m.error) for m in manifests]
     assert [m.index for m in manifests] == list(range(len(request.items)))
     return manifests

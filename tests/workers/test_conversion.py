@@ -17,7 +17,7 @@ from darkroom.pipeline.manifest import Manifest
 from darkroom.pipeline.messages import decode_request
 from darkroom.pipeline.settings import Limits
 from darkroom.pipeline.storage import Storage, open_storage
-from darkroom.workers.conversion import process_message, process_request
+from darkroom.workers.conversion import WorkerContext, process_message, process_request
 
 from converter_harness import NPY, npy_bytes, put_raw
 
@@ -43,7 +43,7 @@ def request(*items: dict[str, Any], **fields: Any) -> dict[str, Any]:
 
 
 def process(storage: Storage, req: dict[str, Any], limits: Limits = Limits()) -> list[Manifest]:
-    return process_request(decode_request(req), storage, limits)
+    return process_request(decode_request(req), WorkerContext(storage, limits))
 
 
 def stored_manifest(storage: Storage, index: int, revision: int = 1) -> Manifest:
@@ -380,7 +380,7 @@ def test_an_invalid_mask_fails_the_item_as_invalid_mask(storage: Storage) -> Non
          "bad-project", "huge", "list-object"],
 )
 def test_a_malformed_message_returns_no_manifests_and_does_not_raise(storage: Storage, garbage: object) -> None:
-    assert process_message(garbage, storage, Limits()) == []
+    assert process_message(garbage, WorkerContext(storage, Limits())) == []
     assert list(storage.list("")) == []
 
 
@@ -388,7 +388,7 @@ def test_a_message_with_a_bad_item_field_fails_that_item_and_converts_the_others
     # Before issue 16 (item 5) the whole message was rejected and both items vanished without a manifest.
     source = put_array(storage, np.zeros((2, 2), np.uint8))
     bad = dict(source, sha256="not-a-digest")
-    manifests = process_message(request(item(0, source), item(1, bad)), storage, Limits())
+    manifests = process_message(request(item(0, source), item(1, bad)), WorkerContext(storage, Limits()))
     assert [(m.index, m.status) for m in manifests] == [(0, "ok"), (1, "failed")]
     assert stored_manifest(storage, 0).status == "ok"
     failed = stored_manifest(storage, 1)
@@ -399,7 +399,7 @@ def test_a_message_with_a_bad_item_field_fails_that_item_and_converts_the_others
 
 def test_a_message_as_json_text_is_processed_like_the_dict(storage: Storage) -> None:
     source = put_array(storage, np.zeros((2, 2), np.uint8))
-    [manifest] = process_message(json.dumps(request(item(0, source))), storage, Limits())
+    [manifest] = process_message(json.dumps(request(item(0, source))), WorkerContext(storage, Limits()))
     assert manifest.status == "ok"
     assert stored_manifest(storage, 0).status == "ok"
 
@@ -430,20 +430,20 @@ def test_a_request_the_worker_refuses_still_gets_a_failed_manifest_for_every_ite
     items = [item(i, src) for i, src in enumerate(sources)]
     items[2] = {**items[2], **bad}
     message = request(*items)
-    manifests = process_message(message if form == "dict" else json.dumps(message), storage, Limits())
+    manifests = process_message(message if form == "dict" else json.dumps(message), WorkerContext(storage, Limits()))
     assert [(m.index, m.status) for m in manifests] == [(0, "ok"), (1, "ok"), (2, "failed"), (3, "ok")]
     failed = stored_manifest(storage, 2)
     assert failed.error is not None and failed.error.code == "malformed_message"
     assert "at most" in failed.error.message or "lone surrogate" in failed.error.message
     assert [stored_manifest(storage, i).status for i in (0, 1, 3)] == ["ok"] * 3
     # The run's index names all four, so readers list them.
-    assert process_message(message, storage, Limits())  # redelivered: the same manifests again, no error
+    assert process_message(message, WorkerContext(storage, Limits()))  # redelivered: the same manifests again, no error
 
 
 def test_a_request_whose_every_item_is_refused_gets_a_failed_manifest_for_each(storage: Storage) -> None:
     source = put_array(storage, np.zeros((2, 2), np.uint8))
     message = request(*[item(i, source, caption="x" * 10_001) for i in range(4)])
-    manifests = process_message(message, storage, Limits())
+    manifests = process_message(message, WorkerContext(storage, Limits()))
     assert [(m.index, m.status) for m in manifests] == [(i, "failed") for i in range(4)]
     assert stored_manifest(storage, 3).error.message == (  # type: ignore[union-attr]
         "malformed convert request, so this item was not converted: item: caption of 10001 characters; "
@@ -453,7 +453,7 @@ def test_a_request_whose_every_item_is_refused_gets_a_failed_manifest_for_each(s
 def test_a_bad_request_field_fails_every_item_with_that_field_named(storage: Storage) -> None:
     source = put_array(storage, np.zeros((2, 2), np.uint8))
     message = request(item(0, source), item(1, source), options={"deep": nested(100)})
-    manifests = process_message(message, storage, Limits())
+    manifests = process_message(message, WorkerContext(storage, Limits()))
     assert [(m.index, m.status) for m in manifests] == [(0, "failed"), (1, "failed")]
     assert "options: options nests deeper than 16 levels" in manifests[0].error.message  # type: ignore[union-attr]
 
@@ -461,7 +461,7 @@ def test_a_bad_request_field_fails_every_item_with_that_field_named(storage: Sto
 def test_a_key_that_no_storage_path_can_hold_is_rejected_without_raising(storage: Storage) -> None:
     source = put_array(storage, np.zeros((2, 2), np.uint8))
     for message in (request(item(0, source), key="val/\ud800"), json.dumps(request(item(0, source), key="k\udfff"))):
-        assert process_message(message, storage, Limits()) == []
+        assert process_message(message, WorkerContext(storage, Limits())) == []
     assert not any(k.startswith("runs/") for k in storage.list(""))
 
 
@@ -469,6 +469,6 @@ def test_a_message_nested_near_the_interpreter_limit_fails_its_items_without_rai
     text = json.dumps(request(item(0, put_array(storage, np.zeros((2, 2), np.uint8)))))
     deep = text[:-1] + ', "extra_field": ' + "[" * 900 + "]" * 900 + "}"
     for message in (deep, json.loads(deep)):
-        [manifest] = process_message(message, storage, Limits())
+        [manifest] = process_message(message, WorkerContext(storage, Limits()))
         assert manifest.status == "failed" and manifest.error is not None
         assert "extra_field: Extra inputs are not permitted" in manifest.error.message

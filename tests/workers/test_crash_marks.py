@@ -19,7 +19,7 @@ from darkroom.pipeline.settings import Limits
 from darkroom.pipeline.storage import Storage, open_storage
 from darkroom.workers import conversion
 from darkroom.workers.crash_marks import CRASHES_ALLOWED, FileMarks, RedisMarks
-from darkroom.workers.conversion import process_request
+from darkroom.workers.conversion import WorkerContext, process_request
 
 PROJECT, RUN, STEP, KEY = "proj", "marks", 2, "samples"
 
@@ -63,7 +63,7 @@ def test_a_redis_mark_counts_starts_expires_and_is_removed_at_the_end(redis_serv
 
 def test_with_redis_gone_a_mark_is_skipped_and_the_item_still_converts(storage) -> None:
     marks = RedisMarks("redis://127.0.0.1:1/0")  # nothing listens on port 1
-    manifests = process_request(decode_request(three_images(storage)), storage, Limits(), marks=marks)
+    manifests = process_request(decode_request(three_images(storage)), WorkerContext(storage, Limits(), marks=marks))
     assert [m.status for m in manifests] == ["ok"] * 3
 
 
@@ -73,7 +73,7 @@ def test_an_item_that_ended_its_worker_twice_fails_and_the_rest_of_its_request_c
     (tmp_path / "marks").mkdir()
     for _ in range(CRASHES_ALLOWED):  # two starts that never ended: two workers gone
         marks.start(ident(1))
-    manifests = process_request(decode_request(three_images(storage)), storage, Limits(), marks=marks)
+    manifests = process_request(decode_request(three_images(storage)), WorkerContext(storage, Limits(), marks=marks))
     assert [m.status for m in manifests] == ["ok", "failed", "ok"]
     error = manifests[1].error
     assert error.code == "worker_crashed"
@@ -85,7 +85,7 @@ def test_one_ended_worker_is_forgiven_and_the_item_converts(tmp_path: Path, stor
     (tmp_path / "marks").mkdir()
     marks = FileMarks(tmp_path / "marks")
     marks.start(ident(0))
-    manifests = process_request(decode_request(three_images(storage)), storage, Limits(), marks=marks)
+    manifests = process_request(decode_request(three_images(storage)), WorkerContext(storage, Limits(), marks=marks))
     assert [m.status for m in manifests] == ["ok"] * 3
 
 
@@ -96,6 +96,6 @@ def test_a_converter_that_raises_leaves_no_mark(tmp_path: Path, storage: Storage
     monkeypatch.setattr(conversion.Conversion, "convert", broken)
     (tmp_path / "marks").mkdir()
     marks = FileMarks(tmp_path / "marks")
-    manifests = process_request(decode_request(three_images(storage)), storage, Limits(), marks=marks)
+    manifests = process_request(decode_request(three_images(storage)), WorkerContext(storage, Limits(), marks=marks))
     assert [m.error.code for m in manifests] == ["internal_error"] * 3
     assert list((tmp_path / "marks").iterdir()) == []

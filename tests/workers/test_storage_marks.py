@@ -9,7 +9,7 @@ from converter_harness import npy_bytes, put_raw
 from darkroom.pipeline.messages import decode_request
 from darkroom.pipeline.settings import Limits
 from darkroom.pipeline.storage import open_storage
-from darkroom.workers.conversion import process_request
+from darkroom.workers.conversion import WorkerContext, process_request
 from darkroom.workers.crash_marks import CRASHES_ALLOWED, StorageMarks
 
 
@@ -39,7 +39,7 @@ def test_an_item_whose_storage_mark_shows_two_ended_workers_fails_and_the_others
     marks = StorageMarks(storage)
     for _ in range(CRASHES_ALLOWED):  # two workers ended while converting item 1
         marks.start("p/r/0/k/1/r1")
-    manifests = process_request(request, storage, Limits(), redelivered=True, marks=marks)
+    manifests = process_request(request, WorkerContext(storage, Limits(), marks=marks), redelivered=True)
     assert [m.status for m in manifests] == ["ok", "failed", "ok"]
     assert manifests[1].error.code == "worker_crashed"
     assert not any(storage.list("converting/"))  # every mark removed once its item ended

@@ -9,7 +9,7 @@ from darkroom.pipeline.errors import StorageUnavailable
 from darkroom.pipeline.messages import decode_request
 from darkroom.pipeline.settings import Limits
 from darkroom.pipeline.storage import open_storage
-from darkroom.workers.conversion import process_request
+from darkroom.workers.conversion import WorkerContext, process_request
 from darkroom.workers.crash_marks import FileMarks
 from darkroom.workers.metrics import CountedStorage, WorkerMetrics, retry_cause
 
@@ -41,7 +41,7 @@ def test_items_are_counted_by_kind_and_error_code_each_timed_and_a_standing_cras
                                                          {"index": 1, "source": big}]})
     marks = FileMarks(tmp_path)
     marks.start("p/r/0/k/0/r1")  # a worker ended while converting item 0: its mark still stands
-    process_request(request, storage, Limits(max_pixels=100), marks=marks, metrics=metrics)
+    process_request(request, WorkerContext(storage, Limits(max_pixels=100), marks=marks, metrics=metrics))
 
     def value(name: str, **labels: str) -> float | None:
         return registry.get_sample_value(name, labels)
