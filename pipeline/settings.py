@@ -203,6 +203,12 @@ def storage_url_from_env(env: Mapping[str, str] | None = None) -> str | None:
     return value or None
 
 
+def ui_token_from_env(env: Mapping[str, str] | None = None) -> str | None:
+    """DARKROOM_UI_TOKEN, the token `darkroom ui` requires when none is given (None: not set)."""
+    value = (os.environ if env is None else env).get("DARKROOM_UI_TOKEN", "").strip()
+    return value or None
+
+
 def strict_mode(env: Mapping[str, str] | None = None) -> bool:
     """DARKROOM_STRICT: failures after construction raise instead of warning.
 

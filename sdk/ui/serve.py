@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
+from darkroom.pipeline.settings import ui_token_from_env
 from darkroom.ui.auth import check_token, is_loopback
 
-TOKEN_ENV = "DARKROOM_UI_TOKEN"
 
-
-def choose_token(host: str, token: str | None, environ: "os._Environ[str] | dict[str, str]" = os.environ) -> str | None:
+def choose_token(host: str, token: str | None, environ: Mapping[str, str] | None = None) -> str | None:
     """The token the server will require: `token`, else ``DARKROOM_UI_TOKEN``, else a new one
     when `host` is not loopback; None (no token) on loopback with neither given.
 
@@ -20,7 +18,7 @@ def choose_token(host: str, token: str | None, environ: "os._Environ[str] | dict
     ------
     ValueError: a given token that cannot be one (`check_token`).
     """
-    chosen = token or environ.get(TOKEN_ENV) or None
+    chosen = token or ui_token_from_env(environ)
     if chosen is not None:
         return check_token(chosen)
     return None if is_loopback(host) else secrets.token_urlsafe(32)
