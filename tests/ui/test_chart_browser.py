@@ -23,7 +23,10 @@ def charts(tmp_path_factory: pytest.TempPathFactory, embedded_in) -> dict:
         bars = darkroom.Table(columns=["label", "count"], data=[["cat", 3], ["dog", 7]])
         run.log({"curve": darkroom.plot.line(table, "x", "y", stroke="split", title="Curves"),
                  "counts": darkroom.plot.bar(bars, "label", "count", title="Counts"),
-                 "spread": darkroom.plot.histogram(table, "y")})
+                 "spread": darkroom.plot.histogram(table, "y"),
+                 "dots": darkroom.plot.scatter(table, "x", "y", title="Dots"),
+                 "series": darkroom.plot.line_series([0, 1, 2, 3], [[1, 2, 3, 4], [4, 3, 2, 1]], keys=["up", "down"],
+                                                     title="Series", xname="epoch")})
         with pytest.warns(darkroom.DarkroomWarning):
             run.log({"mine": darkroom.plot_table("me/my-chart/v1", bars, {"label": "label", "n": "count"})})
         report = run.finish(quiet=True)
@@ -71,6 +74,21 @@ def test_a_bar_chart_and_a_histogram_show_their_values_on_hover(page, ui_server,
     assert first == ["y 0 – 0.8", "count: 1"]  # values 0..16 in 20 bins of 0.8: only 0 in the first
     nines = spread.evaluate("(f) => { const c = f.chartCanvas; return c.hoverAt(c.px(9.2), c.py(0)); }")
     assert nines == ["y 8.8 – 9.6", "count: 2"]  # train's 9 and val's 9
+
+
+def test_a_scatter_and_a_line_series_show_their_points_legend_and_values_on_hover(page, ui_server, charts):
+    open_run(page, ui_server(charts["url"]), charts["path"])
+    dots = chart(page, "dots")
+    assert dots.locator("figcaption").inner_text() == "Dots"
+    assert dots.get_attribute("data-series") == "1" and dots.get_attribute("data-points") == "10"
+    assert dots.evaluate("(f) => { const c = f.chartCanvas; return c.hoverAt(c.px(4), c.py(16)); }") == [
+        "x: 4", "y: 16"]
+    series = chart(page, "series")
+    assert series.locator("figcaption").inner_text() == "Series"
+    assert series.get_attribute("data-series") == "2" and series.get_attribute("data-points") == "8"
+    assert series.locator(".legend-entry").all_inner_texts() == ["up", "down"]
+    assert series.evaluate("(f) => { const c = f.chartCanvas; return c.hoverAt(c.px(3), c.py(1)); }") == [
+        "step: 3", "lineVal: 1"]
 
 
 def test_a_vega_spec_of_ones_own_shows_its_name_and_its_data(page, ui_server, charts):

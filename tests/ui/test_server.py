@@ -257,6 +257,27 @@ def test_paths_that_escape_or_name_nothing_are_404_with_a_json_error(client, pat
     assert response.json()["error"]
 
 
+@pytest.mark.parametrize("route", ["media/many", "table/page"])
+@pytest.mark.parametrize("run", ["%2E%2E/%2E%2E", "vision/..%2F..%2Fetc", "vision/no-such-run"])
+def test_the_compare_and_table_page_routes_refuse_runs_that_escape_or_name_nothing(client, route, run):
+    response = client.get(f"/api/runs/{run}/{route}", params={"key": "samples", "step": 0})
+    assert response.status_code == 404, response.text
+    assert response.json()["error"]
+
+
+def test_a_path_as_key_or_role_reaches_no_file_through_the_compare_and_table_page_routes(client, stored):
+    _, first, _ = stored
+    # A key is any printable text, stored under an encoded name: a path is just a key no item has.
+    answers = get_json(client, f"/api/runs/{first}/media/many",
+                       key=["../../../../etc/passwd", "samples"], step=[0, 0])["answers"]
+    assert "no media '../../../../etc/passwd' at step 0" in answers[0]["error"] and "items" not in answers[0]
+    assert [i["status"] for i in answers[1]["items"]]  # the other pair is answered as usual
+    for params in ({"key": "../../../../etc/passwd", "step": 0}, {"key": "samples", "step": 0, "index": 9}):
+        assert get_json(client, f"/api/runs/{first}/table/page", 404, **params)["error"]
+    # The images' key is not a table: refused by kind, never read as one.
+    assert "not a table" in get_json(client, f"/api/runs/{first}/table/page", 400, key="samples", step=0)["error"]
+
+
 @pytest.mark.parametrize("params", [
     {"key": "../../../../etc/passwd", "step": 0},
     {"key": "samples", "step": 0, "index": 9},
