@@ -9,6 +9,13 @@ and passed through TensorBoard's own read-time migration
 itself shows.  TensorBoard's loader stops silently at a damaged record; this
 one stops there too but says where and why (`EventFile.damage`).
 
+The records themselves (TFRecord framing: the data's length, its CRC-32C,
+the data, its CRC-32C) are read here, with the CRCs checked by google-crc32c's
+C code: without TensorFlow, TensorBoard's record reader computes them in pure
+Python, which was 96% of reading a log of images (5.3 of 5.5 s for 200
+256x256 images, 26 MiB; about 5 MB/s).  Without google-crc32c installed,
+TensorBoard's own CRC function checks them, slowly but the same.
+
 The `tensorboard` package is imported when a file is read, not with darkroom:
 it is the ``tensorboard`` extra.
 """
@@ -16,7 +23,8 @@ it is the ``tensorboard`` extra.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+import struct
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -77,23 +85,23 @@ class EventFile:
         tb = _tensorboard()
         from google.protobuf.message import DecodeError
 
-        reader = tb.pywrap.PyRecordReader_New(str(self.path), 0, None, None)
-        try:
+        size = self.path.stat().st_size
+        with open(self.path, "rb") as f:
             while True:
                 try:
-                    reader.GetNext()
-                except tb.errors.OutOfRangeError:
+                    record = _record(f, size - self.bytes_read, tb.masked_crc32c)
+                except _DataLoss as e:
+                    self.damage = self._where(f"damaged or truncated record ({e})")
                     return
-                except tb.errors.DataLossError as e:
-                    self.damage = self._where(f"damaged or truncated record ({e.message})")
+                if record is None:
                     return
                 try:
-                    event = tb.event_pb2.Event.FromString(reader.record())
+                    event = tb.event_pb2.Event.FromString(record)
                 except DecodeError as e:
                     self.damage = self._where(f"a record is not an Event ({e})")
                     return
                 # A record is its length (8 bytes), their CRC (4), the data and its CRC (4).
-                self.bytes_read += len(reader.record()) + 16
+                self.bytes_read += len(record) + 16
                 if self.events == 0 and event.HasField("file_version"):
                     self.version = event.file_version
                     if self.version not in KNOWN_VERSIONS:
@@ -102,12 +110,50 @@ class EventFile:
                         return
                 self.events += 1
                 yield tb.data_compat.migrate_event(event)
-        finally:
-            reader.file_handle.close()
 
     def _where(self, problem: str) -> str:
         return (f"{problem} after {self.events} event(s), at byte {self.bytes_read} of "
                 f"{self.path.stat().st_size}: the rest of the file was skipped")
+
+
+class _DataLoss(Exception):
+    """A record whose framing or CRC is wrong, or that the file ends inside."""
+
+
+def _record(f: Any, left: int, masked_crc32c: Callable[[bytes], int]) -> bytes | None:
+    """The next record's data from `f` (None at the end of the file); `left`: the bytes after it."""
+    header = f.read(12)
+    if not header:
+        return None
+    if len(header) < 12:
+        raise _DataLoss(f"the file ends inside a record's header ({len(header)} of 12 bytes)")
+    length, length_crc = struct.unpack("<QI", header)
+    if masked_crc32c(header[:8]) != length_crc:
+        raise _DataLoss("the CRC of a record's length does not match")
+    if length > left - 16:  # checked before reading: a damaged length never allocates more than the file
+        raise _DataLoss(f"a record of {length} bytes in the {left} left of the file")
+    data, footer = f.read(length), f.read(4)
+    if len(footer) < 4:
+        raise _DataLoss("the file ends inside a record")
+    if masked_crc32c(data) != struct.unpack("<I", footer)[0]:
+        raise _DataLoss("the CRC of a record's data does not match")
+    return data
+
+
+def _fast_masked_crc32c() -> Callable[[bytes], int] | None:
+    """TFRecord's masked CRC-32C computed by google-crc32c's C code; None where it is not installed."""
+    try:
+        import google_crc32c
+    except ImportError:
+        return None
+    if google_crc32c.implementation != "c":
+        return None
+
+    def masked(data: bytes) -> int:
+        crc = google_crc32c.value(data)
+        return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+    return masked
 
 
 def _value(value: Any, step: int, wall_time: float) -> Value:
@@ -145,8 +191,7 @@ def _value(value: Any, step: int, wall_time: float) -> Value:
 
 @dataclasses.dataclass(frozen=True)
 class _TB:
-    pywrap: Any
-    errors: Any
+    masked_crc32c: Callable[[bytes], int]
     event_pb2: Any
     data_compat: Any
     tensor_util: Any
@@ -161,8 +206,9 @@ def _tensorboard() -> _TB:
         optional_import("tensorboard", "reading TensorBoard event files needs the tensorboard package", "tensorboard", "here")
         from tensorboard import data_compat
         from tensorboard.compat.proto import event_pb2
-        from tensorboard.compat.tensorflow_stub import errors, pywrap_tensorflow
+        from tensorboard.compat.tensorflow_stub import pywrap_tensorflow
         from tensorboard.util import tensor_util
 
-        _loaded.append(_TB(pywrap_tensorflow, errors, event_pb2, data_compat, tensor_util))
+        _loaded.append(_TB(_fast_masked_crc32c() or pywrap_tensorflow.masked_crc32c, event_pb2, data_compat,
+                           tensor_util))
     return _loaded[0]

@@ -187,3 +187,27 @@ def test_a_mesh_of_quads_is_named_and_refused_not_read_as_wrong_triangles(
     assert run["damaged"] == ["'shape' at step 0: mesh faces of shape [1, 3, 4]; TensorBoard's meshes are "
                               "[B, N, 3] vertices, [B, F, 3] triangle faces and [B, N, 3] colours"]
     assert run["counts"] == {"scalar": 1} and run["skipped"] == {"mesh refused": 1}
+
+
+def test_records_are_checked_with_tensorboards_crc_and_a_huge_length_is_refused_before_reading(tmp_path: Path) -> None:
+    import os
+    import struct
+
+    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+
+    from darkroom._tfevents import EventFile, _fast_masked_crc32c
+
+    fast = _fast_masked_crc32c()
+    assert fast is not None  # google-crc32c's C code (the tensorboard extra)
+    for n in (0, 1, 7, 8, 1000, 65537):
+        data = os.urandom(n)
+        assert fast(data) == masked_crc32c(data), n
+    # A length whose own CRC is right but that names 1 TiB: refused from the file's size, nothing allocated.
+    folder = tmp_path / "huge"
+    folder.mkdir()
+    length = struct.pack("<Q", 1 << 40)
+    (folder / "events.out.tfevents.1.host").write_bytes(length + struct.pack("<I", masked_crc32c(length)) + b"x" * 64)
+    events = EventFile(folder / "events.out.tfevents.1.host")
+    assert list(events.values()) == []
+    assert events.damage == ("damaged or truncated record (a record of 1099511627776 bytes in the 76 left of the "
+                             "file) after 0 event(s), at byte 0 of 76: the rest of the file was skipped")
