@@ -17,9 +17,10 @@ Inputs (no download: matplotlib's package data, and made ones):
 - noise: uniform random 512x512x3 uint8 (incompressible: the worst case);
 - video: 32 frames of 128x128 RGB panning over the photo (a clip as logged).
 
-Codecs: zlib level 1 (the standard library), and zstd level 1 and LZ4
-(frame) when the `zstandard` and `lz4` packages are installed (they are not
-darkroom dependencies; the script says which it skipped).
+Codecs: zlib level 1 (the standard library), zstd level 1 (`zstandard`, a
+darkroom dependency since this measurement chose it: sdk/_payloads.py) and
+LZ4 (frame) when the `lz4` package is installed (not a dependency; the
+script says when it skipped it).
 
 Usage: python bench/raw_compression.py [--repeat 5]
 """
