@@ -51,8 +51,9 @@ def test_every_public_name_is_exported_and_resolves():
     assert darkroom.__version__ == "0.1.0"
 
 
-def test_run_and_summary_are_none_before_init_in_a_fresh_interpreter():
-    assert fresh_python("import darkroom; print(darkroom.run, darkroom.summary)").strip() == "None None"
+def test_before_init_run_is_none_and_summary_says_to_call_init_in_a_fresh_interpreter():
+    assert fresh_python("import darkroom; print(darkroom.run, darkroom.summary, bool(darkroom.config))").strip() == (
+        "None <darkroom.summary: no run; call darkroom.init() first> False")
 
 
 def test_an_unknown_attribute_raises_attribute_error_naming_it():
