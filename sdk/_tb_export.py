@@ -11,10 +11,12 @@ history in step order, each event stamped with the row's wall time:
   again), a list of images as TensorBoard 2's multi-image tensor;
 - GIF videos: an image value (TensorBoard animates GIFs, as torch's add_video
   writes them);
-- audio: the stored WAV or FLAC file with its sample rate.
+- audio: the stored WAV or FLAC file with its sample rate;
+- PR curves: a table of `PR_CURVE_COLUMNS` (what `darkroom import
+  tensorboard` makes of one) as the pr_curves plugin's [6, thresholds] tensor.
 
-Other kinds (tables, HTML, molecules, 3-D objects, other video formats) have
-no TensorBoard counterpart here and are counted as skipped.  The file is
+Other kinds (other tables, HTML, molecules, 3-D objects, other video formats)
+have no TensorBoard counterpart here and are counted as skipped.  The file is
 written in a temporary folder and moved into place; a rerun replaces the
 file an earlier export wrote (its name ends in ``.darkroom``), so TensorBoard
 never sees a run twice.
@@ -29,6 +31,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from darkroom._tfevents import PR_CURVE_COLUMNS
 from darkroom.pipeline import paths
 from darkroom.pipeline.history import is_media_ref
 from darkroom.pipeline.reader import RunReader
@@ -116,15 +119,21 @@ def _text(pb: Any, key: str, body: str) -> Any:
 def _media(reader: RunReader, pb: Any, key: str, items: list[dict[str, Any]], counts: Counter[str],
            skipped: Counter[str]) -> list[Any]:
     """The summary values of one key's media at one step (the files read side by side)."""
-    kept = [m for m in items if _exportable(m)]
+    out = []
     for m in items:
+        if m["kind"] == "table":
+            curve = _pr_curve(pb, key, reader.table(m))
+            if curve is not None:
+                out.append(curve)
+                counts["pr_curves"] += 1
+                continue
         if not _exportable(m):
             skipped[f"{m['kind']} ({m['artifact']['format']})"] += 1
+    kept = [m for m in items if _exportable(m)]
     if not kept:
-        return []
+        return out
     data = side_by_side(reader.read, kept)
     images = [(m, d) for m, d in zip(kept, data) if m["kind"] in ("image", "video")]
-    out = []
     if len(images) == 1:
         m, d = images[0]
         art = m["artifact"]
@@ -142,6 +151,25 @@ def _media(reader: RunReader, pb: Any, key: str, items: list[dict[str, Any]], co
                 length_frames=int(art["samples"]), encoded_audio_string=d, content_type=art["media_type"])))
             counts["audio"] += 1
     return out
+
+
+def _pr_curve(pb: Any, key: str, table: dict[str, Any]) -> Any | None:
+    """A table of `PR_CURVE_COLUMNS` as the pr_curves plugin's value (TP, FP, TN, FN, precision, recall
+    by threshold); None for any other table."""
+    import numpy as np
+    from tensorboard.plugins.pr_curve import metadata
+    from tensorboard.util import tensor_util
+
+    if tuple(table.get("columns") or ()) != PR_CURVE_COLUMNS or not table.get("data"):
+        return None
+    try:
+        rows = np.asarray(table["data"], dtype=np.float32)
+    except (TypeError, ValueError):  # a cell that is not a number: not a curve TensorBoard can draw
+        return None
+    _, precision, recall, tp, fp, tn, fn = rows.T
+    return pb.Summary.Value(tag=key, metadata=metadata.create_summary_metadata(
+        display_name=key, description="", num_thresholds=len(rows)),
+        tensor=tensor_util.make_tensor_proto(np.stack([tp, fp, tn, fn, precision, recall])))
 
 
 def _images(pb: Any, key: str, images: list[tuple[dict[str, Any], bytes]]) -> Any:

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from darkroom._tfevents import EventFile, Value, event_files
+from darkroom._tfevents import PR_CURVE_COLUMNS, EventFile, Value, event_files
 from darkroom.pipeline.errors import InvalidInput, NotFound
 
 MAX_BINS = 512  # darkroom.Histogram's bound; TensorFlow 1's histograms may have more buckets
@@ -214,8 +214,7 @@ def _pr_table(curve: np.ndarray) -> Any:
     thresholds = np.linspace(0.0, 1.0, curve.shape[1]) if curve.shape[1] > 1 else np.zeros(1)
     rows = [[float(t), float(p), float(r), int(a), int(b), int(c), int(d)]
             for t, p, r, a, b, c, d in zip(thresholds, precision, recall, tp, fp, tn, fn)]
-    return darkroom.Table(columns=["threshold", "precision", "recall", "true_positives", "false_positives",
-                                   "true_negatives", "false_negatives"], data=rows)
+    return darkroom.Table(columns=list(PR_CURVE_COLUMNS), data=rows)
 
 
 def _meshes(parts: dict[str, Any]) -> list[Any]:

@@ -32,6 +32,9 @@ from darkroom.pipeline.optional import optional_import
 
 # The versions of the event format TensorBoard writes (its first record says which).
 KNOWN_VERSIONS = ("brain.Event:1", "brain.Event:2")
+# A PR curve as darkroom stores it (a table, one row a threshold), imported and exported as TensorBoard's.
+PR_CURVE_COLUMNS = ("threshold", "precision", "recall", "true_positives", "false_positives", "true_negatives",
+                    "false_negatives")
 
 
 @dataclasses.dataclass(frozen=True)

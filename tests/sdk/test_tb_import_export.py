@@ -58,6 +58,8 @@ def read_back(folder: Path) -> dict[str, Any]:
                     out["text"][where] = array.item().decode()
                 elif plugin == "histograms":
                     out["histograms"][where] = array[:, 2].tolist()
+                elif plugin == "pr_curves":
+                    out["pr_curves"][where] = array.astype(float).tolist()
                 elif plugin == "audio":
                     with wave.open(io.BytesIO(array.reshape(-1)[0])) as w:
                         out["audio"][where] = (w.getframerate(), w.readframes(w.getnframes()))
@@ -99,6 +101,7 @@ def test_tensorboard_to_darkroom_to_tensorboard_keeps_every_image_and_value(
         assert after["text"] == before["text"]
         assert after["histograms"] == before["histograms"]
         assert after["audio"] == before["audio"]
+        assert after["pr_curves"] == before["pr_curves"] and len(before["pr_curves"]) == 1  # the [6, 3] curve
         assert after["walls"] == before["walls"]  # a step's row keeps its latest wall time
 
 
