@@ -212,7 +212,9 @@ def _pr_table(curve: np.ndarray) -> Any:
 
     tp, fp, tn, fn, precision, recall = curve
     thresholds = np.linspace(0.0, 1.0, curve.shape[1]) if curve.shape[1] > 1 else np.zeros(1)
-    rows = [[float(t), float(p), float(r), int(a), int(b), int(c), int(d)]
+    # Counts are whole numbers unless the curve was weighted (TensorBoard's `weights`): then kept as they are.
+    count = int if all(float(x).is_integer() for x in curve[:4].ravel()) else float
+    rows = [[float(t), float(p), float(r), count(a), count(b), count(c), count(d)]
             for t, p, r, a, b, c, d in zip(thresholds, precision, recall, tp, fp, tn, fn)]
     return darkroom.Table(columns=list(PR_CURVE_COLUMNS), data=rows)
 

@@ -214,3 +214,15 @@ def test_records_are_checked_with_tensorboards_crc_and_a_huge_length_is_refused_
     assert list(events.values()) == []
     assert events.damage == ("damaged or truncated record (a record of 1099511627776 bytes in the 76 left of the "
                              "file) after 0 event(s), at byte 0 of 76: the rest of the file was skipped")
+
+
+def test_a_weighted_pr_curve_keeps_its_fractional_counts_and_a_plain_one_whole_numbers() -> None:
+    from darkroom._tb_import import _pr_table
+
+    weighted = np.array([[2.5, 1.0], [0.5, 0.0], [0.0, 1.5], [1.0, 2.5], [0.8, 1.0], [0.7, 0.3]])
+    table = _pr_table(weighted)
+    assert table.columns[:4] == ["threshold", "precision", "recall", "true_positives"]
+    assert [row[3:] for row in table.data] == [[2.5, 0.5, 0.0, 1.0], [1.0, 0.0, 1.5, 2.5]]
+    plain = _pr_table(np.array([[3, 1], [1, 0], [0, 2], [1, 2], [0.75, 1.0], [0.75, 0.33]]))
+    assert [row[3:] for row in plain.data] == [[3, 1, 0, 1], [1, 0, 2, 2]]
+    assert all(type(c) is int for row in plain.data for c in row[3:])
