@@ -41,9 +41,13 @@ def event_tags(log_dir) -> dict[str, list[str]]:
     return events.Tags()
 
 
-def test_torch_writer_calls_arrive_at_their_steps_and_only_scalars_and_text_reach_the_event_file(embedded_env, tmp_path):
+@pytest.mark.parametrize("make_writer", [lambda folder: TorchWriter(log_dir=folder),
+                                         lambda folder: tensorboardX.SummaryWriter(logdir=folder)],
+                         ids=["torch", "tensorboardX"])
+def test_writer_calls_arrive_at_their_steps_and_only_scalars_and_text_reach_the_event_file(
+        embedded_env, tmp_path, make_writer):
     run = darkroom.init(project="tb", sync_tensorboard=True)
-    writer = TorchWriter(log_dir=str(tmp_path / "tb"))
+    writer = make_writer(str(tmp_path / "tb"))
     for step in range(3):
         writer.add_scalar("loss", 1.0 / (step + 1), global_step=step)
         writer.add_image("chw", torch.from_numpy(RGB).permute(2, 0, 1).float() / 255, global_step=step)
