@@ -47,6 +47,11 @@ def clip(red: int) -> np.ndarray:
     return frames
 
 
+def tone(hz: float) -> np.ndarray:
+    """Three seconds of a sine at 8 kHz: long enough to seek in."""
+    return (0.3 * np.sin(2 * np.pi * hz * np.arange(3 * 8000) / 8000)).astype(np.float32)
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, embedded_in):
     with embedded_in(tmp_path_factory.mktemp("compare")) as url:
@@ -55,16 +60,16 @@ def runs(tmp_path_factory, embedded_in):
         for step in A_STEPS:
             alpha.log({"img": darkroom.Image(solid(colour_a(step))), "other": darkroom.Image(solid(colour_a(step)), boxes=BOXES),
                        "diff": darkroom.Image(split_a()), "loss": 1.0 / (step + 1), "epoch": EPOCH_A[step],
-                       **({"clip": darkroom.Video(clip(200), fps=4, format="webm"), "cloud": darkroom.Object3D(CLOUD)}
-                          if step == 0 else {})}, step=step)
+                       **({"clip": darkroom.Video(clip(200), fps=4, format="webm"), "cloud": darkroom.Object3D(CLOUD),
+                           "voice": darkroom.Audio(tone(440), sample_rate=8000)} if step == 0 else {})}, step=step)
         assert alpha.finish(quiet=True).failed == []
         beta = darkroom.init(project="cmp", name="beta", config={"lr": 0.1, "model": {"depth": 4}})
         beta.define_metric("img", step_metric="epoch")
         for step in B_STEPS:
             beta.log({"img": darkroom.Image(solid(colour_b(step))), "other": darkroom.Image(solid(colour_b(step)), boxes=BOXES),
                       "diff": darkroom.Image(solid((60, 60, 60))), "loss": 2.0 / (step + 1), "epoch": EPOCH_B[step],
-                      **({"clip": darkroom.Video(clip(80), fps=4, format="webm"), "cloud": darkroom.Object3D(CLOUD)}
-                         if step == 0 else {})}, step=step)
+                      **({"clip": darkroom.Video(clip(80), fps=4, format="webm"), "cloud": darkroom.Object3D(CLOUD),
+                          "voice": darkroom.Audio(tone(660), sample_rate=8000)} if step == 0 else {})}, step=step)
         assert beta.finish(quiet=True).failed == []
     return {"url": url, "alpha": alpha.path, "beta": beta.path}
 
@@ -311,6 +316,21 @@ def test_the_runs_videos_play_pause_and_seek_together(page, ui_server, runs):
     page.wait_for_function("(vs) => vs.every((v) => v.paused)", arg=handles)
     videos.nth(1).evaluate("(v) => { v.currentTime = 5; }")
     page.wait_for_function("(vs) => vs.every((v) => Math.abs(v.currentTime - 5) < 0.1)", arg=handles)
+
+
+def test_the_runs_audio_plays_pauses_and_seeks_together(page, ui_server, runs):
+    page.goto(_compare_url(ui_server(runs["url"]), runs))
+    _wait_painted(page, 20)
+    players = page.locator("section.compare-panel[data-key='voice'] audio")
+    assert players.count() == 2, page.locator("section.compare-panel[data-key='voice']").inner_html()
+    handles = [players.nth(i).element_handle() for i in range(2)]
+    page.wait_for_function("(ps) => ps.every((p) => p.readyState >= 1)", arg=handles)  # durations known
+    players.nth(1).evaluate("(p) => p.play()")
+    page.wait_for_function("(ps) => ps.every((p) => !p.paused)", arg=handles)  # the other run's follows
+    players.nth(0).evaluate("(p) => p.pause()")
+    page.wait_for_function("(ps) => ps.every((p) => p.paused)", arg=handles)
+    players.nth(0).evaluate("(p) => { p.currentTime = 2; }")
+    page.wait_for_function("(ps) => ps.every((p) => Math.abs(p.currentTime - 2) < 0.1)", arg=handles)
 
 
 def test_the_runs_3d_views_share_one_camera(page, ui_server, runs):
