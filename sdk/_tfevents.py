@@ -1,9 +1,8 @@
-"""Reading TensorBoard event files with TensorBoard's own reader: each value as plain data, and what was skipped.
+"""Reading TensorBoard event files with TensorBoard's own protos: each value as plain data, and what was skipped.
 
 `darkroom import tensorboard` (sdk/_tb_import.py) reads here.  Records are
-read with the record reader of the `tensorboard` package (the one its
-`EventFileLoader` uses when TensorFlow is absent), parsed as `Event` protos
-and passed through TensorBoard's own read-time migration
+framed and checked here (below), parsed as the `tensorboard` package's
+`Event` protos and passed through TensorBoard's own read-time migration
 (`data_compat.migrate_event`), so old-style values (``simple_value``,
 ``image``, ``audio``, ``histo``) arrive as the new-style tensors TensorBoard
 itself shows.  TensorBoard's loader stops silently at a damaged record; this
