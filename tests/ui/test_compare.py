@@ -304,33 +304,22 @@ def test_the_run_pages_step_slider_moves_every_linked_panel_and_its_own_slider_u
     assert shot.getpixel((shot.width // 2, shot.height // 2))[:3] == colour_a(10)
 
 
-def test_the_runs_videos_play_pause_and_seek_together(page, ui_server, runs):
+@pytest.mark.parametrize(("key", "element", "first", "seconds"), [("clip", "video", 0, 5), ("voice", "audio", 1, 2)],
+                         ids=["video", "audio"])
+def test_the_runs_players_play_pause_and_seek_together(page, ui_server, runs, key, element, first, seconds):
     page.goto(_compare_url(ui_server(runs["url"]), runs))
     _wait_painted(page, 20)
-    videos = page.locator("section.compare-panel[data-key='clip'] video")
-    assert videos.count() == 2, page.locator("section.compare-panel[data-key='clip']").inner_html()
-    handles = [videos.nth(i).element_handle() for i in range(2)]
-    videos.nth(0).evaluate("(v) => v.play()")
-    page.wait_for_function("(vs) => vs.every((v) => !v.paused)", arg=handles)  # the other run's follows
-    videos.nth(1).evaluate("(v) => v.pause()")
-    page.wait_for_function("(vs) => vs.every((v) => v.paused)", arg=handles)
-    videos.nth(1).evaluate("(v) => { v.currentTime = 5; }")
-    page.wait_for_function("(vs) => vs.every((v) => Math.abs(v.currentTime - 5) < 0.1)", arg=handles)
-
-
-def test_the_runs_audio_plays_pauses_and_seeks_together(page, ui_server, runs):
-    page.goto(_compare_url(ui_server(runs["url"]), runs))
-    _wait_painted(page, 20)
-    players = page.locator("section.compare-panel[data-key='voice'] audio")
-    assert players.count() == 2, page.locator("section.compare-panel[data-key='voice']").inner_html()
+    players = page.locator(f"section.compare-panel[data-key='{key}'] {element}")
+    assert players.count() == 2, page.locator(f"section.compare-panel[data-key='{key}']").inner_html()
     handles = [players.nth(i).element_handle() for i in range(2)]
     page.wait_for_function("(ps) => ps.every((p) => p.readyState >= 1)", arg=handles)  # durations known
-    players.nth(1).evaluate("(p) => p.play()")
+    players.nth(first).evaluate("(p) => p.play()")
     page.wait_for_function("(ps) => ps.every((p) => !p.paused)", arg=handles)  # the other run's follows
-    players.nth(0).evaluate("(p) => p.pause()")
+    other = players.nth(1 - first)
+    other.evaluate("(p) => p.pause()")
     page.wait_for_function("(ps) => ps.every((p) => p.paused)", arg=handles)
-    players.nth(0).evaluate("(p) => { p.currentTime = 2; }")
-    page.wait_for_function("(ps) => ps.every((p) => Math.abs(p.currentTime - 2) < 0.1)", arg=handles)
+    other.evaluate("(p, t) => { p.currentTime = t; }", seconds)
+    page.wait_for_function("([ps, t]) => ps.every((p) => Math.abs(p.currentTime - t) < 0.1)", arg=[handles, seconds])
 
 
 def test_the_runs_3d_views_share_one_camera(page, ui_server, runs):
