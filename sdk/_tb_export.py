@@ -121,7 +121,7 @@ def _media(reader: RunReader, pb: Any, key: str, items: list[dict[str, Any]], co
     """The summary values of one key's media at one step (the files read side by side)."""
     out = []
     for m in items:
-        if m["kind"] == "table":
+        if m["kind"] == "table" and _may_be_pr_curve(m):
             curve = _pr_curve(pb, key, reader.table(m))
             if curve is not None:
                 out.append(curve)
@@ -151,6 +151,13 @@ def _media(reader: RunReader, pb: Any, key: str, items: list[dict[str, Any]], co
                 length_frames=int(art["samples"]), encoded_audio_string=d, content_type=art["media_type"])))
             counts["audio"] += 1
     return out
+
+
+def _may_be_pr_curve(m: dict[str, Any]) -> bool:
+    """The manifest's column names (a table's measurements) are `PR_CURVE_COLUMNS`, or not recorded:
+    any other table is skipped without reading it (it may be 200,000 rows)."""
+    names = m["artifact"].get("column_types")
+    return not isinstance(names, dict) or tuple(names) == PR_CURVE_COLUMNS
 
 
 def _pr_curve(pb: Any, key: str, table: dict[str, Any]) -> Any | None:
